@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely'
+import { postgresFamily } from '../dialects/postgres.js'
+import { sqliteFamily } from '../dialects/sqlite.js'
+
+/** The SQL families the store speaks. PGlite speaks `'postgres'`. */
+export type FamilyName = 'postgres' | 'sqlite'
+
+/** The five statements of the store, for one table, with the engine's placeholders. */
+export interface Statements {
+  /** Parameters: token, now. Rows: `{ data }`. */
+  readonly find: string
+  /** Parameters: token, data, expiry. Inserts, or replaces data and expiry. */
+  readonly commit: string
+  /** Parameters: token. */
+  readonly delete: string
+  /** Parameters: now. Rows: `{ token, data }`. */
+  readonly all: string
+  /** Parameters: now, limit. Deletes at most `limit` expired rows. */
+  readonly cleanup: string
+}
+
+/** What differs between SQL families; everything else lives once in the store. */
+export interface SqlFamily {
+  readonly name: FamilyName
+  /** The statements for `table`, a plain identifier already checked. */
+  statements(table: string): Statements
+  /** The bound value for an expiry or "now", in milliseconds since the epoch. */
+  expiry(ms: number): unknown
+  /** The bound value for session data. */
+  data(bytes: Uint8Array): unknown
+  /** Whether a driver error means the table does not exist. */
+  isMissingTable(error: unknown): boolean
+  /** Runs the schema's statements (already substituted) atomically, safe against concurrent runs. */
+  migrate(db: Kysely<any>, table: string, statements: readonly string[]): Promise<void>
+}
+
+const families: Record<FamilyName, SqlFamily> = { postgres: postgresFamily, sqlite: sqliteFamily }
+
+/** The names accepted by the `family` option. */
+export const familyNames = Object.keys(families) as FamilyName[]
+
+/**
+ * The family of `db`, read from how it compiles a tiny query (its placeholder and quote
+ * character), which works whichever copy of Kysely built it; `override` wins.
+ */
+export function resolveFamily(db: Kysely<any>, override: FamilyName | undefined): SqlFamily {
+  if (override !== undefined) return families[override]
+  const { sql } = db.selectFrom('t').select('c').where('c', '=', 0).compile()
+  if (sql.includes('"c"') && sql.includes('$1')) return families.postgres
+  if (sql.includes('"c"') && sql.includes('?')) return families.sqlite
+  throw new TypeError(
+    `db: cannot tell which SQL family this Kysely instance speaks (it compiles to: ${sql}); ` +
+      `pass the family option: ${familyNames.map((n) => `'${n}'`).join(' or ')}`,
+  )
+}

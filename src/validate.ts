@@ -1,0 +1,89 @@
+/** Input checks shared by every entry point. Each throws before any query runs. */
+
+/** Longest token the store accepts, in UTF-16 code units (the schema's VARCHAR limit). */
+export const MAX_TOKEN_LENGTH = 255
+/** Longest table name: Postgres keeps 63 bytes, and the index adds `_expiry_idx`. */
+export const MAX_TABLE_NAME_LENGTH = 48
+/** Largest delay `setTimeout` honours; a longer one would fire after 1 ms. */
+export const MAX_INTERVAL_MS = 2 ** 31 - 1
+/** Expiries must lie in years 0001 to 9999, which every engine and ISO 8601 can hold. */
+const MIN_EXPIRY_MS = new Date(0).setUTCFullYear(1, 0, 1)
+const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+function kind(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`
+  return `a ${typeof value}`
+}
+
+export function checkToken(token: unknown): asserts token is string {
+  if (typeof token !== 'string') {
+    throw new TypeError(`token must be a string, got ${kind(token)}`)
+  }
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    throw new RangeError(
+      `token must be 1 to ${MAX_TOKEN_LENGTH} characters long, got ${token.length}`,
+    )
+  }
+  if (token.includes('\0') || !token.isWellFormed()) {
+    throw new RangeError('token must not contain NUL characters or lone UTF-16 surrogates')
+  }
+}
+
+export function checkData(data: unknown): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError(`data must be a Uint8Array (a Buffer is one), got ${kind(data)}`)
+  }
+}
+
+export function checkExpiry(expiry: unknown): asserts expiry is Date {
+  if (!(expiry instanceof Date)) {
+    throw new TypeError(`expiry must be a Date, got ${kind(expiry)}`)
+  }
+  const ms = expiry.getTime()
+  if (Number.isNaN(ms)) throw new RangeError('expiry must be a valid Date, got an Invalid Date')
+  if (ms < MIN_EXPIRY_MS || ms > MAX_EXPIRY_MS) {
+    throw new RangeError('expiry must lie between the years 0001 and 9999')
+  }
+}
+
+export function checkInterval(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`${name} must be a number of milliseconds, got ${kind(value)}`)
+  }
+  if (!Number.isFinite(value) || value < 0 || value > MAX_INTERVAL_MS) {
+    throw new RangeError(
+      `${name} must be 0 (disabled) or a number of milliseconds up to ${MAX_INTERVAL_MS}, got ${value}`,
+    )
+  }
+}
+
+export function checkTableName(tableName: unknown): asserts tableName is string {
+  if (typeof tableName !== 'string') {
+    throw new TypeError(`tableName must be a string, got ${kind(tableName)}`)
+  }
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tableName) || tableName.length > MAX_TABLE_NAME_LENGTH) {
+    throw new RangeError(
+      `tableName must be a plain identifier (a letter or _, then letters, digits or _, ` +
+        `at most ${MAX_TABLE_NAME_LENGTH} characters), got ${JSON.stringify(tableName.slice(0, 60))}`,
+    )
+  }
+}
+
+export function checkPositiveInteger(name: string, value: unknown, max: number): asserts value is number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${kind(value)}`)
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${value}`)
+  }
+}
+
+export function checkFunction(name: string, value: unknown): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${kind(value)}`)
+}
+
+export function checkObject(name: string, value: unknown): asserts value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${kind(value)}`)
+  }
+}
