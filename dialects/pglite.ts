@@ -1,7 +1,15 @@
 import { Kysely, PGliteDialect, type KyselyConfig, type PGlite } from 'kysely'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
 
-/** What `pglite()` needs of a PGlite instance: the subset Kysely's `PGliteDialect` uses. */
+/**
+ * What `pglite()` needs of a PGlite instance: the subset Kysely's `PGliteDialect` uses.
+ * Any object of that shape fits, so a second copy of the driver does too.
+ *
+ * @example
+ * ```ts
+ * pglite(await PGlite.create('./data'))
+ * ```
+ */
 export type PGliteLike = PGlite
 
 /**
@@ -26,19 +34,31 @@ export type PGliteLike = PGlite
  * const store = new KyselyStore(db)
  * ```
  */
-export function pglite(dataDirOrInstance?: string | PGliteLike, config?: Omit<KyselyConfig, 'dialect'>): Kysely<any> {
+export function pglite(
+  dataDirOrInstance?: string | PGliteLike,
+  config?: Omit<KyselyConfig, 'dialect'>,
+): Kysely<any> {
   checkFactoryConfig('pglite', config)
-  if (dataDirOrInstance === undefined || (typeof dataDirOrInstance === 'string' && dataDirOrInstance.length > 0)) {
+  if (
+    dataDirOrInstance === undefined ||
+    (typeof dataDirOrInstance === 'string' && dataDirOrInstance.length > 0)
+  ) {
     const dataDir = dataDirOrInstance
     const open = async (): Promise<PGlite> => {
-      const { PGlite } = await optionalPeer('@electric-sql/pglite', 'pglite', () => import('@electric-sql/pglite'))
+      const { PGlite } = await optionalPeer(
+        '@electric-sql/pglite',
+        'pglite',
+        () => import('@electric-sql/pglite'),
+      )
       return (await PGlite.create(dataDir)) as unknown as PGlite
     }
     return new Kysely({ ...config, dialect: new PGliteDialect({ pglite: open }) })
   }
   const given = dataDirOrInstance as Partial<PGlite> | null
   if (typeof given?.query !== 'function' || typeof given.transaction !== 'function') {
-    throw new TypeError('pglite(dataDirOrInstance): expected nothing (in memory), a data directory path, or a PGlite instance')
+    throw new TypeError(
+      'pglite(dataDirOrInstance): expected nothing (in memory), a data directory path, or a PGlite instance',
+    )
   }
   return new Kysely({ ...config, dialect: new PGliteDialect({ pglite: borrowed(given as PGlite) }) })
 }

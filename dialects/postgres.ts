@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql, type KyselyConfig, type PostgresPool } fr
 import type { SqlFamily } from '../src/family.js'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
 
-/** The Postgres SQL family, shared by server Postgres and PGlite. */
+/** @internal The Postgres SQL family, shared by server Postgres and PGlite. */
 export const postgresFamily: SqlFamily = {
   name: 'postgres',
   statements(table) {
@@ -34,7 +34,15 @@ export const postgresFamily: SqlFamily = {
   },
 }
 
-/** What `postgres()` needs of a `pg.Pool`: the subset Kysely's `PostgresDialect` uses. */
+/**
+ * What `postgres()` needs of a `pg.Pool`: the subset Kysely's `PostgresDialect` uses.
+ * Any object of that shape fits, so a second copy of the driver does too.
+ *
+ * @example
+ * ```ts
+ * postgres(new pg.Pool({ max: 20 }))
+ * ```
+ */
 export type PostgresPoolLike = PostgresPool
 
 /**

@@ -2,7 +2,7 @@ import { Kysely, SqliteDialect, sql, type KyselyConfig, type SqliteDatabase } fr
 import type { SqlFamily } from '../src/family.js'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
 
-/** The SQLite SQL family: expiry is INTEGER milliseconds since the epoch (see schema/sqlite.sql). */
+/** @internal The SQLite SQL family: expiry is INTEGER milliseconds since the epoch (see schema/sqlite.sql). */
 export const sqliteFamily: SqlFamily = {
   name: 'sqlite',
   statements(table) {
@@ -19,7 +19,8 @@ export const sqliteFamily: SqlFamily = {
   },
   expiry: (ms) => ms,
   // better-sqlite3 binds Buffers, not other Uint8Arrays: wrap the same memory, no copy.
-  data: (bytes) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+  data: (bytes) =>
+    Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   isMissingTable: (error) => error instanceof Error && /^no such table\b/.test(error.message),
   async migrate(db, _table, statements) {
     await db.transaction().execute(async (trx) => {
@@ -28,7 +29,15 @@ export const sqliteFamily: SqlFamily = {
   },
 }
 
-/** What `sqlite()` needs of a `better-sqlite3` Database: the subset Kysely's `SqliteDialect` uses. */
+/**
+ * What `sqlite()` needs of a `better-sqlite3` Database: the subset Kysely's `SqliteDialect` uses.
+ * Any object of that shape fits, so a second copy of the driver does too.
+ *
+ * @example
+ * ```ts
+ * sqlite(new Database('app.db', { readonly: false }))
+ * ```
+ */
 export type SqliteDatabaseLike = SqliteDatabase
 
 /**
@@ -53,12 +62,19 @@ export type SqliteDatabaseLike = SqliteDatabase
  * const store = new KyselyStore(db)
  * ```
  */
-export function sqlite(pathOrDatabase: string | SqliteDatabaseLike, config?: Omit<KyselyConfig, 'dialect'>): Kysely<any> {
+export function sqlite(
+  pathOrDatabase: string | SqliteDatabaseLike,
+  config?: Omit<KyselyConfig, 'dialect'>,
+): Kysely<any> {
   checkFactoryConfig('sqlite', config)
   if (typeof pathOrDatabase === 'string' && pathOrDatabase.length > 0) {
     const path = pathOrDatabase
     const database = async (): Promise<SqliteDatabase> => {
-      const { default: Database } = await optionalPeer('better-sqlite3', 'sqlite', () => import('better-sqlite3'))
+      const { default: Database } = await optionalPeer(
+        'better-sqlite3',
+        'sqlite',
+        () => import('better-sqlite3'),
+      )
       const opened = new Database(path)
       if (!opened.memory) {
         opened.pragma('journal_mode = WAL')

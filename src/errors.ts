@@ -1,4 +1,11 @@
-/** What went wrong, in a form a program can branch on. */
+/**
+ * What went wrong, in a form a program can branch on.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof SessionStoreError && error.code === 'missing_table') await migrate(db)
+ * ```
+ */
 export type SessionStoreErrorCode = 'missing_table' | 'engine'
 
 /**
@@ -35,6 +42,7 @@ export class SessionStoreError extends Error {
  * `SQLITE_BUSY`) when it has one. Never the driver's message, which may quote data.
  */
 export function describeCause(cause: unknown): string {
+  if (cause instanceof Error && cause.name === 'MissingPeerDependencyError') return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
   const name = cause instanceof Error ? cause.name : typeof cause

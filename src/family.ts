@@ -2,7 +2,14 @@ import type { Kysely } from 'kysely'
 import { postgresFamily } from '../dialects/postgres.js'
 import { sqliteFamily } from '../dialects/sqlite.js'
 
-/** The SQL families the store speaks. PGlite speaks `'postgres'`. */
+/**
+ * The SQL families the store speaks. PGlite speaks `'postgres'`.
+ *
+ * @example
+ * ```ts
+ * const store = new KyselyStore(db, 0, { family: 'postgres' }) // skip detection
+ * ```
+ */
 export type FamilyName = 'postgres' | 'sqlite'
 
 /** The five statements of the store, for one table, with the engine's placeholders. */

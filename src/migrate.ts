@@ -73,5 +73,7 @@ export async function schemaStatements(family: FamilyName, tableName: string): P
     .split(';')
     .map((statement) => statement.trim())
     .filter((statement) => statement.length > 0)
-    .map((statement) => statement.replace(/\bsessions(_expiry_idx)?\b/g, (_, index = '') => `"${tableName}${index}"`))
+    .map((statement) =>
+      statement.replace(/\bsessions(_expiry_idx)?\b/g, (_, index = '') => `"${tableName}${index}"`),
+    )
 }

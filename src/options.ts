@@ -2,11 +2,32 @@ import type { SessionStoreError } from './errors.js'
 import { familyNames, type FamilyName } from './family.js'
 import { checkFunction, checkObject, checkPositiveInteger, checkTableName } from './validate.js'
 
-/** The table the store uses unless told otherwise (SCS's name). */
+/**
+ * The table the store uses unless told otherwise (SCS's name).
+ *
+ * @example
+ * ```ts
+ * new KyselyStore(db).find(token) // reads table "sessions" (DEFAULT_TABLE_NAME)
+ * ```
+ */
 export const DEFAULT_TABLE_NAME = 'sessions'
-/** Background cleanup runs this often unless told otherwise: 5 minutes, as in SCS. */
+/**
+ * Background cleanup runs this often unless told otherwise: 5 minutes, as in SCS.
+ *
+ * @example
+ * ```ts
+ * new KyselyStore(db, DEFAULT_CLEANUP_INTERVAL * 6) // every 30 minutes
+ * ```
+ */
 export const DEFAULT_CLEANUP_INTERVAL = 5 * 60_000
-/** Rows one cleanup statement deletes at most. */
+/**
+ * Rows one cleanup statement deletes at most, unless `cleanupBatchSize` says otherwise.
+ *
+ * @example
+ * ```ts
+ * new KyselyStore(db, 60_000, { cleanupBatchSize: DEFAULT_CLEANUP_BATCH_SIZE * 5 })
+ * ```
+ */
 export const DEFAULT_CLEANUP_BATCH_SIZE = 1000
 /** The largest accepted `cleanupBatchSize`. */
 export const MAX_CLEANUP_BATCH_SIZE = 100_000

@@ -51,7 +51,11 @@ export class KyselyStore implements AsyncDisposable {
    * const custom = new KyselyStore(db, 30 * 60_000, { tableName: 'app_sessions' })
    * ```
    */
-  constructor(db: Kysely<any>, cleanupInterval: number = DEFAULT_CLEANUP_INTERVAL, options?: KyselyStoreOptions) {
+  constructor(
+    db: Kysely<any>,
+    cleanupInterval: number = DEFAULT_CLEANUP_INTERVAL,
+    options?: KyselyStoreOptions,
+  ) {
     checkKysely(db)
     checkInterval('cleanupInterval', cleanupInterval)
     this.#options = resolveOptions(options)

@@ -22,9 +22,7 @@ export function checkToken(token: unknown): asserts token is string {
     throw new TypeError(`token must be a string, got ${kind(token)}`)
   }
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-    throw new RangeError(
-      `token must be 1 to ${MAX_TOKEN_LENGTH} characters long, got ${token.length}`,
-    )
+    throw new RangeError(`token must be 1 to ${MAX_TOKEN_LENGTH} characters long, got ${token.length}`)
   }
   if (token.includes('\0') || !token.isWellFormed()) {
     throw new RangeError('token must not contain NUL characters or lone UTF-16 surrogates')

@@ -1,0 +1,679 @@
+import { randomBytes } from 'node:crypto'
+import { sql, type Kysely } from 'kysely'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  KyselyStore,
+  migrate,
+  SessionStoreError,
+  type FamilyName,
+  type KyselyStoreOptions,
+} from '../src/index.js'
+import {
+  bytes,
+  text,
+  columnTypes,
+  randomTable,
+  randomToken,
+  readRows,
+  recording,
+  refedTimers,
+  sleep,
+  waitFor,
+} from './helpers.js'
+
+/** One way of reaching an engine: how to open its Kysely instance, and how to let go of it. */
+export interface EngineLeg {
+  /** The SQL family the store should detect on this leg. */
+  family: FamilyName
+  open(): Promise<Kysely<any>> | Kysely<any>
+  close(db: Kysely<any>): Promise<void>
+}
+
+const HOUR = 3600_000
+
+/**
+ * Registers the whole store contract for one engine leg. Every sentence of the store's
+ * documented behaviour has exactly one test here; each engine's test file calls this once
+ * per leg (our factory, Kysely's stock dialect).
+ */
+export function conformance(name: string, leg: EngineLeg): void {
+  describe(name, () => {
+    let db: Kysely<any>
+    let table: string
+    const tables: string[] = []
+    // The application's clock, injected: expiry tests move it instead of sleeping.
+    const clock = { now: Date.UTC(2031, 4, 6, 7, 8, 9, 123) }
+    const stores: KyselyStore[] = []
+
+    /** A store on the shared table with background cleanup off, on the test clock. */
+    function store(options: KyselyStoreOptions = {}, interval = 0, on: Kysely<any> = db): KyselyStore {
+      const created = new KyselyStore(on, interval, { tableName: table, now: () => clock.now, ...options })
+      stores.push(created)
+      return created
+    }
+
+    /** A freshly migrated table of its own, for tests that count rows. */
+    async function freshTable(): Promise<string> {
+      const name = randomTable()
+      tables.push(name)
+      await migrate(db, { tableName: name })
+      return name
+    }
+
+    const at = (offset: number) => new Date(clock.now + offset)
+
+    beforeAll(async () => {
+      db = await leg.open()
+      table = await freshTable()
+    })
+
+    afterAll(async () => {
+      await Promise.all(stores.map((s) => s.stopCleanup()))
+      if (db) {
+        for (const name of tables) await db.schema.dropTable(name).ifExists().execute()
+        await leg.close(db)
+      }
+    })
+
+    describe('find and expiry', () => {
+      test('a session is live while now < expiry', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('live'), at(1000))
+        clock.now += 999
+        try {
+          expect(text(await s.find(token))).toBe('live')
+          expect((await s.all()).has(token)).toBe(true)
+        } finally {
+          clock.now -= 999
+        }
+      })
+
+      test('from now >= expiry, find returns undefined before any cleanup ran', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('x'), at(0))
+        expect(await s.find(token)).toBeUndefined()
+        const stored = (await readRows(db, table)).find((row) => row.token === token)
+        expect(stored?.expiry).toBe(clock.now) // still in the table: no cleanup ran
+      })
+
+      test('from now >= expiry, all() omits the session before any cleanup ran', async () => {
+        const s = store({ tableName: await freshTable() })
+        const [live, expired] = [randomToken('live'), randomToken('expired')]
+        await s.commit(live, bytes('a'), at(1))
+        await s.commit(expired, bytes('b'), at(0))
+        const all = await s.all()
+        expect([...all.keys()]).toEqual([live])
+        expect(text(all.get(live))).toBe('a')
+      })
+
+      test('find returns undefined for a token never committed', async () => {
+        expect(await store().find(randomToken())).toBeUndefined()
+      })
+
+      test('expiry is stored exact to the millisecond and compared to the millisecond', async () => {
+        const s = store()
+        const token = randomToken()
+        const expiry = new Date(Date.UTC(2031, 4, 6, 7, 8, 10, 987))
+        await s.commit(token, bytes('ms'), expiry)
+        const stored = (await readRows(db, table)).find((row) => row.token === token)
+        expect(stored?.expiry).toBe(expiry.getTime())
+        const saved = clock.now
+        try {
+          clock.now = expiry.getTime() - 1
+          expect(await s.find(token)).toBeDefined()
+          clock.now = expiry.getTime()
+          expect(await s.find(token)).toBeUndefined()
+        } finally {
+          clock.now = saved
+        }
+      })
+
+      test("the application's clock, not the database's, decides expiry", async () => {
+        // Real time says this session expired a day ago; the injected clock says it is live.
+        const realNow = Date.now()
+        const token = randomToken()
+        const s = new KyselyStore(db, 0, { tableName: table, now: () => realNow - 2 * 24 * HOUR })
+        await s.commit(token, bytes('old'), new Date(realNow - 24 * HOUR))
+        expect(text(await s.find(token))).toBe('old')
+        expect((await s.all()).has(token)).toBe(true)
+        expect(await new KyselyStore(db, 0, { tableName: table }).find(token)).toBeUndefined()
+      })
+    })
+
+    describe('commit', () => {
+      test('commit inserts a new session', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('new'), at(HOUR))
+        const stored = (await readRows(db, table)).filter((row) => row.token === token)
+        expect(stored).toHaveLength(1)
+        expect(text(stored[0]?.data)).toBe('new')
+        expect(stored[0]?.expiry).toBe(clock.now + HOUR)
+      })
+
+      test('commit on an existing token replaces data and expiry', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('first'), at(HOUR))
+        await s.commit(token, bytes('second'), at(2 * HOUR))
+        expect(text(await s.find(token))).toBe('second')
+        const stored = (await readRows(db, table)).filter((row) => row.token === token)
+        expect(stored.map((row) => row.expiry)).toEqual([clock.now + 2 * HOUR])
+      })
+
+      test('an expiry moved earlier, even into the past, takes effect', async () => {
+        const s = store()
+        const [earlier, past] = [randomToken(), randomToken()]
+        await s.commit(earlier, bytes('a'), at(2 * HOUR))
+        await s.commit(earlier, bytes('a'), at(HOUR))
+        await s.commit(past, bytes('b'), at(HOUR))
+        await s.commit(past, bytes('b'), at(-HOUR))
+        expect(await s.find(past)).toBeUndefined()
+        const stored = await readRows(db, table)
+        expect(stored.find((row) => row.token === earlier)?.expiry).toBe(clock.now + HOUR)
+        expect(stored.find((row) => row.token === past)?.expiry).toBe(clock.now - HOUR)
+      })
+    })
+
+    describe('data', () => {
+      const payloads: Array<[string, () => Uint8Array]> = [
+        ['empty', () => new Uint8Array(0)],
+        ['only 0x00 bytes', () => new Uint8Array(64)],
+        ['all 256 byte values', () => Uint8Array.from({ length: 256 }, (_, i) => i)],
+        ['1 MiB of random bytes', () => new Uint8Array(randomBytes(1024 * 1024))],
+        ['a view into a larger buffer', () => new Uint8Array(Buffer.from('xxpayloadxx')).subarray(2, 9)],
+      ]
+      test.each(payloads)('data round-trips byte for byte: %s', async (_, make) => {
+        const s = store()
+        const token = randomToken()
+        const data = make()
+        await s.commit(token, data, at(HOUR))
+        const found = await s.find(token)
+        expect(found).toBeInstanceOf(Uint8Array)
+        expect(Buffer.from(found!).equals(Buffer.from(data))).toBe(true)
+        const all = await s.all()
+        expect(Buffer.from(all.get(token)!).equals(Buffer.from(data))).toBe(true)
+      })
+    })
+
+    describe('tokens', () => {
+      test('tokens are stored and found literally, whatever they contain', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const tokens = [
+          "it's",
+          '"quoted"',
+          "'; DROP TABLE sessions; --",
+          '%',
+          '_',
+          'a%b_c',
+          '\\',
+          '\\x00',
+          'ünïcödé 😀 中文 🏳️‍🌈',
+          'x'.repeat(255),
+        ]
+        for (const [i, token] of tokens.entries()) await s.commit(token, bytes(`v${i}`), at(HOUR))
+        for (const [i, token] of tokens.entries()) expect(text(await s.find(token))).toBe(`v${i}`)
+        expect(new Set((await readRows(db, name)).map((row) => row.token))).toEqual(new Set(tokens))
+        expect(new Set((await s.all()).keys())).toEqual(new Set(tokens))
+      })
+
+      test("'a', 'A' and 'a ' are three different sessions", async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.commit('a', bytes('lower'), at(HOUR))
+        await s.commit('A', bytes('upper'), at(HOUR))
+        await s.commit('a ', bytes('space'), at(HOUR))
+        expect(text(await s.find('a'))).toBe('lower')
+        expect(text(await s.find('A'))).toBe('upper')
+        expect(text(await s.find('a '))).toBe('space')
+        expect((await readRows(db, name)).map((row) => row.token).sort()).toEqual(['A', 'a', 'a '])
+      })
+    })
+
+    describe('delete and all', () => {
+      test('delete removes the session', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('x'), at(HOUR))
+        await s.delete(token)
+        expect(await s.find(token)).toBeUndefined()
+        expect((await readRows(db, table)).some((row) => row.token === token)).toBe(false)
+      })
+
+      test('delete of a missing token is a no-op', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.commit('kept', bytes('x'), at(HOUR))
+        await expect(s.delete(randomToken())).resolves.toBeUndefined()
+        expect((await readRows(db, name)).map((row) => row.token)).toEqual(['kept'])
+      })
+
+      test('all() returns every unexpired session as a Map of token to data', async () => {
+        const s = store({ tableName: await freshTable() })
+        const expected = new Map<string, Buffer>()
+        for (let i = 0; i < 5; i++) {
+          const token = randomToken()
+          expected.set(token, Buffer.from(`data ${i}`))
+          await s.commit(token, expected.get(token)!, at(HOUR + i))
+        }
+        const all = await s.all()
+        expect(all).toBeInstanceOf(Map)
+        expect(new Map([...all].map(([k, v]) => [k, Buffer.from(v)]))).toEqual(expected)
+      })
+
+      test('all() on an empty table is an empty Map', async () => {
+        expect((await store({ tableName: await freshTable() }).all()).size).toBe(0)
+      })
+    })
+
+    describe('cleanup', () => {
+      test('cleanup deletes exactly the expired rows and resolves to their number', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const live: string[] = []
+        for (let i = 0; i < 5; i++) {
+          live.push(randomToken('live'))
+          await s.commit(live.at(-1)!, bytes('l'), at(1 + i))
+        }
+        for (let i = 0; i < 7; i++) await s.commit(randomToken('dead'), bytes('d'), at(-i)) // at(0) is expired too
+        expect(await s.cleanup()).toBe(7)
+        expect((await readRows(db, name)).map((row) => row.token).sort()).toEqual(live.sort())
+        expect(await s.cleanup()).toBe(0)
+      })
+
+      test('cleanup deletes in batches of cleanupBatchSize rows, one statement each', async () => {
+        const name = await freshTable()
+        const spy = recording(db)
+        const s = store({ tableName: name, cleanupBatchSize: 3 }, 0, spy.db)
+        for (let i = 0; i < 10; i++) await s.commit(randomToken(), bytes('d'), at(-1))
+        await s.commit(randomToken(), bytes('l'), at(1))
+        spy.queries.length = 0
+        expect(await s.cleanup()).toBe(10)
+        // 3 + 3 + 3 + 1: the short batch tells the run that nothing is left.
+        expect(spy.queries).toHaveLength(4)
+        for (const query of spy.queries) {
+          expect(query.sql).toMatch(/^DELETE/)
+          expect(query.parameters).toContain(3)
+        }
+        expect(await readRows(db, name)).toHaveLength(1)
+      })
+
+      test('cleanup runs never overlap: a call during a run starts after it', async () => {
+        const name = await freshTable()
+        const spy = recording(db, { match: /^DELETE/, ms: 10 })
+        const s = store({ tableName: name, cleanupBatchSize: 2 }, 0, spy.db)
+        for (let i = 0; i < 6; i++) await s.commit(randomToken(), bytes('d'), at(-1))
+        const counts = await Promise.all([s.cleanup(), s.cleanup(), s.cleanup()])
+        expect(counts).toEqual([6, 0, 0])
+        expect(spy.maxInFlight).toBe(1)
+      })
+
+      test('the background timer deletes expired rows every cleanupInterval ms', async () => {
+        const name = await freshTable()
+        const writer = store({ tableName: name })
+        for (let i = 0; i < 3; i++) await writer.commit(randomToken(), bytes('d'), at(-1))
+        await writer.commit('survivor', bytes('l'), at(HOUR))
+        const s = store({ tableName: name }, 20)
+        await waitFor(async () => (await readRows(db, name)).length === 1)
+        expect((await readRows(db, name)).map((row) => row.token)).toEqual(['survivor'])
+        await s.stopCleanup()
+      })
+
+      test('background runs never overlap, even when a run outlasts the interval', async () => {
+        const name = await freshTable()
+        const spy = recording(db, { match: /^DELETE/, ms: 30 })
+        const s = store({ tableName: name }, 1, spy.db)
+        await waitFor(() => spy.queries.length >= 4)
+        await s.stopCleanup()
+        expect(spy.maxInFlight).toBe(1)
+      })
+
+      test('an interval of 0 disables the background cleanup', async () => {
+        const spy = recording(db)
+        store({}, 0, spy.db)
+        await sleep(50)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test('the timer never keeps the process alive', async () => {
+        const before = refedTimers()
+        const s = store({}, 60_000)
+        expect(refedTimers()).toBe(before)
+        await s.stopCleanup()
+      })
+
+      test('a failing run goes to onError, contains no token, and the timer keeps going', async () => {
+        const name = randomTable('later')
+        tables.push(name)
+        const secret = randomToken('secret')
+        const errors: SessionStoreError[] = []
+        const s = store({ tableName: name, onError: (error) => errors.push(error) }, 5)
+        await waitFor(() => errors.length >= 2)
+        expect(errors[0]).toBeInstanceOf(SessionStoreError)
+        expect(errors[0]?.message).toContain(`"${name}"`)
+        expect(errors[0]?.cause).toBeDefined()
+        // The table appears: the same timer, still running, now cleans it.
+        await migrate(db, { tableName: name })
+        await store({ tableName: name }).commit(secret, bytes('secret data'), at(-1))
+        await waitFor(async () => (await readRows(db, name)).length === 0)
+        await s.stopCleanup()
+        for (const error of errors) expect(error.message).not.toContain(secret)
+      })
+
+      test('by default a failing run is one warning line without a token', async () => {
+        const name = randomTable('missing')
+        const lines: string[] = []
+        const original = console.warn
+        console.warn = (...args: unknown[]) => lines.push(args.map(String).join(' '))
+        try {
+          const s = store({ tableName: name }, 5)
+          await waitFor(() => lines.length >= 1)
+          await s.stopCleanup()
+        } finally {
+          console.warn = original
+        }
+        expect(lines[0]).toMatch(/^kysely-session-store: cleanup failed: table "[a-z_0-9]+" does not exist/)
+        expect(lines[0]).not.toContain('\n')
+      })
+
+      test('an onError that throws does not stop the timer or crash the process', async () => {
+        let calls = 0
+        const s = store(
+          {
+            tableName: randomTable('missing'),
+            onError: () => {
+              calls++
+              throw new Error('onError failed')
+            },
+          },
+          5,
+        )
+        await waitFor(() => calls >= 3)
+        await s.stopCleanup()
+      })
+    })
+
+    describe('stopping', () => {
+      test('after stopCleanup() resolves, the timer issues no further query', async () => {
+        const spy = recording(db)
+        const s = store({}, 5, spy.db)
+        await waitFor(() => spy.queries.length >= 1)
+        await s.stopCleanup()
+        const issued = spy.queries.length
+        await sleep(60)
+        expect(spy.queries).toHaveLength(issued)
+      })
+
+      test('stopCleanup() resolves only once a running cleanup has finished', async () => {
+        const spy = recording(db, { match: /^DELETE/, ms: 60 })
+        const s = store({}, 1, spy.db)
+        await waitFor(() => spy.inFlight > 0)
+        await s.stopCleanup()
+        expect(spy.inFlight).toBe(0)
+      })
+
+      test('stopCleanup() is idempotent and the store stays usable', async () => {
+        const s = store({}, 1000)
+        await s.stopCleanup()
+        await expect(s.stopCleanup()).resolves.toBeUndefined()
+        const token = randomToken()
+        await s.commit(token, bytes('x'), at(HOUR))
+        expect(text(await s.find(token))).toBe('x')
+        expect(await s.cleanup()).toBeGreaterThanOrEqual(0)
+      })
+
+      test('await using stops the cleanup at the end of the scope', async () => {
+        const spy = recording(db)
+        {
+          await using s = new KyselyStore(spy.db, 5, { tableName: table, now: () => clock.now })
+          await waitFor(() => spy.queries.length >= 1)
+          expect(s).toBeInstanceOf(KyselyStore)
+        }
+        const issued = spy.queries.length
+        await sleep(60)
+        expect(spy.queries).toHaveLength(issued)
+      })
+
+      test('nothing here ever calls db.destroy(): the caller owns the database', async () => {
+        const spy = recording(db)
+        const s = store({ tableName: await freshTable() }, 5, spy.db)
+        await s.commit(randomToken(), bytes('x'), at(-1))
+        await s.cleanup()
+        await s.all()
+        await s.stopCleanup()
+        await s[Symbol.asyncDispose]()
+        await migrate(spy.db, { tableName: randomTable() }).catch(() => undefined)
+        expect(spy.destroyed).toBe(0)
+        expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(db)).rows).toHaveLength(1)
+      })
+    })
+
+    describe('bad input is refused before any query', () => {
+      const badTokens: Array<[string, unknown, ErrorConstructor]> = [
+        ['undefined', undefined, TypeError],
+        ['a number', 42, TypeError],
+        ['null', null, TypeError],
+        ['an empty string', '', RangeError],
+        ['256 characters', 'x'.repeat(256), RangeError],
+        ['a NUL character', 'a\0b', RangeError],
+        ['a lone surrogate', 'a\uD800b', RangeError],
+      ]
+      test.each(badTokens)('a token that is %s', async (_, token, type) => {
+        const spy = recording(db)
+        const s = store({}, 0, spy.db)
+        for (const call of [
+          () => s.find(token as string),
+          () => s.commit(token as string, bytes('x'), at(HOUR)),
+          () => s.delete(token as string),
+        ]) {
+          const error = await call().catch((e: unknown) => e)
+          expect(error).toBeInstanceOf(type)
+          expect((error as Error).message).toMatch(/^token /)
+        }
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test.each([
+        ['a string', 'text'],
+        ['an array', [1, 2]],
+        ['an ArrayBuffer', new ArrayBuffer(2)],
+        ['a DataView', new DataView(new ArrayBuffer(2))],
+        ['null', null],
+      ])('data that is %s', async (_, data) => {
+        const spy = recording(db)
+        const error = await store({}, 0, spy.db)
+          .commit(randomToken(), data as unknown as Uint8Array, at(HOUR))
+          .catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(TypeError)
+        expect((error as Error).message).toMatch(/^data must be a Uint8Array/)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test.each([
+        ['a number', Date.now(), TypeError],
+        ['a string', '2030-01-01', TypeError],
+        ['an Invalid Date', new Date(NaN), RangeError],
+        ['in the year 10000', new Date(Date.UTC(10000, 0, 1)), RangeError],
+        ['before the year 1', new Date(-62_200_000_000_000), RangeError],
+      ])('an expiry that is %s', async (_, expiry, type) => {
+        const spy = recording(db)
+        const error = await store({}, 0, spy.db)
+          .commit(randomToken(), bytes('x'), expiry as Date)
+          .catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(type)
+        expect((error as Error).message).toMatch(/^expiry must/)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test.each([
+        ['negative', -1, RangeError],
+        ['NaN', NaN, RangeError],
+        ['infinite', Infinity, RangeError],
+        ['beyond what setTimeout can wait', 2 ** 31, RangeError],
+        ['a string', '5000', TypeError],
+      ])('a cleanup interval that is %s', (_, interval, type) => {
+        const spy = recording(db)
+        expect(() => new KyselyStore(spy.db, interval as number)).toThrow(type)
+        expect(() => new KyselyStore(spy.db, interval as number)).toThrow(/^cleanupInterval must/)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test.each([
+        ['with a quote', 'a"b'],
+        ['with a semicolon', 'sessions; DROP TABLE x'],
+        ['with a dot', 'public.sessions'],
+        ['with a space', 'my sessions'],
+        ['empty', ''],
+        ['starting with a digit', '1sessions'],
+        ['too long', 'x'.repeat(49)],
+      ])('a table name %s', async (_, tableName) => {
+        const spy = recording(db)
+        expect(() => new KyselyStore(spy.db, 0, { tableName })).toThrow(RangeError)
+        expect(() => new KyselyStore(spy.db, 0, { tableName })).toThrow(
+          /^tableName must be a plain identifier/,
+        )
+        await expect(migrate(spy.db, { tableName })).rejects.toThrow(RangeError)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test('a table name that is a reserved word is quoted, not refused', async () => {
+        const name = 'select'
+        tables.push(name)
+        await migrate(db, { tableName: name })
+        const s = store({ tableName: name })
+        await s.commit('t', bytes('reserved'), at(HOUR))
+        expect(text(await s.find('t'))).toBe('reserved')
+      })
+
+      test.each([
+        ['options that are not an object', [0, 'x'], TypeError, /^options must be an object/],
+        ['an onError that is not a function', [0, { onError: 'log' }], TypeError, /^onError must/],
+        ['a now that is not a function', [0, { now: 5 }], TypeError, /^now must/],
+        ['a cleanupBatchSize of 0', [0, { cleanupBatchSize: 0 }], RangeError, /^cleanupBatchSize must/],
+        ['an unknown family', [0, { family: 'oracle' }], RangeError, /^family must be one of/],
+      ])('%s', (_, args, type, message) => {
+        const spy = recording(db)
+        const create = () => new KyselyStore(spy.db, ...(args as [number, KyselyStoreOptions]))
+        expect(create).toThrow(type)
+        expect(create).toThrow(message)
+        expect(spy.queries).toHaveLength(0)
+      })
+
+      test('a db that is not a Kysely instance', () => {
+        expect(() => new KyselyStore({} as Kysely<any>)).toThrow(TypeError)
+        expect(() => new KyselyStore(undefined as unknown as Kysely<any>)).toThrow(
+          /^db must be a Kysely instance/,
+        )
+      })
+
+      test('a table with bad input is left unchanged', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.commit('kept', bytes('x'), at(HOUR))
+        const before = await readRows(db, name)
+        await s
+          .commit("x'; DELETE FROM sessions; --", 'not bytes' as unknown as Uint8Array, at(HOUR))
+          .catch(() => 0)
+        await s.commit('', bytes('y'), at(HOUR)).catch(() => 0)
+        expect(await readRows(db, name)).toEqual(before)
+      })
+    })
+
+    describe('engine failures', () => {
+      test('a missing table rejects with an error naming the table and the fix, with cause', async () => {
+        const name = randomTable('absent')
+        const s = store({ tableName: name })
+        const token = randomToken()
+        const calls = [
+          () => s.find(token),
+          () => s.commit(token, bytes('x'), at(HOUR)),
+          () => s.delete(token),
+          () => s.all(),
+          () => s.cleanup(),
+        ]
+        for (const call of calls) {
+          const error = (await call().catch((e: unknown) => e)) as SessionStoreError
+          expect(error).toBeInstanceOf(SessionStoreError)
+          expect(error.code).toBe('missing_table')
+          expect(error.message).toContain(`table "${name}" does not exist`)
+          expect(error.message).toContain(`migrate(db, { tableName: '${name}' })`)
+          expect(error.message).toContain(`schema/${leg.family}.sql`)
+          expect(error.cause).toBeInstanceOf(Error)
+          expect(error.message).not.toContain(token)
+        }
+      })
+
+      test('an engine failure rejects with SessionStoreError and cause, without token or data', async () => {
+        // A table whose data column is UNIQUE: the driver's own message quotes the duplicate.
+        const name = randomTable('broken')
+        tables.push(name)
+        const types = columnTypes(leg.family)
+        await db.schema
+          .createTable(name)
+          .addColumn('token', 'text', (c) => c.primaryKey())
+          .addColumn('data', types.data, (c) => c.notNull().unique())
+          .addColumn('expiry', types.expiry, (c) => c.notNull())
+          .execute()
+        const s = store({ tableName: name })
+        const secretData = 'secret-data-0123456789'
+        await s.commit(randomToken(), bytes(secretData), at(HOUR))
+        const token = randomToken('secret')
+        const error = (await s
+          .commit(token, bytes(secretData), at(HOUR))
+          .catch((e: unknown) => e)) as SessionStoreError
+        expect(error).toBeInstanceOf(SessionStoreError)
+        expect(error.code).toBe('engine')
+        expect(error.message).toContain(`commit on table "${name}" failed`)
+        expect(error.cause).toBeInstanceOf(Error)
+        expect(error.message).not.toContain(token)
+        expect(error.message).not.toContain(secretData)
+        expect(error.message).not.toContain(Buffer.from(secretData).toString('hex'))
+      })
+    })
+
+    describe('engine and migrate', () => {
+      test(`the store detects the ${leg.family} SQL family of this Kysely instance`, async () => {
+        // Forcing the other family on this engine breaks it: so detection chose this one.
+        const other: FamilyName = leg.family === 'postgres' ? 'sqlite' : 'postgres'
+        const forced = store({ family: other })
+        await expect(forced.find(randomToken())).rejects.toBeInstanceOf(SessionStoreError)
+        const detected = store()
+        await expect(detected.find(randomToken())).resolves.toBeUndefined()
+        await expect(store({ family: leg.family }).find(randomToken())).resolves.toBeUndefined()
+      })
+
+      test('migrate() is idempotent and keeps existing sessions', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.commit('kept', bytes('x'), at(HOUR))
+        await migrate(db, { tableName: name })
+        await migrate(db, { tableName: name })
+        expect(text(await s.find('kept'))).toBe('x')
+      })
+
+      test('migrate() creates the table with an index on expiry', async () => {
+        const name = await freshTable()
+        const indexes = await db.introspection.getTables()
+        expect(indexes.some((t) => t.name === name)).toBe(true)
+        const columns = indexes
+          .find((t) => t.name === name)!
+          .columns.map((c) => c.name)
+          .sort()
+        expect(columns).toEqual(['data', 'expiry', 'token'])
+        const indexName = `${name}_expiry_idx`
+        const found =
+          leg.family === 'postgres'
+            ? await sql`SELECT indexname FROM pg_indexes WHERE tablename = ${name} AND indexname = ${indexName}`.execute(
+                db,
+              )
+            : await sql`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ${name} AND name = ${indexName}`.execute(
+                db,
+              )
+        expect(found.rows).toHaveLength(1)
+      })
+    })
+  })
+}

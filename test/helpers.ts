@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sql, type CompiledQuery, type Kysely } from 'kysely'
+import type { FamilyName } from '../src/index.js'
+
+export { sleep }
+
+/** A random token, so that tests never depend on each other. */
+export function randomToken(prefix = 't'): string {
+  return `${prefix}-${randomBytes(12).toString('base64url')}`
+}
+
+/** A random table name. */
+export function randomTable(prefix = 'sess'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`
+}
+
+/** Bytes from a string. */
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text)
+}
+
+/** A row as the table holds it, with expiry read back as milliseconds since the epoch. */
+export interface StoredRow {
+  token: string
+  data: Uint8Array
+  expiry: number
+}
+
+/** Reads the table directly, around the store. */
+export async function readRows(db: Kysely<any>, table: string): Promise<StoredRow[]> {
+  const { rows } = await sql<{ token: string; data: Uint8Array; expiry: unknown }>`
+    SELECT token, data, expiry FROM ${sql.table(table)} ORDER BY token`.execute(db)
+  return rows.map((row) => ({ token: row.token, data: row.data, expiry: expiryMs(row.expiry) }))
+}
+
+function expiryMs(value: unknown): number {
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number' || typeof value === 'bigint') return Number(value)
+  if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
+  throw new TypeError(`unexpected expiry value of type ${typeof value}`)
+}
+
+/**
+ * The same Kysely instance, recording every compiled query the store executes. A spy, not a
+ * mock: each query still runs on the real engine. `delay` holds queries whose SQL matches.
+ */
+export function recording(db: Kysely<any>, delay?: { match: RegExp; ms: number }) {
+  const queries: CompiledQuery[] = []
+  let inFlight = 0
+  let maxInFlight = 0
+  let destroyed = 0
+  const proxy = new Proxy(db, {
+    get(target, property) {
+      if (property === 'executeQuery') {
+        return async (query: CompiledQuery, options?: unknown) => {
+          queries.push(query)
+          inFlight++
+          maxInFlight = Math.max(maxInFlight, inFlight)
+          try {
+            if (delay && delay.match.test(query.sql)) await sleep(delay.ms)
+            return await target.executeQuery(query, options as never)
+          } finally {
+            inFlight--
+          }
+        }
+      }
+      if (property === 'destroy') {
+        return async () => {
+          destroyed++
+        }
+      }
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return {
+    db: proxy,
+    queries,
+    get inFlight() {
+      return inFlight
+    },
+    get maxInFlight() {
+      return maxInFlight
+    },
+    get destroyed() {
+      return destroyed
+    },
+  }
+}
+
+/** Polls `condition` until it holds, failing after `ms`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await sleep(5)
+  }
+}
+
+/** Column types per family, for tables the tests build by hand. */
+export function columnTypes(family: FamilyName) {
+  return family === 'postgres'
+    ? ({ data: 'bytea', expiry: 'timestamptz' } as const)
+    : ({ data: 'blob', expiry: 'integer' } as const)
+}
+
+/** Timers that keep the process alive. */
+export function refedTimers(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+}
+
+/** Session data decoded as UTF-8, or undefined: compares a Buffer and a Uint8Array alike. */
+export function text(data: Uint8Array | undefined): string | undefined {
+  return data === undefined ? undefined : Buffer.from(data).toString('utf8')
+}

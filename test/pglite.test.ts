@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely, PGliteDialect } from 'kysely'
+import { afterAll, describe, expect, test } from 'vitest'
+import { pglite } from '../dialects/pglite.js'
+import { KyselyStore, migrate } from '../src/index.js'
+import { conformance } from './conformance.js'
+import { bytes, text, randomToken } from './helpers.js'
+
+// A fresh PGlite costs seconds and hundreds of MiB: every leg of this file shares one.
+let shared: Promise<PGlite> | undefined
+const instance = () => (shared ??= PGlite.create())
+afterAll(async () => (await shared)?.close())
+
+conformance('PGlite, pglite(instance) factory', {
+  family: 'postgres',
+  open: async () => pglite(await instance()),
+  close: (db) => db.destroy(), // leaves the shared instance open: it was passed in
+})
+
+conformance("PGlite, Kysely's stock PGliteDialect", {
+  family: 'postgres',
+  open: async () => new Kysely<any>({ dialect: new PGliteDialect({ pglite: await instance() }) }),
+  close: async () => undefined, // the stock driver's destroy() would close the shared instance
+})
+
+describe('pglite() factory', () => {
+  test("an instance passed in is the caller's: db.destroy() leaves it open", async () => {
+    const given = await instance()
+    const db = pglite(given)
+    await migrate(db, { tableName: 'borrowed' })
+    await db.destroy()
+    expect(given.closed).toBe(false)
+    expect((await given.query('SELECT count(*)::int AS n FROM borrowed')).rows).toEqual([{ n: 0 }])
+    await given.query('DROP TABLE borrowed')
+  })
+
+  test('pglite(dataDir) persists sessions across a close and reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kss-pglite-'))
+    try {
+      const token = randomToken()
+      const first = pglite(dir)
+      await migrate(first)
+      await new KyselyStore(first, 0).commit(token, bytes('persisted'), new Date(Date.now() + 60_000))
+      await first.destroy() // closes the instance the factory opened
+      const second = pglite(dir)
+      expect(text(await new KyselyStore(second, 0).find(token))).toBe('persisted')
+      await second.destroy()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test.each([
+    ['a number', 42],
+    ['an empty path', ''],
+    ['null', null],
+  ])('refuses %s with a TypeError naming the argument', (_, argument) => {
+    expect(() => pglite(argument as string)).toThrow(TypeError)
+    expect(() => pglite(argument as string)).toThrow(/^pglite\(dataDirOrInstance\): expected nothing/)
+  })
+})

@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
+import { describe, expect, test } from 'vitest'
+import { postgres } from '../dialects/postgres.js'
+import { KyselyStore, migrate } from '../src/index.js'
+import { conformance } from './conformance.js'
+import { bytes, text, randomTable, randomToken, readRows } from './helpers.js'
+import { postgresUrl, withPostgres } from './postgres-server.js'
+
+const run = promisify(execFile)
+
+await withPostgres('Postgres', () => {
+  conformance('Postgres, postgres(connectionString) factory', {
+    family: 'postgres',
+    open: () => postgres(postgresUrl),
+    close: (db) => db.destroy(),
+  })
+
+  conformance("Postgres, Kysely's stock PostgresDialect", {
+    family: 'postgres',
+    open: () =>
+      new Kysely<any>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl }) }),
+      }),
+    close: (db) => db.destroy(),
+  })
+
+  describe('postgres() factory and migrate() on a server', () => {
+    test("a pool passed in is the caller's: db.destroy() leaves it open", async () => {
+      const pool = new pg.Pool({ connectionString: postgresUrl })
+      const db = postgres(pool)
+      expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(db)).rows).toEqual([{ one: 1 }])
+      await db.destroy()
+      expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
+      await pool.end()
+    })
+
+    test('a table made by SCS pgxstore, with its own DDL, works unchanged', async () => {
+      const db = postgres(postgresUrl)
+      const table = randomTable('pgx')
+      try {
+        // pgxstore's README, verbatim but for the table name.
+        await sql
+          .raw(
+            `CREATE TABLE ${table} (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)`,
+          )
+          .execute(db)
+        await sql.raw(`CREATE INDEX ${table}_expiry_idx ON ${table} (expiry)`).execute(db)
+        const store = new KyselyStore(db, 0, { tableName: table })
+        const token = randomToken()
+        await store.commit(token, bytes('scs'), new Date(Date.now() + 60_000))
+        expect(text(await store.find(token))).toBe('scs')
+        await migrate(db, { tableName: table }) // and migrate() accepts it as it is
+        expect(await readRows(db, table)).toHaveLength(1)
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test('migrate() run by 4 processes at once on one table: all succeed', async () => {
+      const table = randomTable('race')
+      const script = `
+        import { migrate } from 'kysely-session-store'
+        import { postgres } from 'kysely-session-store/postgres'
+        const db = postgres(process.env.URL)
+        try { await migrate(db, { tableName: process.env.TABLE }) } finally { await db.destroy() }
+      `
+      const env = { ...process.env, URL: postgresUrl, TABLE: table }
+      const children = Array.from({ length: 4 }, () =>
+        run(process.execPath, ['--input-type=module', '-e', script], { env, cwd: import.meta.dirname }),
+      )
+      const results = await Promise.allSettled(children)
+      const db = postgres(postgresUrl)
+      try {
+        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual([
+          'ok',
+          'ok',
+          'ok',
+          'ok',
+        ])
+        expect(await readRows(db, table)).toEqual([])
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test.each([
+      ['a number', 42],
+      ['an empty string', ''],
+      ['an object without connect()', { end() {} }],
+    ])('refuses %s with a TypeError naming the argument', (_, argument) => {
+      expect(() => postgres(argument as string)).toThrow(TypeError)
+      expect(() => postgres(argument as string)).toThrow(/^postgres\(poolOrConnectionString\): expected/)
+    })
+  })
+})

@@ -1,0 +1,123 @@
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import Database from 'better-sqlite3'
+import {
+  Kysely,
+  MssqlQueryCompiler,
+  sql,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  SqliteIntrospector,
+} from 'kysely'
+import { afterAll, describe, expect, test } from 'vitest'
+import { sqlite } from '../dialects/sqlite.js'
+import { KyselyStore, migrate } from '../src/index.js'
+import { conformance } from './conformance.js'
+import { bytes, text, randomToken } from './helpers.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+conformance('SQLite file, sqlite() factory', {
+  family: 'sqlite',
+  open: () => sqlite(join(dir, 'factory.db')),
+  close: (db) => db.destroy(),
+})
+
+conformance('SQLite :memory:, sqlite() factory', {
+  family: 'sqlite',
+  open: () => sqlite(':memory:'),
+  close: (db) => db.destroy(),
+})
+
+conformance("SQLite file, Kysely's stock SqliteDialect", {
+  family: 'sqlite',
+  open: () => {
+    const database = new Database(join(dir, 'stock.db'))
+    database.pragma('journal_mode = WAL')
+    return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
+  },
+  close: (db) => db.destroy(),
+})
+
+describe('sqlite() factory', () => {
+  test('a file opens in WAL mode, and db.destroy() closes what the factory opened', async () => {
+    const file = join(dir, 'wal.db')
+    const db = sqlite(file)
+    const { rows } = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db)
+    expect(rows[0]?.journal_mode).toBe('wal')
+    await migrate(db)
+    expect(existsSync(`${file}-wal`)).toBe(true)
+    await db.destroy()
+    // SQLite removes the -wal file when the last connection to the database closes.
+    expect(existsSync(`${file}-wal`)).toBe(false)
+  })
+
+  test("a Database passed in is the caller's: db.destroy() leaves it open", async () => {
+    const database = new Database(':memory:')
+    const db = sqlite(database)
+    await migrate(db)
+    await new KyselyStore(db, 0).commit('t', bytes('x'), new Date(Date.now() + 60_000))
+    await db.destroy()
+    expect(database.open).toBe(true)
+    expect(database.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 })
+    database.close()
+  })
+
+  test.each([
+    ['a number', 42],
+    ['an empty path', ''],
+    ['null', null],
+    ['an object without prepare()', { close() {} }],
+  ])('refuses %s with a TypeError naming the argument', (_, argument) => {
+    expect(() => sqlite(argument as string)).toThrow(TypeError)
+    expect(() => sqlite(argument as string)).toThrow(/^sqlite\(pathOrDatabase\): expected a file path/)
+  })
+
+  test('refuses a config that carries its own dialect', () => {
+    expect(() => sqlite(':memory:', { dialect: {} } as never)).toThrow(/must not contain a dialect/)
+  })
+})
+
+describe('SQL family detection', () => {
+  test('works on a Kysely instance from a second copy of Kysely (no instanceof)', async () => {
+    const copy = join(dir, 'copy', 'node_modules', 'kysely')
+    cpSync(join(import.meta.dirname, '..', 'node_modules', 'kysely'), copy, { recursive: true })
+    const other = (await import(
+      pathToFileURL(join(copy, 'dist', 'index.js')).href
+    )) as typeof import('kysely')
+    expect(other.Kysely).not.toBe(Kysely)
+    const db = new other.Kysely<any>({
+      dialect: new other.SqliteDialect({ database: new Database(':memory:') }),
+    })
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    const token = randomToken()
+    await store.commit(token, bytes('copy'), new Date(Date.now() + 60_000))
+    expect(text(await store.find(token))).toBe('copy')
+    await db.destroy()
+  })
+
+  test('an instance whose SQL is not recognised is refused, unless the family option is given', async () => {
+    // A real SQLite engine behind a query compiler that writes @1 placeholders.
+    const database = new Database(':memory:')
+    const db = new Kysely<any>({
+      dialect: {
+        createAdapter: () => new SqliteAdapter(),
+        createDriver: () => new SqliteDriver({ database }),
+        createIntrospector: (k) => new SqliteIntrospector(k),
+        createQueryCompiler: () => new MssqlQueryCompiler(),
+      },
+    })
+    expect(() => new KyselyStore(db, 0)).toThrow(/^db: cannot tell which SQL family/)
+    expect(() => new KyselyStore(db, 0)).toThrow(/pass the family option: 'postgres' or 'sqlite'/)
+    await migrate(db, { family: 'sqlite' })
+    const store = new KyselyStore(db, 0, { family: 'sqlite' })
+    await store.commit('t', bytes('forced'), new Date(Date.now() + 60_000))
+    expect(text(await store.find('t'))).toBe('forced')
+    await db.destroy()
+  })
+})
