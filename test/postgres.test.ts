@@ -4,9 +4,9 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
-import { bytes, text, randomTable, randomToken, readRows } from './helpers.js'
+import { bytes, randomTable, randomToken, readRows, text, waitFor } from './helpers.js'
 import { postgresUrl, withPostgres } from './postgres-server.js'
 
 const run = promisify(execFile)
@@ -84,6 +84,49 @@ await withPostgres('Postgres', () => {
         expect(await readRows(db, table)).toEqual([])
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test('a connection string gets its own pool, which db.destroy() ends', async () => {
+      const name = randomTable('app')
+      const db = postgres(`${postgresUrl}?application_name=${name}`)
+      const observer = postgres(postgresUrl)
+      const connections = async () =>
+        (
+          await sql<{
+            n: number
+          }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${name}`.execute(
+            observer,
+          )
+        ).rows[0]?.n
+      try {
+        await sql`SELECT 1`.execute(db)
+        expect(await connections()).toBe(1)
+        await db.destroy()
+        await waitFor(async () => (await connections()) === 0)
+      } finally {
+        await observer.destroy()
+      }
+    })
+
+    test('a database that is down: operations reject with the cause, cleanup failures go to onError', async () => {
+      const db = postgres('postgres://nobody@127.0.0.1:1/none') // nothing listens on port 1
+      const errors: SessionStoreError[] = []
+      const store = new KyselyStore(db, 5, { onError: (error) => errors.push(error) })
+      try {
+        const error = (await store.find(randomToken()).catch((e: unknown) => e)) as SessionStoreError
+        expect(error).toBeInstanceOf(SessionStoreError)
+        expect(error.code).toBe('engine')
+        expect(error.message).toBe(
+          'find on table "sessions" failed: the database reported ECONNREFUSED (see error.cause)',
+        )
+        await waitFor(() => errors.length >= 2) // the timer keeps going
+        expect(
+          errors.every((e) => e instanceof SessionStoreError && e.message.includes('ECONNREFUSED')),
+        ).toBe(true)
+      } finally {
+        await store.stopCleanup()
         await db.destroy()
       }
     })

@@ -14,9 +14,9 @@ import {
 } from 'kysely'
 import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
-import { bytes, text, randomToken } from './helpers.js'
+import { bytes, randomToken, text, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -47,8 +47,11 @@ describe('sqlite() factory', () => {
   test('a file opens in WAL mode, and db.destroy() closes what the factory opened', async () => {
     const file = join(dir, 'wal.db')
     const db = sqlite(file)
-    const { rows } = await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(db)
-    expect(rows[0]?.journal_mode).toBe('wal')
+    const pragma = async (name: string) =>
+      Object.values((await sql.raw(`PRAGMA ${name}`).execute(db)).rows[0] as object)[0]
+    expect(await pragma('journal_mode')).toBe('wal')
+    expect(await pragma('synchronous')).toBe(1) // NORMAL
+    expect(await pragma('busy_timeout')).toBe(5000)
     await migrate(db)
     expect(existsSync(`${file}-wal`)).toBe(true)
     await db.destroy()
@@ -65,6 +68,22 @@ describe('sqlite() factory', () => {
     expect(database.open).toBe(true)
     expect(database.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 })
     database.close()
+  })
+
+  test('a closed database: operations reject with the cause, cleanup failures go to onError', async () => {
+    const database = new Database(':memory:')
+    const db = sqlite(database)
+    await migrate(db)
+    database.close()
+    const errors: unknown[] = []
+    const store = new KyselyStore(db, 5, { onError: (error) => errors.push(error) })
+    const error = (await store.find(randomToken()).catch((e: unknown) => e)) as SessionStoreError
+    expect(error).toBeInstanceOf(SessionStoreError)
+    expect(error.code).toBe('engine')
+    expect(error.cause).toBeInstanceOf(Error)
+    await waitFor(() => errors.length >= 2)
+    await store.stopCleanup()
+    expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true)
   })
 
   test.each([
