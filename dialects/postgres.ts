@@ -12,6 +12,7 @@ export const postgresFamily: SqlFamily = {
       commit:
         `INSERT INTO ${t} (token, data, expiry) VALUES ($1, $2, $3) ` +
         `ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`,
+      touch: `UPDATE ${t} SET expiry = $1 WHERE token = $2 AND expiry > $3`,
       delete: `DELETE FROM ${t} WHERE token = $1`,
       all: `SELECT token, data FROM ${t} WHERE expiry > $1`,
       // ANY(ARRAY(...)) makes each batch a set of primary-key lookups; SKIP LOCKED lets several

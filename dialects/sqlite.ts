@@ -12,6 +12,7 @@ export const sqliteFamily: SqlFamily = {
       commit:
         `INSERT INTO ${t} (token, data, expiry) VALUES (?, ?, ?) ` +
         `ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+      touch: `UPDATE ${t} SET expiry = ? WHERE token = ? AND expiry > ?`,
       delete: `DELETE FROM ${t} WHERE token = ?`,
       all: `SELECT token, data FROM ${t} WHERE expiry > ?`,
       cleanup: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,

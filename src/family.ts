@@ -18,6 +18,8 @@ export interface Statements {
   readonly find: string
   /** Parameters: token, data, expiry. Inserts, or replaces data and expiry. */
   readonly commit: string
+  /** Parameters: expiry, token, now. Moves the expiry of a live session only. */
+  readonly touch: string
   /** Parameters: token. */
   readonly delete: string
   /** Parameters: now. Rows: `{ token, data }`. */

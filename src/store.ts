@@ -105,6 +105,27 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /**
+   * Moves the expiry of a live session without rewriting its data, and resolves to `true`.
+   * Resolves to `false`, changing nothing, when the token is unknown or its session has
+   * already expired (a touch never revives a session).
+   *
+   * @example
+   * ```ts
+   * await store.touch(token, new Date(Date.now() + 30 * 60_000)) // extend an idle timeout
+   * ```
+   */
+  async touch(token: string, expiry: Date): Promise<boolean> {
+    checkToken(token)
+    checkExpiry(expiry)
+    const result = await this.#run('touch', this.#sql.touch, [
+      this.#family.expiry(expiry.getTime()),
+      token,
+      this.#now(),
+    ])
+    return Number(result.numAffectedRows ?? 0) > 0
+  }
+
+  /**
    * Deletes the session of `token`; an unknown token is a no-op.
    *
    * @example

@@ -177,6 +177,35 @@ export function conformance(name: string, leg: EngineLeg): void {
       })
     })
 
+    describe('touch', () => {
+      test('touch moves the expiry of a live session without rewriting its data', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('kept'), at(HOUR))
+        expect(await s.touch(token, at(3 * HOUR))).toBe(true)
+        const stored = (await readRows(db, table)).filter((row) => row.token === token)
+        expect(stored.map((row) => [text(row.data), row.expiry])).toEqual([['kept', clock.now + 3 * HOUR]])
+        expect(await s.touch(token, at(-1))).toBe(true) // earlier works too: it is now expired
+        expect(await s.find(token)).toBeUndefined()
+      })
+
+      test('touch of an unknown token resolves to false and creates nothing', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        expect(await s.touch(randomToken(), at(HOUR))).toBe(false)
+        expect(await readRows(db, name)).toEqual([])
+      })
+
+      test('touch never revives an expired session', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('x'), at(0))
+        expect(await s.touch(token, at(HOUR))).toBe(false)
+        expect(await s.find(token)).toBeUndefined()
+        expect((await readRows(db, table)).find((row) => row.token === token)?.expiry).toBe(clock.now)
+      })
+    })
+
     describe('data', () => {
       const payloads: Array<[string, () => Uint8Array]> = [
         ['empty', () => new Uint8Array(0)],
@@ -467,6 +496,7 @@ export function conformance(name: string, leg: EngineLeg): void {
         for (const call of [
           () => s.find(token as string),
           () => s.commit(token as string, bytes('x'), at(HOUR)),
+          () => s.touch(token as string, at(HOUR)),
           () => s.delete(token as string),
         ]) {
           const error = await call().catch((e: unknown) => e)
@@ -500,11 +530,14 @@ export function conformance(name: string, leg: EngineLeg): void {
         ['before the year 1', new Date(-62_200_000_000_000), RangeError],
       ])('an expiry that is %s', async (_, expiry, type) => {
         const spy = recording(db)
-        const error = await store({}, 0, spy.db)
-          .commit(randomToken(), bytes('x'), expiry as Date)
-          .catch((e: unknown) => e)
-        expect(error).toBeInstanceOf(type)
-        expect((error as Error).message).toMatch(/^expiry must/)
+        for (const call of [
+          () => store({}, 0, spy.db).commit(randomToken(), bytes('x'), expiry as Date),
+          () => store({}, 0, spy.db).touch(randomToken(), expiry as Date),
+        ]) {
+          const error = await call().catch((e: unknown) => e)
+          expect(error).toBeInstanceOf(type)
+          expect((error as Error).message).toMatch(/^expiry must/)
+        }
         expect(spy.queries).toHaveLength(0)
       })
 
@@ -590,6 +623,7 @@ export function conformance(name: string, leg: EngineLeg): void {
         const calls = [
           () => s.find(token),
           () => s.commit(token, bytes('x'), at(HOUR)),
+          () => s.touch(token, at(HOUR)),
           () => s.delete(token),
           () => s.all(),
           () => s.cleanup(),
