@@ -5,6 +5,7 @@ import { checkFactoryConfig, optionalPeer } from './shared.js'
 /** @internal The Postgres SQL family, shared by server Postgres and PGlite. */
 export const postgresFamily: SqlFamily = {
   name: 'postgres',
+  quote: (identifier) => `"${identifier}"`,
   statements(table) {
     const t = `"${table}"`
     return {

@@ -5,6 +5,7 @@ import { checkFactoryConfig, optionalPeer } from './shared.js'
 /** @internal The SQLite SQL family: expiry is INTEGER milliseconds since the epoch (see schema/sqlite.sql). */
 export const sqliteFamily: SqlFamily = {
   name: 'sqlite',
+  quote: (identifier) => `"${identifier}"`,
   statements(table) {
     const t = `"${table}"`
     return {

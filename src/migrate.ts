@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Kysely } from 'kysely'
 import { SessionStoreError, describeCause } from './errors.js'
-import { resolveFamily, type FamilyName } from './family.js'
+import { resolveFamily, type FamilyName, type SqlFamily } from './family.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
 import { checkObject, checkTableName } from './validate.js'
 
@@ -28,7 +28,8 @@ export interface MigrateOptions {
 
 /**
  * Creates the sessions table and its expiry index if they are missing, by running
- * `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql` for SQLite)
+ * `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql` for SQLite,
+ * `mysql.sql` for MySQL and MariaDB)
  * with the table name substituted. Idempotent, and safe when several processes run it at
  * once against one database. Never closes `db`.
  *
@@ -49,9 +50,9 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
   checkTableName(tableName)
   checkFamily(familyName)
   const family = resolveFamily(db, familyName)
-  const statements = await schemaStatements(family.name, tableName)
+  const statements = await schemaStatements(family, tableName)
   try {
-    await family.migrate(db, tableName, statements)
+    await family.migrate(db, tableName, (await family.adapt?.(db, statements)) ?? statements)
   } catch (cause) {
     throw new SessionStoreError(
       `migrate of table "${tableName}" failed: ${describeCause(cause)} (see error.cause)`,
@@ -65,15 +66,17 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
  * The statements of `schema/<family>.sql` for `tableName`: comments dropped, split at `;`,
  * and the identifiers `sessions` and `sessions_expiry_idx` replaced by quoted ones.
  */
-export async function schemaStatements(family: FamilyName, tableName: string): Promise<string[]> {
+export async function schemaStatements(family: SqlFamily, tableName: string): Promise<string[]> {
   checkTableName(tableName)
-  const text = await readFile(new URL(`../schema/${family}.sql`, import.meta.url), 'utf8')
+  const text = await readFile(new URL(`../schema/${family.name}.sql`, import.meta.url), 'utf8')
   return text
     .replace(/--[^\n]*/g, '')
     .split(';')
     .map((statement) => statement.trim())
     .filter((statement) => statement.length > 0)
     .map((statement) =>
-      statement.replace(/\bsessions(_expiry_idx)?\b/g, (_, index = '') => `"${tableName}${index}"`),
+      statement.replace(/\bsessions(_expiry_idx)?\b/g, (_, index = '') =>
+        family.quote(`${tableName}${index}`),
+      ),
     )
 }

@@ -11,7 +11,8 @@ import {
 import { checkData, checkExpiry, checkInterval, checkToken } from './validate.js'
 
 /**
- * A session store on any Kysely instance: Postgres, PGlite or SQLite, one code path.
+ * A session store on any Kysely instance: Postgres, PGlite, SQLite or MySQL/MariaDB, one
+ * code path.
  *
  * Sessions live in a table `sessions(token, data, expiry)` (create it with {@link migrate}).
  * A session is live while the application's clock reads earlier than its expiry. A
@@ -39,7 +40,7 @@ export class KyselyStore implements AsyncDisposable {
   #lastCleanup: Promise<unknown> = Promise.resolve()
 
   /**
-   * @param db - any Kysely instance on Postgres, PGlite or SQLite; never closed by the store.
+   * @param db - any Kysely instance on Postgres, PGlite, SQLite or MySQL; never closed by the store.
    * @param cleanupInterval - milliseconds between background cleanups; 0 disables them.
    * @param options - see {@link KyselyStoreOptions}.
    * @throws TypeError or RangeError, before any query, when an argument is not valid.

@@ -12,6 +12,7 @@ import {
   bytes,
   text,
   columnTypes,
+  hasIndex,
   randomTable,
   randomToken,
   readRows,
@@ -647,14 +648,16 @@ export function conformance(name: string, leg: EngineLeg): void {
         const types = columnTypes(leg.family)
         await db.schema
           .createTable(name)
-          .addColumn('token', 'text', (c) => c.primaryKey())
+          .addColumn('token', types.token, (c) => c.primaryKey())
           .addColumn('data', types.data, (c) => c.notNull().unique())
           .addColumn('expiry', types.expiry, (c) => c.notNull())
           .execute()
         const s = store({ tableName: name })
         const secretData = 'secret-data-0123456789'
-        await s.commit(randomToken(), bytes(secretData), at(HOUR))
         const token = randomToken('secret')
+        await s.commit(randomToken(), bytes(secretData), at(HOUR))
+        await s.commit(token, bytes('other data'), at(HOUR))
+        // Updating the second row to the first one's data breaks the UNIQUE constraint.
         const error = (await s
           .commit(token, bytes(secretData), at(HOUR))
           .catch((e: unknown) => e)) as SessionStoreError
@@ -697,16 +700,7 @@ export function conformance(name: string, leg: EngineLeg): void {
           .columns.map((c) => c.name)
           .sort()
         expect(columns).toEqual(['data', 'expiry', 'token'])
-        const indexName = `${name}_expiry_idx`
-        const found =
-          leg.family === 'postgres'
-            ? await sql`SELECT indexname FROM pg_indexes WHERE tablename = ${name} AND indexname = ${indexName}`.execute(
-                db,
-              )
-            : await sql`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ${name} AND name = ${indexName}`.execute(
-                db,
-              )
-        expect(found.rows).toHaveLength(1)
+        expect(await hasIndex(db, leg.family, name, `${name}_expiry_idx`)).toBe(true)
       })
     })
   })

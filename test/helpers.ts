@@ -100,9 +100,29 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 
 
 /** Column types per family, for tables the tests build by hand. */
 export function columnTypes(family: FamilyName) {
-  return family === 'postgres'
-    ? ({ data: 'bytea', expiry: 'timestamptz' } as const)
-    : ({ data: 'blob', expiry: 'integer' } as const)
+  return (
+    {
+      postgres: { token: 'text', data: 'bytea', expiry: 'timestamptz' },
+      sqlite: { token: 'text', data: 'blob', expiry: 'integer' },
+      mysql: { token: 'varchar(255)', data: 'varbinary(64)', expiry: 'bigint' },
+    } as const
+  )[family]
+}
+
+/** Query for one index of a table, per family. */
+export async function hasIndex(
+  db: Kysely<any>,
+  family: FamilyName,
+  table: string,
+  index: string,
+): Promise<boolean> {
+  const query = {
+    postgres: sql`SELECT indexname FROM pg_indexes WHERE tablename = ${table} AND indexname = ${index}`,
+    sqlite: sql`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ${table} AND name = ${index}`,
+    mysql: sql`SELECT index_name FROM information_schema.statistics
+      WHERE table_schema = DATABASE() AND table_name = ${table} AND index_name = ${index}`,
+  }[family]
+  return (await query.execute(db)).rows.length > 0
 }
 
 /** Timers that keep the process alive. */

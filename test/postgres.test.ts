@@ -7,11 +7,11 @@ import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { bytes, randomTable, randomToken, readRows, text, waitFor } from './helpers.js'
-import { postgresUrl, withPostgres } from './postgres-server.js'
+import { postgresUrl, withServer } from './servers.js'
 
 const run = promisify(execFile)
 
-await withPostgres('Postgres', () => {
+await withServer('Postgres', () => {
   conformance('Postgres, postgres(connectionString) factory', {
     family: 'postgres',
     open: () => postgres(postgresUrl),

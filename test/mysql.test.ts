@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { Kysely, MysqlDialect, sql } from 'kysely'
+import { createPool } from 'mysql2'
+import { describe, expect, test } from 'vitest'
+import { mysql } from '../dialects/mysql.js'
+import { KyselyStore, migrate } from '../src/index.js'
+import { conformance } from './conformance.js'
+import { bytes, randomTable, randomToken, readRows, text } from './helpers.js'
+import { mysqlUrl, withServer } from './servers.js'
+
+const run = promisify(execFile)
+
+await withServer('MySQL', () => {
+  conformance('MariaDB, mysql(connectionString) factory', {
+    family: 'mysql',
+    open: () => mysql(mysqlUrl),
+    close: (db) => db.destroy(),
+  })
+
+  conformance("MariaDB, Kysely's stock MysqlDialect", {
+    family: 'mysql',
+    open: () => new Kysely<any>({ dialect: new MysqlDialect({ pool: createPool({ uri: mysqlUrl }) }) }),
+    close: (db) => db.destroy(),
+  })
+
+  describe('mysql() factory and migrate() on a server', () => {
+    test("a pool passed in is the caller's: db.destroy() leaves it open", async () => {
+      const pool = createPool({ uri: mysqlUrl })
+      const db = mysql(pool)
+      expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(db)).rows).toEqual([{ one: 1 }])
+      await db.destroy()
+      const rows = await new Promise((resolve, reject) =>
+        pool.query('SELECT 2 AS two', (error, result) => (error ? reject(error) : resolve(result))),
+      )
+      expect(rows).toEqual([{ two: 2 }])
+      await new Promise((resolve) => pool.end(resolve))
+    })
+
+    test('the table holds expiry as BIGINT milliseconds, independent of the time zone', async () => {
+      const db = mysql(mysqlUrl)
+      const table = randomTable('tz')
+      try {
+        await migrate(db, { tableName: table })
+        const expiry = new Date(Date.UTC(2040, 0, 19, 3, 14, 8, 7)) // past 2038
+        await db.connection().execute(async (connection) => {
+          await sql`SET time_zone = '+05:30'`.execute(connection)
+          await new KyselyStore(connection, 0, { tableName: table }).commit('t', bytes('x'), expiry)
+        })
+        const { rows } = await sql<{ type: string }>`SELECT DATA_TYPE AS type FROM information_schema.columns
+          WHERE table_schema = DATABASE() AND table_name = ${table} AND column_name = 'expiry'`.execute(db)
+        expect(rows[0]?.type).toBe('bigint')
+        expect((await readRows(db, table))[0]?.expiry).toBe(expiry.getTime())
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test('migrate() run by 4 processes at once on one table: all succeed', async () => {
+      const table = randomTable('race')
+      const script = `
+        import { migrate } from 'kysely-session-store'
+        import { mysql } from 'kysely-session-store/mysql'
+        const db = mysql(process.env.URL)
+        try { await migrate(db, { tableName: process.env.TABLE }) } finally { await db.destroy() }
+      `
+      const env = { ...process.env, URL: mysqlUrl, TABLE: table }
+      const children = Array.from({ length: 4 }, () =>
+        run(process.execPath, ['--input-type=module', '-e', script], { env, cwd: import.meta.dirname }),
+      )
+      const results = await Promise.allSettled(children)
+      const db = mysql(mysqlUrl)
+      try {
+        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual([
+          'ok',
+          'ok',
+          'ok',
+          'ok',
+        ])
+        const store = new KyselyStore(db, 0, { tableName: table })
+        const token = randomToken()
+        await store.commit(token, bytes('raced'), new Date(Date.now() + 60_000))
+        expect(text(await store.find(token))).toBe('raced')
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test.each([
+      ['a number', 42],
+      ['an empty string', ''],
+      ['an object without getConnection()', { end() {} }],
+    ])('refuses %s with a TypeError naming the argument', (_, argument) => {
+      expect(() => mysql(argument as string)).toThrow(TypeError)
+      expect(() => mysql(argument as string)).toThrow(/^mysql\(poolOrConnectionString\): expected/)
+    })
+  })
+})
