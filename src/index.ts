@@ -8,3 +8,12 @@ export {
   type KyselyStoreOptions,
 } from './options.js'
 export type { FamilyName } from './family.js'
+export {
+  SessionManager,
+  type SessionManagerOptions,
+  type SessionStore,
+  type HeaderList,
+} from './session/manager.js'
+export { Session, type SessionStatus } from './session/session.js'
+export { jsonCodec, type Codec } from './session/codec.js'
+export type { CookieOptions } from './session/cookie.js'

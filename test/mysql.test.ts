@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest'
 import { mysql } from '../dialects/mysql.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { sessionConformance } from './session-suite.js'
 import { bytes, randomTable, randomToken, readRows, text } from './helpers.js'
 import { mysqlUrl, withServer } from './servers.js'
 
@@ -21,6 +22,12 @@ await withServer('MySQL', () => {
   conformance("MariaDB, Kysely's stock MysqlDialect", {
     family: 'mysql',
     open: () => new Kysely<any>({ dialect: new MysqlDialect({ pool: createPool({ uri: mysqlUrl }) }) }),
+    close: (db) => db.destroy(),
+  })
+
+  sessionConformance('MariaDB', {
+    family: 'mysql',
+    open: () => mysql(mysqlUrl),
     close: (db) => db.destroy(),
   })
 

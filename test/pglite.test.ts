@@ -7,6 +7,7 @@ import { afterAll, describe, expect, test } from 'vitest'
 import { pglite } from '../dialects/pglite.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { sessionConformance } from './session-suite.js'
 import { bytes, text, randomToken } from './helpers.js'
 
 // A fresh PGlite costs seconds and hundreds of MiB: every leg of this file shares one.
@@ -24,6 +25,12 @@ conformance("PGlite, Kysely's stock PGliteDialect", {
   family: 'postgres',
   open: async () => new Kysely<any>({ dialect: new PGliteDialect({ pglite: await instance() }) }),
   close: async () => undefined, // the stock driver's destroy() would close the shared instance
+})
+
+sessionConformance('PGlite', {
+  family: 'postgres',
+  open: async () => pglite(await instance()),
+  close: (db) => db.destroy(),
 })
 
 describe('pglite() factory', () => {

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { sessionConformance } from './session-suite.js'
 import { bytes, randomTable, randomToken, readRows, text, waitFor } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
 
@@ -24,6 +25,12 @@ await withServer('Postgres', () => {
       new Kysely<any>({
         dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl }) }),
       }),
+    close: (db) => db.destroy(),
+  })
+
+  sessionConformance('Postgres', {
+    family: 'postgres',
+    open: () => postgres(postgresUrl),
     close: (db) => db.destroy(),
   })
 

@@ -16,6 +16,7 @@ import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { sessionConformance } from './session-suite.js'
 import { bytes, randomToken, text, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
@@ -40,6 +41,12 @@ conformance("SQLite file, Kysely's stock SqliteDialect", {
     database.pragma('journal_mode = WAL')
     return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
   },
+  close: (db) => db.destroy(),
+})
+
+sessionConformance('SQLite :memory:', {
+  family: 'sqlite',
+  open: () => sqlite(':memory:'),
   close: (db) => db.destroy(),
 })
 
