@@ -58,6 +58,9 @@ for (const { name, open } of engines) {
     })
     try {
       await contender.setup(tokens)
+      // A first warm-up for the contender as a whole (JIT, pools, caches), then one per cell.
+      const warm = operation('mixed 90/10', contender, tokens, 99, 'warm-')
+      await measure(warm, Math.max(...engine.concurrency), settings.warmupSeconds * 2, 0)
       for (const [i, concurrency] of engine.concurrency.entries()) {
         for (const [w, workload] of workloads.entries()) {
           const op = operation(workload, contender, tokens, 1 + w, `ins-${concurrency}-`)

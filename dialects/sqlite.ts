@@ -1,4 +1,11 @@
-import { Kysely, SqliteDialect, sql, type KyselyConfig, type SqliteDatabase } from 'kysely'
+import {
+  Kysely,
+  SqliteDialect,
+  sql,
+  type KyselyConfig,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely'
 import type { SqlFamily } from '../src/family.js'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
 
@@ -31,6 +38,41 @@ export const sqliteFamily: SqlFamily = {
   },
 }
 
+/** The most prepared statements `sqlite()` keeps per database (least recently used go first). */
+const STATEMENT_CACHE_SIZE = 100
+
+/**
+ * `database` with a bounded cache in front of `prepare()`: Kysely's `SqliteDriver` prepares
+ * every query it runs (about 9 us each in better-sqlite3), while the store sends the same few
+ * texts again and again. At most {@link STATEMENT_CACHE_SIZE} statements are kept, least
+ * recently used first out. A cached statement still being iterated (Kysely's `streamQuery`)
+ * is `busy` and cannot run a second query, so a fresh one is prepared for that call.
+ * `close` runs on `db.destroy()`.
+ */
+function withStatementCache(database: SqliteDatabase, close: () => void): SqliteDatabase {
+  const statements = new Map<string, SqliteStatement>()
+  return {
+    prepare(text) {
+      const cached = statements.get(text)
+      if (cached !== undefined) {
+        if ((cached as { busy?: boolean }).busy === true) return database.prepare(text)
+        // Map keeps insertion order: re-inserting makes this the most recently used.
+        statements.delete(text)
+        statements.set(text, cached)
+        return cached
+      }
+      const statement = database.prepare(text)
+      statements.set(text, statement)
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!)
+      return statement
+    },
+    close() {
+      statements.clear()
+      close()
+    },
+  }
+}
+
 /**
  * What `sqlite()` needs of a `better-sqlite3` Database: the subset Kysely's `SqliteDialect` uses.
  * Any object of that shape fits, so a second copy of the driver does too.
@@ -49,7 +91,8 @@ export type SqliteDatabaseLike = SqliteDatabase
  * Given a path, it opens the file on first use (`':memory:'` for an in-memory database) and
  * sets `journal_mode = WAL`, `synchronous = NORMAL` and a 5 s `busy_timeout` for files;
  * `db.destroy()` closes it. Given an open Database, it uses it as it is and `db.destroy()`
- * leaves it open: the handle is yours.
+ * leaves it open: the handle is yours. Either way, the statements it runs are prepared once
+ * and kept in a bounded cache (at most 100, least recently used first out).
  *
  * @param pathOrDatabase - a file path, `':memory:'`, or a `better-sqlite3` Database.
  * @param config - further Kysely options (`log`, `plugins`).
@@ -83,7 +126,7 @@ export function sqlite(
         opened.pragma('synchronous = NORMAL')
         opened.pragma('busy_timeout = 5000')
       }
-      return opened
+      return withStatementCache(opened, () => opened.close())
     }
     return new Kysely({ ...config, dialect: new SqliteDialect({ database }) })
   }
@@ -93,6 +136,7 @@ export function sqlite(
       "sqlite(pathOrDatabase): expected a file path, ':memory:', or a better-sqlite3 Database",
     )
   }
-  const database: SqliteDatabase = { prepare: (text) => given.prepare!(text), close: () => undefined }
+  // The handle is the caller's: db.destroy() leaves it open.
+  const database = withStatementCache(given as SqliteDatabase, () => undefined)
   return new Kysely({ ...config, dialect: new SqliteDialect({ database }) })
 }
