@@ -1,0 +1,153 @@
+// The README's main command, the demo, driven as a user drives it: over HTTP, and in a real
+// headless Chromium. `npm test` builds dist/ first, so the demo runs as the README runs it.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { afterAll, describe, expect, test } from 'vitest'
+
+const root = join(import.meta.dirname, '..')
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const dirs: string[] = []
+const running = new Set<ChildProcess>()
+
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL')
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  dirs.push(dir)
+  return dir
+}
+
+/** Starts the demo on a free port and resolves to its URL once it says where to open it. */
+async function startDemo(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['examples/demo.js'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  running.add(child)
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start: ${output}`)), 60_000)
+    const read = (chunk: Buffer) => {
+      output += chunk
+      const match = /open (http:\/\/\S+\/)/.exec(output)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    }
+    child.stdout!.on('data', read)
+    child.stderr!.on('data', read)
+    child.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${output}`)))
+  })
+  const stop = async () => {
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM') // the demo closes its PGlite cleanly on SIGTERM
+    await exited
+    running.delete(child)
+  }
+  return { url, stop }
+}
+
+describe('the demo over HTTP', () => {
+  test('counts visits, logs in with a new token, survives a restart, logs out', async () => {
+    const dataDir = tempDir('kss-demo-http-')
+    let demo = await startDemo(dataDir)
+    let cookie = ''
+    const request = async (path: string, init: RequestInit = {}) => {
+      const response = await fetch(new URL(path, demo.url), {
+        ...init,
+        redirect: 'manual',
+        headers: { cookie },
+      })
+      const set = response.headers.getSetCookie()[0]
+      if (set) cookie = set.split(';')[0]!
+      return { response, body: await response.text() }
+    }
+    try {
+      expect((await request('/')).body).toMatch(/visited this page <strong id="visits">1</)
+      expect((await request('/')).body).toMatch(/<strong id="visits">2</)
+      const before = cookie
+      const login = await request('/login', { method: 'POST', body: new URLSearchParams({ name: 'Ada' }) })
+      expect(login.response.status).toBe(303)
+      expect(cookie).not.toBe(before) // renewToken at login
+      expect((await request('/')).body).toMatch(/Logged in as <strong id="name">Ada</)
+      await demo.stop()
+      demo = await startDemo(dataDir)
+      const after = await request('/')
+      expect(after.body).toMatch(/Logged in as <strong id="name">Ada</)
+      expect(after.body).toMatch(/<strong id="visits">4</)
+      expect((await request('/logout', { method: 'POST' })).body).toContain('Logged out.')
+      expect(cookie).toBe('session=')
+      const fresh = await request('/')
+      expect(fresh.body).toMatch(/id="login-name"/)
+      expect(fresh.body).toMatch(/<strong id="visits">1</) // a new, anonymous session
+    } finally {
+      await demo.stop()
+    }
+  })
+})
+
+const browserMissing = existsSync(chromiumPath)
+  ? undefined
+  : `no browser at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`
+if (browserMissing && process.env.CI !== 'true')
+  console.warn(`skipping the Chromium test of the demo: ${browserMissing}`)
+
+describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
+  'the demo in headless Chromium',
+  () => {
+    test('log in, reload, restart the server, still logged in; log out and the cookie is gone', async () => {
+      if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
+      const dataDir = tempDir('kss-demo-browser-')
+      const context = await chromium.launchPersistentContext(tempDir('kss-chromium-'), {
+        executablePath: chromiumPath,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--no-first-run',
+        ],
+      })
+      let demo = await startDemo(dataDir)
+      try {
+        const page = await context.newPage()
+        await page.goto(demo.url)
+        expect(await page.textContent('#visits')).toBe('1')
+        await page.fill('#login-name', 'Grace')
+        await Promise.all([page.waitForURL(demo.url), page.click('#login')])
+        expect(await page.textContent('#name')).toBe('Grace')
+
+        await page.reload()
+        expect(await page.textContent('#name')).toBe('Grace')
+        const [cookie] = await context.cookies(demo.url)
+        expect(cookie).toMatchObject({ name: 'session', httpOnly: true, sameSite: 'Lax', path: '/' })
+        expect(cookie!.value).toMatch(/^[\w-]{43}$/)
+        expect(cookie!.expires).toBeGreaterThan(Date.now() / 1000) // a persistent cookie
+
+        await demo.stop()
+        demo = await startDemo(dataDir)
+        await page.goto(demo.url) // a new port, the same host: the cookie still applies
+        expect(await page.textContent('#name')).toBe('Grace')
+
+        await page.click('#logout')
+        await page.waitForSelector('#bye')
+        expect(await context.cookies(demo.url)).toEqual([])
+        await page.click('#home')
+        await page.waitForSelector('#login-name')
+        expect(await page.textContent('#visits')).toBe('1') // a new, anonymous session
+      } finally {
+        await context.close()
+        await demo.stop()
+      }
+    })
+  },
+)
