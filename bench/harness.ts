@@ -104,22 +104,35 @@ export function operation(
   }
 }
 
+/** What one timed run of a closed loop observed. */
+export interface Sample {
+  readonly ops: number
+  readonly seconds: number
+  readonly latencies: number[]
+}
+
 /** Runs `op` in a closed loop of `concurrency` workers for `seconds`, after a warm-up. */
-export async function measure(
+export async function sample(
   op: () => Promise<unknown>,
   concurrency: number,
   seconds: number,
   warmupSeconds: number,
-): Promise<Cell> {
-  await loop(op, concurrency, warmupSeconds, undefined)
+): Promise<Sample> {
+  if (warmupSeconds > 0) await loop(op, concurrency, warmupSeconds, undefined)
   const latencies: number[] = []
   const started = process.hrtime.bigint()
   const ops = await loop(op, concurrency, seconds, latencies)
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9
-  latencies.sort((a, b) => a - b)
+  return { ops, seconds: Number(process.hrtime.bigint() - started) / 1e9, latencies }
+}
+
+/** ops/s and latency quantiles over several samples of one cell. */
+export function summarize(samples: readonly Sample[]): Cell {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b)
+  const ops = samples.reduce((n, s) => n + s.ops, 0)
+  const seconds = samples.reduce((n, s) => n + s.seconds, 0)
   const quantile = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return { ops, opsPerSec: ops / elapsed, p50us: quantile(0.5), p99us: quantile(0.99) }
+  return { ops, opsPerSec: ops / seconds, p50us: quantile(0.5), p99us: quantile(0.99) }
 }
 
 async function loop(

@@ -38,6 +38,7 @@ export interface Results {
   readonly settings: {
     seconds: number
     warmupSeconds: number
+    rounds: number
     sessions: number
     payloadBytes: number
     quick: boolean
@@ -168,7 +169,8 @@ export function markdown(results: Results): string {
     '',
     `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.platform}, ${m.date}.`,
     `${s.sessions.toLocaleString('en-US')} sessions preloaded per table, ${s.payloadBytes}-byte payloads, ` +
-      `${s.seconds} s per cell after a ${s.warmupSeconds} s warm-up${s.quick ? ' (--quick)' : ''}. ` +
+      `${s.seconds} s per cell (in ${s.rounds} rounds, the contenders taking turns) after a ${s.warmupSeconds} s warm-up` +
+      `${s.quick ? ' (--quick)' : ''}. ` +
       'Cells: `ops/s (x raw prepared, x best peer)`. Each contender has its own table; all see the same tokens.',
     '',
   ]

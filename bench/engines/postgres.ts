@@ -51,7 +51,7 @@ export async function openPostgres(): Promise<Engine> {
     const commit =
       `INSERT INTO "${table}" (token, data, expiry) VALUES ($1, $2, $3) ` +
       `ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`
-    const pool = new pg.Pool({ connectionString: url })
+    const pool = new pg.Pool({ connectionString: url, max: 8 })
     return {
       name: named ? 'raw pg, named prepared' : 'raw pg, unnamed',
       role: named ? 'raw' : 'raw-unnamed',
@@ -93,7 +93,7 @@ export async function openPostgres(): Promise<Engine> {
 
   const pgSimple = (): Contender => {
     const PGStore = connectPgSimple(session)
-    const pool = new pg.Pool({ connectionString: url })
+    const pool = new pg.Pool({ connectionString: url, max: 8 })
     const store = new PGStore({
       pool,
       tableName: tables.pgSimple,
@@ -123,7 +123,7 @@ export async function openPostgres(): Promise<Engine> {
   }
 
   const sessionKnex = (): Contender => {
-    const k = knex({ client: 'pg', connection: url })
+    const k = knex({ client: 'pg', connection: url, pool: { min: 0, max: 8 } })
     const store = new ConnectSessionKnexStore({ knex: k, tableName: tables.knex, cleanupInterval: 0 })
     return {
       name: 'connect-session-knex',
@@ -155,7 +155,10 @@ export async function openPostgres(): Promise<Engine> {
         'KyselyStore, stock PostgresDialect',
         'stock',
         tables.stock,
-        () => new Kysely({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url }) }) }),
+        () =>
+          new Kysely({
+            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 8 }) }),
+          }),
       ),
       pgSimple(),
       sessionKnex(),
