@@ -17,6 +17,7 @@ export const mysqlFamily: SqlFamily = {
       touch: `UPDATE ${t} SET expiry = ? WHERE token = ? AND expiry > ?`,
       delete: `DELETE FROM ${t} WHERE token = ?`,
       all: `SELECT token, data FROM ${t} WHERE expiry > ?`,
+      page: `SELECT token, data FROM ${t} WHERE expiry > ? AND token > ? ORDER BY token LIMIT ?`,
       // MariaDB refuses LIMIT inside IN (...); DELETE ... ORDER BY ... LIMIT walks the index.
       cleanup: `DELETE FROM ${t} WHERE expiry <= ? ORDER BY expiry LIMIT ?`,
     }

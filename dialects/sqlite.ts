@@ -23,6 +23,7 @@ export const sqliteFamily: SqlFamily = {
       touch: `UPDATE ${t} SET expiry = ? WHERE token = ? AND expiry > ?`,
       delete: `DELETE FROM ${t} WHERE token = ?`,
       all: `SELECT token, data FROM ${t} WHERE expiry > ?`,
+      page: `SELECT token, data FROM ${t} WHERE expiry > ? AND token > ? ORDER BY token LIMIT ?`,
       cleanup: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,
     }
   },

@@ -25,6 +25,8 @@ export interface Statements {
   readonly delete: string
   /** Parameters: now. Rows: `{ token, data }`. */
   readonly all: string
+  /** Parameters: now, after, limit. Rows: `{ token, data }`, the next page by token. */
+  readonly page: string
   /** Parameters: now, limit. Deletes at most `limit` expired rows. */
   readonly cleanup: string
 }

@@ -8,7 +8,18 @@ import {
   type KyselyStoreOptions,
   type ResolvedOptions,
 } from './options.js'
-import { checkData, checkExpiry, checkInterval, checkToken } from './validate.js'
+import {
+  checkData,
+  checkExpiry,
+  checkInterval,
+  checkObject,
+  checkPositiveInteger,
+  checkToken,
+} from './validate.js'
+
+/** Rows per page of {@link KyselyStore.entries}, unless told otherwise. */
+const DEFAULT_PAGE_SIZE = 1000
+const MAX_PAGE_SIZE = 100_000
 
 /**
  * A session store on any Kysely instance: Postgres, PGlite, SQLite or MySQL/MariaDB, one
@@ -150,6 +161,38 @@ export class KyselyStore implements AsyncDisposable {
   async all(): Promise<Map<string, Uint8Array>> {
     const result = await this.#run<{ token: string; data: Uint8Array }>('all', this.#sql.all, [this.#now()])
     return new Map(result.rows.map((row) => [row.token, row.data]))
+  }
+
+  /**
+   * Every live session, as an async iterable of `[token, data]` read in pages of
+   * `pageSize` rows ordered by token (keyset pagination: each page is one indexed query), so
+   * memory stays bounded however many sessions there are. A session committed or deleted
+   * while the iteration runs may or may not be seen.
+   *
+   * @example
+   * ```ts
+   * for await (const [token, data] of store.entries({ pageSize: 500 })) count++
+   * ```
+   */
+  entries(options: { pageSize?: number } = {}): AsyncGenerator<[string, Uint8Array]> {
+    checkObject('options', options)
+    const { pageSize = DEFAULT_PAGE_SIZE } = options
+    checkPositiveInteger('pageSize', pageSize, MAX_PAGE_SIZE)
+    return this.#pages(pageSize)
+  }
+
+  async *#pages(pageSize: number): AsyncGenerator<[string, Uint8Array]> {
+    let after = ''
+    for (;;) {
+      const { rows } = await this.#run<{ token: string; data: Uint8Array }>('entries', this.#sql.page, [
+        this.#now(),
+        after,
+        pageSize,
+      ])
+      for (const row of rows) yield [row.token, row.data]
+      if (rows.length < pageSize) return
+      after = rows[rows.length - 1]!.token
+    }
   }
 
   /**

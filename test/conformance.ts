@@ -294,6 +294,31 @@ export function conformance(name: string, leg: EngineLeg): void {
         expect(new Map([...all].map(([k, v]) => [k, Buffer.from(v)]))).toEqual(expected)
       })
 
+      test('entries() yields every live session once, page by page', async () => {
+        const name = await freshTable()
+        const spy = recording(db)
+        const s = store({ tableName: name }, 0, spy.db)
+        const live = ['e', 'a', 'd', 'A', 'b ', 'c']
+        for (const token of live) await s.commit(token, bytes(`v-${token}`), at(1))
+        for (const token of ['b', 'ab']) await s.commit(token, bytes('x'), at(0)) // expired
+        spy.queries.length = 0
+        const seen: Array<[string, string | undefined]> = []
+        for await (const [token, data] of s.entries({ pageSize: 2 })) seen.push([token, text(data)])
+        // 6 rows in pages of 2, then an empty page that ends the iteration.
+        expect(spy.queries).toHaveLength(4)
+        expect(seen.map(([token]) => token).sort()).toEqual([...live].sort())
+        expect(seen.every(([token, value]) => value === `v-${token}`)).toBe(true)
+      })
+
+      test('entries() refuses a bad pageSize before any query', () => {
+        const spy = recording(db)
+        const s = store({}, 0, spy.db)
+        expect(() => s.entries({ pageSize: 0 })).toThrow(/^pageSize must be an integer from 1 to 100000/)
+        expect(() => s.entries({ pageSize: 1.5 })).toThrow(RangeError)
+        expect(() => s.entries({ pageSize: '2' as unknown as number })).toThrow(TypeError)
+        expect(spy.queries).toHaveLength(0)
+      })
+
       test('all() on an empty table is an empty Map', async () => {
         expect((await store({ tableName: await freshTable() }).all()).size).toBe(0)
       })
@@ -628,6 +653,7 @@ export function conformance(name: string, leg: EngineLeg): void {
           () => s.delete(token),
           () => s.all(),
           () => s.cleanup(),
+          () => s.entries().next(),
         ]
         for (const call of calls) {
           const error = (await call().catch((e: unknown) => e)) as SessionStoreError
