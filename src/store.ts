@@ -28,7 +28,8 @@ const MAX_PAGE_SIZE = 100_000
  * Sessions live in a table `sessions(token, data, expiry)` (create it with {@link migrate}).
  * A session is live while the application's clock reads earlier than its expiry. A
  * background cleanup deletes expired rows every `cleanupInterval` milliseconds (default
- * 5 minutes; 0 disables it). The store never closes `db`: the caller owns it.
+ * 5 minutes; 0 disables it; each wait is jittered by ±10% so that instances started together
+ * drift apart). The store never closes `db`: the caller owns it.
  *
  * @example
  * ```ts
