@@ -451,6 +451,53 @@ export function conformance(name: string, leg: EngineLeg): void {
       })
     })
 
+    describe('concurrency', () => {
+      test('200 concurrent commits to one token: no error, and the final state is one of them', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const token = randomToken()
+        const values = Array.from({ length: 200 }, (_, i) => `value ${i}`)
+        await Promise.all(values.map((value, i) => s.commit(token, bytes(value), at(HOUR + i))))
+        const rows = await readRows(db, name)
+        expect(rows).toHaveLength(1)
+        const i = values.indexOf(text(rows[0]!.data)!)
+        expect(i).toBeGreaterThanOrEqual(0)
+        expect(rows[0]!.expiry).toBe(clock.now + HOUR + i) // data and expiry from the same commit
+      })
+
+      test('200 concurrent commits to 200 tokens: no error, every one stored', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const tokens = Array.from({ length: 200 }, () => randomToken())
+        await Promise.all(tokens.map((token) => s.commit(token, bytes(token), at(HOUR))))
+        const rows = await readRows(db, name)
+        expect(rows.map((row) => row.token).sort()).toEqual([...tokens].sort())
+        expect(rows.every((row) => text(row.data) === row.token)).toBe(true)
+      })
+
+      test('cleanup racing commits that revive expired tokens never deletes a live session', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name, cleanupBatchSize: 7 })
+        for (let round = 0; round < 5; round++) {
+          const tokens = Array.from({ length: 60 }, () => randomToken())
+          await Promise.all(tokens.map((token) => s.commit(token, bytes('old'), at(-1))))
+          const revived = tokens.filter((_, i) => i % 2 === 0)
+          await Promise.all([
+            s.cleanup(),
+            ...revived.map((token) => s.commit(token, bytes('revived'), at(HOUR))),
+            s.cleanup(),
+          ])
+          for (const token of revived) expect(text(await s.find(token))).toBe('revived')
+          await s.cleanup()
+          const left = (await readRows(db, name)).map((row) => row.token)
+          expect(left.sort()).toEqual(expect.arrayContaining(revived))
+          expect(left.filter((token) => !revived.includes(token))).toEqual(
+            left.filter((token) => !revived.includes(token) && !tokens.includes(token)),
+          )
+        }
+      })
+    })
+
     describe('stopping', () => {
       test('after stopCleanup() resolves, the timer issues no further query', async () => {
         const spy = recording(db)
