@@ -149,7 +149,9 @@ export type PostgresPoolLike = PostgresPool
  * A Kysely instance on server Postgres, over `pg` (an optional peer dependency).
  *
  * Given a connection string, it opens its own `pg.Pool` on first use; `db.destroy()` ends
- * that pool. Given a pool, it uses it and `db.destroy()` leaves it open: the pool is yours.
+ * that pool, and a connection the server drops never crashes the process. Given a pool, it
+ * uses it and `db.destroy()` leaves it open: the pool is yours (give it an `'error'`
+ * listener, as pg requires).
  *
  * @param poolOrConnectionString - `postgres://user@host:5432/db`, or a `pg.Pool`.
  * @param config - further Kysely options (`log`, `plugins`).
@@ -174,6 +176,10 @@ export function postgres(
     const pool = async (): Promise<PostgresPool> => {
       const pg = await optionalPeer<typeof import('pg')>('pg', 'postgres', () => import('pg'))
       const opened = new pg.default.Pool({ connectionString })
+      // An idle connection that the server drops (a restart, pg_terminate_backend) makes the
+      // pool emit 'error', which crashes Node without a listener. The pool discards that
+      // connection itself and the next query gets a new one, so there is nothing to do.
+      opened.on('error', () => undefined)
       return namingPool(opened, () => opened.end())
     }
     return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
