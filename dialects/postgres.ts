@@ -101,6 +101,10 @@ function namingPool(pool: Partial<PostgresPool>, end: () => Promise<void>): Post
       const client = await pool.connect!()
       let named = clients.get(client)
       if (named === undefined) {
+        // A connection the server drops while checked out (between two queries) emits 'error'
+        // on its client, which crashes Node without a listener; pg-pool listens only while it
+        // is idle. The next query on it fails with a SessionStoreError and the pool drops it.
+        ;(client as { on?: (event: string, listener: () => void) => void }).on?.('error', () => undefined)
         named = isPgClient(client) ? namingClient(client) : client
         clients.set(client, named)
       }

@@ -1,0 +1,91 @@
+// Faults on a real Postgres, inside the normal suite: the store's backends are terminated
+// (pg_terminate_backend) while a mixed load runs. Restarting the server needs root and takes
+// longer: scripts/fault-restart.ts does that, and .ci/run calls it.
+import { sql } from 'kysely'
+import { describe, expect, test } from 'vitest'
+import { postgres } from '../dialects/postgres.js'
+import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
+import { bytes, randomTable, readRows, sleep, text } from './helpers.js'
+import { postgresUrl, withServer } from './servers.js'
+
+await withServer('Postgres', () => {
+  describe('Postgres connections terminated under load', () => {
+    test('in-flight operations reject with SessionStoreError and a cause; the same store recovers; nothing resolved is lost', async () => {
+      const table = randomTable('fault')
+      const application = randomTable('app')
+      const db = postgres(`${postgresUrl}?application_name=${application}`)
+      const admin = postgres(postgresUrl)
+      const unhandled: unknown[] = []
+      const onUnhandled = (reason: unknown) => unhandled.push(reason)
+      process.on('unhandledRejection', onUnhandled)
+      const logged: string[] = []
+      const { error: originalError, warn: originalWarn } = console
+      console.error = console.warn = (...args: unknown[]) => logged.push(args.map(String).join(' '))
+      const timerErrors: unknown[] = []
+      const store = new KyselyStore(db, 10, { tableName: table, onError: (e) => timerErrors.push(e) })
+      try {
+        await migrate(db, { tableName: table })
+        const resolved = new Map<string, string>()
+        const failures: unknown[] = []
+        let running = true
+        let n = 0
+        const worker = async () => {
+          while (running) {
+            const token = `tok-${n++}`
+            const value = `value of ${token}`
+            try {
+              await store.commit(token, bytes(value), new Date(Date.now() + 3600_000))
+              resolved.set(token, value)
+              const known = [...resolved.keys()]
+              await store.find(known[Math.floor(Math.random() * known.length)]!)
+            } catch (error) {
+              failures.push(error)
+            }
+          }
+        }
+        const workers = Array.from({ length: 8 }, worker)
+        let terminated = 0
+        for (let round = 0; round < 4; round++) {
+          await sleep(150)
+          const { rows } = await sql<{ killed: boolean }>`
+            SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = ${application}`.execute(
+            admin,
+          )
+          terminated += rows.filter((row) => row.killed).length
+        }
+        await sleep(150)
+        running = false
+        await Promise.all(workers)
+
+        expect(terminated).toBeGreaterThan(0)
+        expect(failures.length).toBeGreaterThan(0) // the fault reached operations in flight
+        for (const failure of failures) {
+          expect(failure).toBeInstanceOf(SessionStoreError)
+          expect((failure as SessionStoreError).cause).toBeDefined()
+        }
+        // The same store, not rebuilt, works again.
+        await store.commit('after', bytes('recovered'), new Date(Date.now() + 3600_000))
+        expect(text(await store.find('after'))).toBe('recovered')
+        // Every commit that resolved before or during the faults is there.
+        const stored = new Map((await readRows(db, table)).map((row) => [row.token, text(row.data)]))
+        for (const [token, value] of resolved) expect(stored.get(token)).toBe(value)
+        expect(resolved.size).toBeGreaterThan(50)
+        // The timer survived and reported only through onError.
+        await store.cleanup()
+        for (const error of timerErrors) expect(error).toBeInstanceOf(SessionStoreError)
+        expect(unhandled).toEqual([])
+        // No token and no session data in anything printed or thrown.
+        const printed = [...logged, ...failures.map(String), ...timerErrors.map(String)].join('\n')
+        expect(printed).not.toMatch(/tok-\d|value of/)
+      } finally {
+        console.error = originalError
+        console.warn = originalWarn
+        process.off('unhandledRejection', onUnhandled)
+        await store.stopCleanup()
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+        await admin.destroy()
+      }
+    })
+  })
+})
