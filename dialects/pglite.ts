@@ -1,4 +1,7 @@
 import { Kysely, PGliteDialect, type KyselyConfig, type PGlite } from 'kysely'
+import { lockDirectory } from './lock.js'
+
+export { DataDirectoryInUseError } from './lock.js'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
 
 /**
@@ -18,8 +21,11 @@ export type PGliteLike = PGlite
  * and uses `schema/postgres.sql`.
  *
  * With no argument the database lives in memory; with a directory it persists there. Either
- * way it opens on first use and `db.destroy()` closes it. Given an instance, it uses it and
- * `db.destroy()` leaves it open: the instance is yours.
+ * way it opens on first use and `db.destroy()` closes it. PGlite does not lock a data
+ * directory and two instances on one corrupt it, so `pglite(dataDir)` does: while one
+ * instance has it open, in this process or another, opening it again fails with a
+ * `DataDirectoryInUseError` (a lock left by a killed process is taken over). Given an
+ * instance, it uses it and `db.destroy()` leaves it open: the instance is yours.
  *
  * @param dataDirOrInstance - nothing (in memory), a data directory, or a PGlite instance.
  * @param config - further Kysely options (`log`, `plugins`).
@@ -50,7 +56,21 @@ export function pglite(
         'pglite',
         () => import('@electric-sql/pglite'),
       )
-      return (await PGlite.create(dataDir)) as unknown as PGlite
+      if (dataDir === undefined) return (await PGlite.create()) as unknown as PGlite
+      const unlock = lockDirectory(dataDir, 'pglite')
+      try {
+        const instance = (await PGlite.create(dataDir)) as unknown as PGlite
+        return wrap(instance, async () => {
+          try {
+            await instance.close()
+          } finally {
+            unlock()
+          }
+        })
+      } catch (error) {
+        unlock()
+        throw error
+      }
     }
     return new Kysely({ ...config, dialect: new PGliteDialect({ pglite: open }) })
   }
@@ -60,11 +80,14 @@ export function pglite(
       'pglite(dataDirOrInstance): expected nothing (in memory), a data directory path, or a PGlite instance',
     )
   }
-  return new Kysely({ ...config, dialect: new PGliteDialect({ pglite: borrowed(given as PGlite) }) })
+  return new Kysely({
+    ...config,
+    dialect: new PGliteDialect({ pglite: wrap(given as PGlite, async () => undefined) }),
+  })
 }
 
-/** The caller's instance, with `close()` made a no-op so that `db.destroy()` leaves it open. */
-function borrowed(instance: PGlite): PGlite {
+/** `instance` with another `close()`: a no-op for the caller's, lock release for ours. */
+function wrap(instance: PGlite, close: () => Promise<void>): PGlite {
   return {
     get closed() {
       return instance.closed
@@ -77,6 +100,6 @@ function borrowed(instance: PGlite): PGlite {
     },
     query: (query, params, options) => instance.query(query, params, options),
     transaction: (callback) => instance.transaction(callback),
-    close: async () => undefined,
+    close,
   }
 }

@@ -37,12 +37,15 @@ export class SessionStoreError extends Error {
   }
 }
 
+const SAFE_ERRORS = new Set(['MissingPeerDependencyError', 'DataDirectoryInUseError'])
+
 /**
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
  * `SQLITE_BUSY`) when it has one. Never the driver's message, which may quote data.
  */
 export function describeCause(cause: unknown): string {
-  if (cause instanceof Error && cause.name === 'MissingPeerDependencyError') return cause.message
+  // The factories' own errors name packages and directories, never data: pass them on.
+  if (cause instanceof Error && SAFE_ERRORS.has(cause.name)) return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
   const name = cause instanceof Error ? cause.name : typeof cause

@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect } from 'kysely'
 import { afterAll, describe, expect, test } from 'vitest'
-import { pglite } from '../dialects/pglite.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { LOCK_FILE } from '../dialects/lock.js'
+import { DataDirectoryInUseError, pglite } from '../dialects/pglite.js'
+import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, text, randomToken } from './helpers.js'
@@ -67,5 +69,47 @@ describe('pglite() factory', () => {
   ])('refuses %s with a TypeError naming the argument', (_, argument) => {
     expect(() => pglite(argument as string)).toThrow(TypeError)
     expect(() => pglite(argument as string)).toThrow(/^pglite\(dataDirOrInstance\): expected nothing/)
+  })
+})
+
+describe('pglite(dataDir) locks its directory', () => {
+  test('a second open of the same directory, in this process, is refused until the first closes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
+    try {
+      const first = pglite(dir)
+      await migrate(first)
+      const second = pglite(dir)
+      const error = (await new KyselyStore(second, 0).find('t').catch((e: unknown) => e)) as SessionStoreError
+      expect(error).toBeInstanceOf(SessionStoreError)
+      expect(error.cause).toBeInstanceOf(DataDirectoryInUseError)
+      expect(error.message).toContain('pglite(dataDir): the data directory is already open in this process')
+      await first.destroy() // releases the lock
+      const third = pglite(dir)
+      expect(await new KyselyStore(third, 0).find('t')).toBeUndefined()
+      await third.destroy()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a directory held by another live process is refused; a lock left by a dead one is taken over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
+    try {
+      const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
+      writeFileSync(join(dir, LOCK_FILE), String(holder.pid))
+      const db = pglite(dir)
+      const error = (await new KyselyStore(db, 0).find('t').catch((e: unknown) => e)) as SessionStoreError
+      expect(error.message).toContain(`the data directory is in use by process ${holder.pid}`)
+      const exited = new Promise((resolve) => holder.once('exit', resolve))
+      holder.kill('SIGKILL')
+      await exited
+      const after = pglite(dir)
+      await migrate(after)
+      expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(String(process.pid))
+      await after.destroy()
+      expect(existsSync(join(dir, LOCK_FILE))).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
