@@ -157,6 +157,12 @@ export type PostgresPoolLike = PostgresPool
  * uses it and `db.destroy()` leaves it open: the pool is yours (give it an `'error'`
  * listener, as pg requires).
  *
+ * Either way, the store's own statements (find, commit, touch, delete, all, cleanup) run as
+ * named prepared statements, parsed once per connection (Kysely's `PostgresDialect` sends
+ * every query unnamed, parsed each time); every other query is sent exactly as Kysely sends it.
+ * A pooler in transaction mode must support protocol-level prepared statements (PgBouncer
+ * 1.21+ with `max_prepared_statements` above 0).
+ *
  * @param poolOrConnectionString - `postgres://user@host:5432/db`, or a `pg.Pool`.
  * @param config - further Kysely options (`log`, `plugins`).
  *
