@@ -34,7 +34,7 @@ const quick = process.argv.includes('--quick')
 const settings = {
   seconds: quick ? 0.3 : 1.5,
   warmupSeconds: quick ? 0.1 : 0.25,
-  rounds: quick ? 1 : 3,
+  rounds: quick ? 1 : 5,
   sessions: quick ? 2_000 : 20_000,
   payloadBytes: 256,
   quick,
@@ -100,7 +100,7 @@ for (const { name, open } of engines) {
           const { contender, rows } = live[j]!
           if (rows[i]!.error !== undefined) continue
           try {
-            const warmup = round === 0 ? settings.warmupSeconds : settings.warmupSeconds / 5
+            const warmup = round === 0 ? settings.warmupSeconds : settings.warmupSeconds / 10
             samples[j]!.push(await sample(ops[j]!, concurrency, settings.seconds / settings.rounds, warmup))
           } catch (error) {
             fail(engine, contender, rows, error)

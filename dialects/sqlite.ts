@@ -52,18 +52,23 @@ const STATEMENT_CACHE_SIZE = 100
  */
 function withStatementCache(database: SqliteDatabase, close: () => void): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>()
+  let newest: string | undefined
   return {
     prepare(text) {
       const cached = statements.get(text)
       if (cached !== undefined) {
         if ((cached as { busy?: boolean }).busy === true) return database.prepare(text)
-        // Map keeps insertion order: re-inserting makes this the most recently used.
-        statements.delete(text)
-        statements.set(text, cached)
+        if (text !== newest) {
+          // Map keeps insertion order: re-inserting makes this the most recently used.
+          statements.delete(text)
+          statements.set(text, cached)
+          newest = text
+        }
         return cached
       }
       const statement = database.prepare(text)
       statements.set(text, statement)
+      newest = text
       if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!)
       return statement
     },
