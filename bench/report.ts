@@ -215,6 +215,22 @@ export function markdown(results: Results): string {
     lines.push('', '</details>', '')
     for (const row of section.rows) if (row.error) lines.push(`- ${row.contender} failed: ${row.error}`)
   }
+  lines.push(
+    '## How to read this',
+    '',
+    '- Every contender is called through a promise: the raw drivers too (better-sqlite3 is synchronous; ' +
+      'its calls are wrapped in async functions), since a session store API is asynchronous.',
+    '- Our store and the raw drivers take the 256 bytes as bytes; the peers take the equivalent session ' +
+      'object (an express-session store serialises JSON itself), so they pay a JSON.stringify/parse of ' +
+      'about 1 us per operation that the others do not.',
+    '- Commits on Postgres and MariaDB wait for the WAL/redo log flush (synchronous_commit on, ' +
+      'innodb_flush_log_at_trx_commit as the server has it): their ratios sit near 1.0 whatever the client does.',
+    '- The machine is shared: compare ratios within one run, never absolute numbers across runs.',
+    '- better-sqlite3-session-store starts a 15-minute setInterval in its constructor that cannot be ' +
+      'stopped or unref-ed (`expired.clear: false` is ignored); the benchmark subclasses it with a ' +
+      'no-op `startInterval()` so the process can exit.',
+    '',
+  )
   if (results.targets.length > 0) {
     lines.push(
       '## Targets (our factory store)',
