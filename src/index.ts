@@ -4,6 +4,7 @@ export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
 export {
   DEFAULT_CLEANUP_BATCH_SIZE,
   DEFAULT_CLEANUP_INTERVAL,
+  DEFAULT_MAX_DATA_SIZE,
   DEFAULT_TABLE_NAME,
   type KyselyStoreOptions,
 } from './options.js'

@@ -29,6 +29,20 @@ export const DEFAULT_CLEANUP_INTERVAL = 5 * 60_000
  * ```
  */
 export const DEFAULT_CLEANUP_BATCH_SIZE = 1000
+/**
+ * The largest session data the store accepts unless told otherwise: 4 MiB. Sessions are
+ * small; this keeps one bad request from writing huge rows, and stays under what every
+ * engine takes in one statement by default (MySQL's max_allowed_packet is 16 MiB, and its
+ * driver sends bytes as hex).
+ *
+ * @example
+ * ```ts
+ * new KyselyStore(db, 60_000, { maxDataSize: DEFAULT_MAX_DATA_SIZE * 4 }) // 16 MiB
+ * ```
+ */
+export const DEFAULT_MAX_DATA_SIZE = 4 * 1024 * 1024
+/** The largest accepted `maxDataSize`: 1 GiB, Postgres's limit for one value. */
+export const MAX_DATA_SIZE = 1024 * 1024 * 1024
 /** The largest accepted `cleanupBatchSize`. */
 export const MAX_CLEANUP_BATCH_SIZE = 100_000
 
@@ -68,6 +82,12 @@ export interface KyselyStoreOptions {
    */
   readonly cleanupBatchSize?: number
   /**
+   * The largest session data `commit` accepts, in bytes; larger data is refused with a
+   * RangeError before any query.
+   * @default 4 MiB
+   */
+  readonly maxDataSize?: number
+  /**
    * The SQL family of `db`, when detection from its compiled SQL is not wanted.
    * @default detected from `db`
    */
@@ -80,6 +100,7 @@ export interface ResolvedOptions {
   readonly onError: (error: SessionStoreError) => void
   readonly now: () => number
   readonly cleanupBatchSize: number
+  readonly maxDataSize: number
   readonly family: FamilyName | undefined
 }
 
@@ -91,13 +112,18 @@ function warn(error: SessionStoreError): void {
 export function resolveOptions(options: KyselyStoreOptions | undefined): ResolvedOptions {
   if (options !== undefined) checkObject('options', options)
   const { tableName = DEFAULT_TABLE_NAME, onError = warn, now = Date.now } = options ?? {}
-  const { cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE, family } = options ?? {}
+  const {
+    cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE,
+    maxDataSize = DEFAULT_MAX_DATA_SIZE,
+    family,
+  } = options ?? {}
   checkTableName(tableName)
   checkFunction('onError', onError)
   checkFunction('now', now)
   checkPositiveInteger('cleanupBatchSize', cleanupBatchSize, MAX_CLEANUP_BATCH_SIZE)
+  checkPositiveInteger('maxDataSize', maxDataSize, MAX_DATA_SIZE)
   checkFamily(family)
-  return Object.freeze({ tableName, onError, now, cleanupBatchSize, family })
+  return Object.freeze({ tableName, onError, now, cleanupBatchSize, maxDataSize, family })
 }
 
 export function checkFamily(family: unknown): asserts family is FamilyName | undefined {

@@ -102,7 +102,7 @@ export class KyselyStore implements AsyncDisposable {
   /**
    * Stores `data` under `token` until `expiry`: inserts a new session, or replaces both the
    * data and the expiry of an existing one (an expiry moved earlier, even into the past,
-   * takes effect).
+   * takes effect). Data larger than `maxDataSize` (default 4 MiB) is refused.
    *
    * @example
    * ```ts
@@ -111,7 +111,7 @@ export class KyselyStore implements AsyncDisposable {
    */
   async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
     checkToken(token)
-    checkData(data)
+    checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
     const family = this.#family
     await this.#run('commit', this.#sql.commit, [token, family.data(data), family.expiry(expiry.getTime())])

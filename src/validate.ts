@@ -29,9 +29,14 @@ export function checkToken(token: unknown): asserts token is string {
   }
 }
 
-export function checkData(data: unknown): asserts data is Uint8Array {
+export function checkData(data: unknown, maxSize: number): asserts data is Uint8Array {
   if (!(data instanceof Uint8Array)) {
     throw new TypeError(`data must be a Uint8Array (a Buffer is one), got ${kind(data)}`)
+  }
+  if (data.byteLength > maxSize) {
+    throw new RangeError(
+      `data must be at most ${maxSize} bytes (the maxDataSize option), got ${data.byteLength}`,
+    )
   }
 }
 

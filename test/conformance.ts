@@ -579,6 +579,20 @@ export function conformance(name: string, leg: EngineLeg): void {
         expect(spy.queries).toHaveLength(0)
       })
 
+      test('data larger than maxDataSize is refused, data of exactly that size is stored', async () => {
+        const spy = recording(db)
+        const s = store({ maxDataSize: 1024 }, 0, spy.db)
+        const error = await s.commit(randomToken(), new Uint8Array(1025), at(HOUR)).catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(RangeError)
+        expect((error as Error).message).toBe(
+          'data must be at most 1024 bytes (the maxDataSize option), got 1025',
+        )
+        expect(spy.queries).toHaveLength(0)
+        const token = randomToken()
+        await s.commit(token, new Uint8Array(1024), at(HOUR))
+        expect((await s.find(token))?.byteLength).toBe(1024)
+      })
+
       test.each([
         ['a string', 'text'],
         ['an array', [1, 2]],
@@ -659,6 +673,7 @@ export function conformance(name: string, leg: EngineLeg): void {
         ['an onError that is not a function', [0, { onError: 'log' }], TypeError, /^onError must/],
         ['a now that is not a function', [0, { now: 5 }], TypeError, /^now must/],
         ['a cleanupBatchSize of 0', [0, { cleanupBatchSize: 0 }], RangeError, /^cleanupBatchSize must/],
+        ['a maxDataSize that is not an integer', [0, { maxDataSize: 1.5 }], RangeError, /^maxDataSize must/],
         ['an unknown family', [0, { family: 'oracle' }], RangeError, /^family must be one of/],
       ])('%s', (_, args, type, message) => {
         const spy = recording(db)
