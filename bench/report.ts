@@ -224,7 +224,7 @@ export function markdown(results: Results): string {
       'object (an express-session store serialises JSON itself), so they pay a JSON.stringify/parse of ' +
       'about 1 us per operation that the others do not.',
     '- Commits on Postgres and MariaDB wait for the WAL/redo log flush (synchronous_commit on, ' +
-      'innodb_flush_log_at_trx_commit as the server has it): their ratios sit near 1.0 whatever the client does.',
+      'innodb_flush_log_at_trx_commit = 1): their ratios sit near 1.0 whatever the client does.',
     '- The machine is shared: compare ratios within one run, never absolute numbers across runs.',
     '- better-sqlite3-session-store starts a 15-minute setInterval in its constructor that cannot be ' +
       'stopped or unref-ed (`expired.clear: false` is ignored); the benchmark subclasses it with a ' +
