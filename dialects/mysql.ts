@@ -26,6 +26,8 @@ export const mysqlFamily: SqlFamily = {
   data: (bytes) =>
     Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   isMissingTable: (error) => (error as { code?: unknown } | null)?.code === 'ER_NO_SUCH_TABLE',
+  // InnoDB picks a victim when a cleanup's index-range locks meet an upsert's key locks.
+  isDeadlock: (error) => (error as { code?: unknown } | null)?.code === 'ER_LOCK_DEADLOCK',
   async adapt(db, statements) {
     const { rows } = await sql<{ version: string }>`SELECT VERSION() AS version`.execute(db)
     if (/mariadb/i.test(rows[0]?.version ?? '')) return statements

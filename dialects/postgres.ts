@@ -35,6 +35,7 @@ export const postgresFamily: SqlFamily = {
   expiry: (ms) => new Date(ms).toISOString(),
   data: (bytes) => bytes,
   isMissingTable: (error) => (error as { code?: unknown } | null)?.code === '42P01',
+  isDeadlock: (error) => ['40P01', '40001'].includes((error as { code?: string } | null)?.code ?? ''),
   async migrate(db, table, statements) {
     await db.transaction().execute(async (trx) => {
       // Serialises concurrent migrations: CREATE ... IF NOT EXISTS alone races in the catalog.

@@ -32,6 +32,7 @@ export const sqliteFamily: SqlFamily = {
   data: (bytes) =>
     Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   isMissingTable: (error) => error instanceof Error && /^no such table\b/.test(error.message),
+  isDeadlock: () => false, // one writer at a time: busy_timeout waits instead
   async migrate(db, _table, statements) {
     await db.transaction().execute(async (trx) => {
       for (const statement of statements) await sql.raw(statement).execute(trx)

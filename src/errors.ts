@@ -51,3 +51,55 @@ export function describeCause(cause: unknown): string {
   const name = cause instanceof Error ? cause.name : typeof cause
   return `the database driver threw ${/^[A-Za-z0-9_]{1,40}$/.test(name) ? name : 'an error'}`
 }
+
+/** Shorter values are not searched for: replacing them would mangle ordinary words. */
+const MIN_SECRET_LENGTH = 6
+const REDACTED = '[redacted]'
+const TEXT_FIELDS = [
+  'message',
+  'stack',
+  'sqlMessage',
+  'detail',
+  'hint',
+  'where',
+  'query',
+  'internalQuery',
+  'sql',
+]
+const PARAMETER_FIELDS = ['params', 'parameters', 'values']
+
+/**
+ * Removes from a driver's error what it copied of the statement's values, so that logging
+ * the error (its cause included) prints no token and no session data: drivers quote them in
+ * messages (MySQL's `Duplicate entry '...'`, pg's `detail`: `Key (token)=(...)`), keep the
+ * statement with the values spliced in (mysql2's `sql`), or keep the parameters (PGlite's
+ * `params`). The same error object is kept, for `cause`.
+ */
+export function redact(cause: unknown, sql: string, parameters: readonly unknown[]): unknown {
+  if (typeof cause !== 'object' || cause === null) return cause
+  const secrets = parameters
+    .flatMap((value) =>
+      typeof value === 'string'
+        ? [value]
+        : value instanceof Uint8Array
+          ? [Buffer.from(value).toString('utf8'), Buffer.from(value).toString('hex')]
+          : [],
+    )
+    .filter((secret) => secret.length >= MIN_SECRET_LENGTH)
+  const fields = cause as Record<string, unknown>
+  for (const field of TEXT_FIELDS) {
+    const original = fields[field]
+    if (typeof original !== 'string') continue
+    let text = field === 'sql' || field === 'query' ? sql : original
+    text = text.replace(/(Duplicate entry )'.*?'( for key)/gs, `$1'${REDACTED}'$2`)
+    if (field === 'detail' && /\)=\(/.test(text)) text = REDACTED
+    for (const secret of secrets) text = text.split(secret).join(REDACTED)
+    try {
+      fields[field] = text
+    } catch {
+      // a read-only field: leave it
+    }
+  }
+  for (const field of PARAMETER_FIELDS) if (Array.isArray(fields[field])) fields[field] = REDACTED
+  return cause
+}

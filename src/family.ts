@@ -44,6 +44,8 @@ export interface SqlFamily {
   data(bytes: Uint8Array): unknown
   /** Whether a driver error means the table does not exist. */
   isMissingTable(error: unknown): boolean
+  /** Whether a driver error is a deadlock the engine asks to retry (the statement had no effect). */
+  isDeadlock(error: unknown): boolean
   /** Runs the schema's statements (already substituted) atomically, safe against concurrent runs. */
   migrate(db: Kysely<any>, table: string, statements: readonly string[]): Promise<void>
   /** The same statements for this server, where its SQL differs from the file (optional). */

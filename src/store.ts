@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
-import { describeCause, SessionStoreError } from './errors.js'
+import { describeCause, redact, SessionStoreError } from './errors.js'
 import { resolveFamily, type SqlFamily, type Statements } from './family.js'
 import {
   DEFAULT_CLEANUP_INTERVAL,
@@ -16,6 +17,9 @@ import {
   checkPositiveInteger,
   checkToken,
 } from './validate.js'
+
+/** How often a statement chosen as a deadlock victim is tried in all. */
+const DEADLOCK_ATTEMPTS = 4
 
 /** Rows per page of {@link KyselyStore.entries}, unless told otherwise. */
 const DEFAULT_PAGE_SIZE = 1000
@@ -262,10 +266,18 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   async #run<R>(operation: string, sql: string, parameters: unknown[]): Promise<QueryResult<R>> {
-    try {
-      return await this.#db.executeQuery<R>(CompiledQuery.raw(sql, parameters))
-    } catch (cause) {
-      throw engineError(operation, this.#options.tableName, this.#family, cause)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#db.executeQuery<R>(CompiledQuery.raw(sql, parameters))
+      } catch (cause) {
+        // A deadlock victim had no effect, and each statement stands alone: run it again. Not
+        // inside a caller's transaction, which the engine has rolled back as a whole.
+        if (attempt < DEADLOCK_ATTEMPTS && this.#family.isDeadlock(cause) && !this.#db.isTransaction) {
+          await sleep(attempt * 5 + Math.random() * 10)
+          continue
+        }
+        throw engineError(operation, this.#options.tableName, this.#family, redact(cause, sql, parameters))
+      }
     }
   }
 }

@@ -2,12 +2,13 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Kysely, MysqlDialect, sql } from 'kysely'
 import { createPool } from 'mysql2'
+import mysql2 from 'mysql2/promise'
 import { describe, expect, test } from 'vitest'
 import { mysql } from '../dialects/mysql.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
-import { bytes, randomTable, randomToken, readRows, text } from './helpers.js'
+import { bytes, randomTable, randomToken, readRows, sleep, text } from './helpers.js'
 import { mysqlUrl, withServer } from './servers.js'
 
 const run = promisify(execFile)
@@ -90,6 +91,37 @@ await withServer('MySQL', () => {
         await store.commit(token, bytes('raced'), new Date(Date.now() + 60_000))
         expect(text(await store.find(token))).toBe('raced')
       } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test('a statement chosen as a deadlock victim is run again, and succeeds', async () => {
+      const db = mysql(mysqlUrl)
+      const table = randomTable('deadlock')
+      const other = await mysql2.createConnection({ uri: mysqlUrl })
+      try {
+        await migrate(db, { tableName: table })
+        const store = new KyselyStore(db, 0, { tableName: table, now: () => 1000 })
+        await store.commit('p', bytes('p'), new Date(1))
+        await store.commit('q', bytes('q'), new Date(2))
+        // Another transaction, made heavier than one cleanup statement (InnoDB rolls back the
+        // lighter one), holds row q.
+        await other.query(`CREATE TABLE \`${table}_w\` (n INT PRIMARY KEY)`)
+        await other.query('BEGIN')
+        await other.query(`INSERT INTO \`${table}_w\` SELECT seq FROM seq_1_to_200`)
+        await other.query(`SELECT token FROM \`${table}\` WHERE token = 'q' FOR UPDATE`)
+        // The cleanup deletes p (expiry order), then waits for q ...
+        const cleanup = store.cleanup()
+        await sleep(300)
+        // ... and the other transaction now wants p: a deadlock, and the lighter cleanup is the victim.
+        await other.query(`SELECT token FROM \`${table}\` WHERE token = 'p' FOR UPDATE`)
+        await other.query('COMMIT')
+        expect(await cleanup).toBe(2) // run again after the deadlock, it deleted p and q
+        expect((await readRows(db, table)).map((row) => row.token)).not.toContain('p')
+      } finally {
+        await other.query(`DROP TABLE IF EXISTS \`${table}_w\``).catch(() => undefined)
+        await other.end()
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
       }
