@@ -1,0 +1,315 @@
+/**
+ * Scale: how the store behaves with a million sessions. `npm run bench:scale`
+ * (`-- --rows 100000` for a smaller run). Writes bench/report/scale.{json,md}.
+ *
+ * 1. find p50 with 1,000,000 sessions against 10,000 (Postgres and SQLite file).
+ * 2. Cleanup of 1,000,000 expired rows among 1,000,000 live ones on Postgres while a find load
+ *    runs: rows/s, find p99 during cleanup against idle, and the total time against one
+ *    unbatched DELETE of the same rows.
+ * 3. Four store instances in four processes cleaning one Postgres table at once: errors,
+ *    rows deleted in all (each row once), time against one instance alone.
+ * 4. all() against entries() on 1,000,000 sessions: peak memory of each, in a fresh process.
+ */
+import { execFile } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import Database from 'better-sqlite3'
+import { sql, type Kysely } from 'kysely'
+import { postgres } from '../dialects/postgres.js'
+import { sqlite } from '../dialects/sqlite.js'
+import { KyselyStore, migrate } from '../src/index.js'
+
+const run = promisify(execFile)
+const url = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const rowsArg = process.argv.find((a) => a.startsWith('--rows='))?.slice('--rows='.length)
+const MILLION = Number(rowsArg ?? 1_000_000)
+const SMALL = 10_000
+const report: Record<string, unknown> = {
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    node: process.version,
+    date: new Date().toISOString(),
+  },
+  rows: MILLION,
+}
+const lines: string[] = []
+const say = (line: string) => {
+  console.log(line)
+  lines.push(line)
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+}
+const ms = (ns: bigint) => Number(ns) / 1e6
+const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits
+
+/** Latencies (ms) of `count` finds of random existing tokens, one at a time. */
+async function findLatencies(store: KyselyStore, rows: number, count: number): Promise<number[]> {
+  const latencies: number[] = []
+  for (let i = 0; i < count; i++) {
+    const token = `tok-${1 + Math.floor(Math.random() * rows)}`
+    const start = process.hrtime.bigint()
+    await store.find(token)
+    latencies.push(ms(process.hrtime.bigint() - start))
+  }
+  return latencies.sort((a, b) => a - b)
+}
+
+async function fillPostgres(db: Kysely<any>, table: string, live: number, expired: number): Promise<void> {
+  await db.schema.dropTable(table).ifExists().execute()
+  await migrate(db, { tableName: table })
+  const payload = sql`decode(repeat('ab', 256), 'hex')`
+  await sql`INSERT INTO ${sql.table(table)} (token, data, expiry)
+    SELECT 'tok-' || g, ${payload}, now() + interval '1 day' FROM generate_series(1, ${live}::int) g`.execute(
+    db,
+  )
+  if (expired > 0) {
+    await sql`INSERT INTO ${sql.table(table)} (token, data, expiry)
+      SELECT 'old-' || g, ${payload}, now() - interval '1 day' FROM generate_series(1, ${expired}::int) g`.execute(
+      db,
+    )
+  }
+  await sql.raw(`VACUUM ANALYZE "${table}"`).execute(db)
+}
+
+function fillSqlite(file: string, rows: number): void {
+  const database = new Database(file)
+  database.pragma('journal_mode = WAL')
+  database.exec(
+    'CREATE TABLE IF NOT EXISTS sessions (token TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expiry INTEGER NOT NULL); ' +
+      'CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)',
+  )
+  const insert = database.prepare('INSERT INTO sessions VALUES (?, ?, ?)')
+  const data = Buffer.alloc(256, 0xab)
+  const expiry = Date.now() + 86_400_000
+  database.transaction(() => {
+    for (let i = 1; i <= rows; i++) insert.run(`tok-${i}`, data, expiry)
+  })()
+  database.close()
+}
+
+// 1. find p50 at 10,000 and at 1,000,000 sessions.
+async function findAtScale(): Promise<void> {
+  const results: Record<string, unknown> = {}
+  const pg = postgres(url)
+  for (const rows of [SMALL, MILLION]) {
+    await fillPostgres(pg, 'scale_find', rows, 0)
+    const latencies = await findLatencies(new KyselyStore(pg, 0, { tableName: 'scale_find' }), rows, 20_000)
+    results[`postgres ${rows}`] = {
+      p50: round(percentile(latencies, 50)),
+      p99: round(percentile(latencies, 99)),
+    }
+  }
+  await pg.schema.dropTable('scale_find').execute()
+  await pg.destroy()
+  for (const rows of [SMALL, MILLION]) {
+    const dir = mkdtempSync(join(tmpdir(), 'kss-scale-'))
+    fillSqlite(join(dir, 'scale.db'), rows)
+    const db = sqlite(join(dir, 'scale.db'))
+    const latencies = await findLatencies(new KyselyStore(db, 0), rows, 50_000)
+    results[`sqlite ${rows}`] = {
+      p50: round(percentile(latencies, 50), 4),
+      p99: round(percentile(latencies, 99), 4),
+    }
+    await db.destroy()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  report.find = results
+  say(`\n## find p50 with ${MILLION} sessions against ${SMALL} (one at a time)`)
+  say('| engine | p50 at 10k (ms) | p50 at 1M (ms) | ratio | target |')
+  say('| --- | --- | --- | --- | --- |')
+  for (const engine of ['postgres', 'sqlite']) {
+    const small = (results[`${engine} ${SMALL}`] as { p50: number }).p50
+    const large = (results[`${engine} ${MILLION}`] as { p50: number }).p50
+    say(
+      `| ${engine} | ${small} | ${large} | ${round(large / small, 2)}x | <= 1.3x: ${large / small <= 1.3 ? 'met' : 'missed'} |`,
+    )
+  }
+}
+
+// 2. Cleanup of a million expired rows among a million live ones, under a find load.
+async function cleanupAtScale(): Promise<void> {
+  const db = postgres(url)
+  const table = 'scale_cleanup'
+  // One unbatched DELETE of the same rows, for comparison.
+  await fillPostgres(db, table, MILLION, MILLION)
+  let start = process.hrtime.bigint()
+  await sql`DELETE FROM ${sql.table(table)} WHERE expiry <= now()`.execute(db)
+  const unbatched = ms(process.hrtime.bigint() - start)
+
+  await fillPostgres(db, table, MILLION, MILLION)
+  const store = new KyselyStore(db, 0, { tableName: table })
+  // Idle: the find load alone.
+  const idle = await loadWhile(store, async () => new Promise((resolve) => setTimeout(resolve, 3000)))
+  // The same load while the store cleans.
+  let deleted = 0
+  let cleanupMs = 0
+  const busy = await loadWhile(store, async () => {
+    const begin = process.hrtime.bigint()
+    deleted = await store.cleanup()
+    cleanupMs = ms(process.hrtime.bigint() - begin)
+  })
+  await db.schema.dropTable(table).execute()
+  await db.destroy()
+  report.cleanup = { unbatchedMs: round(unbatched, 1), cleanupMs: round(cleanupMs, 1), deleted, idle, busy }
+  say(`\n## Cleanup of ${MILLION} expired rows among ${MILLION} live (Postgres, batches of 1,000, 4 finders)`)
+  say('| measure | value | target |')
+  say('| --- | --- | --- |')
+  say(`| rows deleted | ${deleted} | all ${MILLION} |`)
+  say(
+    `| cleanup time | ${round(cleanupMs / 1000, 2)} s (${Math.round(deleted / (cleanupMs / 1000))} rows/s) | |`,
+  )
+  say(`| one unbatched DELETE | ${round(unbatched / 1000, 2)} s | |`)
+  say(
+    `| cleanup / unbatched | ${round(cleanupMs / unbatched, 2)}x | <= 3x: ${cleanupMs / unbatched <= 3 ? 'met' : 'missed'} |`,
+  )
+  say(`| find p99 idle | ${idle.p99} ms | |`)
+  say(`| find p99 during cleanup | ${busy.p99} ms | |`)
+  say(
+    `| p99 ratio | ${round(busy.p99 / idle.p99, 2)}x | <= 3x: ${busy.p99 / idle.p99 <= 3 ? 'met' : 'missed'} |`,
+  )
+}
+
+/** Runs 4 find workers while `during` runs; their latencies. */
+async function loadWhile(store: KyselyStore, during: () => Promise<void>) {
+  let running = true
+  const latencies: number[] = []
+  const worker = async () => {
+    while (running) {
+      const start = process.hrtime.bigint()
+      await store.find(`tok-${1 + Math.floor(Math.random() * MILLION)}`)
+      latencies.push(ms(process.hrtime.bigint() - start))
+    }
+  }
+  const workers = Array.from({ length: 4 }, worker)
+  await during()
+  running = false
+  await Promise.all(workers)
+  latencies.sort((a, b) => a - b)
+  return {
+    finds: latencies.length,
+    p50: round(percentile(latencies, 50)),
+    p99: round(percentile(latencies, 99)),
+  }
+}
+
+const child = (script: string, env: Record<string, string>) =>
+  run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '..'),
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 20,
+  })
+
+// 3. Four instances in four processes cleaning one table at once.
+async function concurrentCleanup(): Promise<void> {
+  const db = postgres(url)
+  const table = 'scale_multi'
+  // Each child waits for a common start time, so that process start-up is not measured.
+  const script = `
+    import { postgres } from './dialects/postgres.ts'
+    import { KyselyStore } from './src/index.ts'
+    const db = postgres(process.env.URL)
+    const store = new KyselyStore(db, 0, { tableName: process.env.TABLE })
+    await db.selectFrom(process.env.TABLE).select('token').limit(1).execute()
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.START_AT) - Date.now()))
+    const start = Date.now()
+    const deleted = await store.cleanup()
+    console.log(JSON.stringify({ deleted, start, end: Date.now() }))
+    await db.destroy()
+  `
+  const timings: Record<string, unknown> = {}
+  for (const processes of [1, 4]) {
+    await fillPostgres(db, table, MILLION / 10, MILLION)
+    const startAt = String(Date.now() + 5000)
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: processes }, () => child(script, { URL: url, TABLE: table, START_AT: startAt })),
+    )
+    const errors = outcomes.filter((o) => o.status === 'rejected').length
+    const done = outcomes.flatMap((o) =>
+      o.status === 'fulfilled'
+        ? [JSON.parse(o.value.stdout) as { deleted: number; start: number; end: number }]
+        : [],
+    )
+    const wall = Math.max(...done.map((d) => d.end)) - Math.min(...done.map((d) => d.start))
+    const { rows } = await sql<{
+      n: string
+    }>`SELECT count(*) AS n FROM ${sql.table(table)} WHERE expiry <= now()`.execute(db)
+    timings[processes] = { wall, errors, deleted: done.map((d) => d.deleted), left: Number(rows[0]?.n) }
+  }
+  await db.schema.dropTable(table).execute()
+  await db.destroy()
+  report.concurrentCleanup = timings
+  const one = timings[1] as { wall: number }
+  const four = timings[4] as { wall: number; errors: number; deleted: number[]; left: number }
+  const total = four.deleted.reduce((a, b) => a + b, 0)
+  say(`\n## Four processes cleaning one Postgres table (${MILLION} expired rows)`)
+  say('| measure | value | target |')
+  say('| --- | --- | --- |')
+  say(`| errors | ${four.errors} | 0 |`)
+  say(
+    `| rows deleted per process | ${four.deleted.join(', ')} (sum ${total}) | each row once: ${total === MILLION ? 'met' : 'missed'} |`,
+  )
+  say(`| expired rows left | ${four.left} | 0 |`)
+  say(`| cleanup time, 1 process | ${round(one.wall / 1000, 2)} s | |`)
+  say(
+    `| wall time, 4 processes | ${round(four.wall / 1000, 2)} s | no worse than 1: ${four.wall <= one.wall * 1.1 ? 'met' : 'missed'} |`,
+  )
+}
+
+// 4. all() against entries() on a million sessions: peak memory in a fresh process.
+async function memoryOfAll(): Promise<void> {
+  const db = postgres(url)
+  await fillPostgres(db, 'scale_all', MILLION, 0)
+  await db.destroy()
+  const script = (body: string) => `
+    import { postgres } from './dialects/postgres.ts'
+    import { KyselyStore } from './src/index.ts'
+    const db = postgres(process.env.URL)
+    const store = new KyselyStore(db, 0, { tableName: 'scale_all' })
+    const before = process.resourceUsage().maxRSS
+    const start = performance.now()
+    let n = 0
+    ${body}
+    console.log(JSON.stringify({ n, ms: performance.now() - start, baseMiB: before / 1024, peakMiB: process.resourceUsage().maxRSS / 1024 }))
+    await db.destroy()
+  `
+  const all = JSON.parse((await child(script('n = (await store.all()).size'), { URL: url })).stdout) as {
+    n: number
+    ms: number
+    baseMiB: number
+    peakMiB: number
+  }
+  const entries = JSON.parse(
+    (await child(script('for await (const _ of store.entries()) n++'), { URL: url })).stdout,
+  ) as typeof all
+  const cleanup = postgres(url)
+  await cleanup.schema.dropTable('scale_all').execute()
+  await cleanup.destroy()
+  report.memory = { all, entries }
+  say(`\n## all() against entries() on ${MILLION} sessions (Postgres, 256-byte data, a fresh process each)`)
+  say('| method | sessions | time | peak RSS |')
+  say('| --- | --- | --- | --- |')
+  for (const [name, r] of [
+    ['all()', all],
+    ['entries() (pages of 1,000)', entries],
+  ] as const) {
+    say(`| ${name} | ${r.n} | ${round(r.ms / 1000, 2)} s | ${Math.round(r.peakMiB)} MiB |`)
+  }
+}
+
+const started = Date.now()
+say(
+  `# Scale (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, Node ${process.version})`,
+)
+await findAtScale()
+await cleanupAtScale()
+await concurrentCleanup()
+await memoryOfAll()
+say(`\n(${Math.round((Date.now() - started) / 1000)} s in all)`)
+mkdirSync(join(import.meta.dirname, 'report'), { recursive: true })
+writeFileSync(join(import.meta.dirname, 'report', 'scale.json'), JSON.stringify(report, null, 2) + '\n')
+writeFileSync(join(import.meta.dirname, 'report', 'scale.md'), lines.join('\n') + '\n')
