@@ -131,46 +131,53 @@ async function findAtScale(): Promise<void> {
   }
 }
 
-// 2. Cleanup of a million expired rows among a million live ones, under a find load.
+// 2. Cleanup of a million expired rows among a million live ones, under a find load. The
+//    unbatched DELETE runs under the same load, so that both times are comparable.
 async function cleanupAtScale(): Promise<void> {
   const db = postgres(url)
   const table = 'scale_cleanup'
-  // One unbatched DELETE of the same rows, for comparison.
-  await fillPostgres(db, table, MILLION, MILLION)
-  let start = process.hrtime.bigint()
-  await sql`DELETE FROM ${sql.table(table)} WHERE expiry <= now()`.execute(db)
-  const unbatched = ms(process.hrtime.bigint() - start)
-
   await fillPostgres(db, table, MILLION, MILLION)
   const store = new KyselyStore(db, 0, { tableName: table })
-  // Idle: the find load alone.
   const idle = await loadWhile(store, async () => new Promise((resolve) => setTimeout(resolve, 3000)))
-  // The same load while the store cleans.
-  let deleted = 0
-  let cleanupMs = 0
-  const busy = await loadWhile(store, async () => {
-    const begin = process.hrtime.bigint()
-    deleted = await store.cleanup()
-    cleanupMs = ms(process.hrtime.bigint() - begin)
+  const timed = async (work: () => Promise<number>) => {
+    let deleted = 0
+    let took = 0
+    const load = await loadWhile(store, async () => {
+      const begin = process.hrtime.bigint()
+      deleted = await work()
+      took = ms(process.hrtime.bigint() - begin)
+    })
+    return { deleted, ms: round(took, 1), ...load }
+  }
+  const unbatched = await timed(async () => {
+    const result = await sql`DELETE FROM ${sql.table(table)} WHERE expiry <= now()`.execute(db)
+    return Number(result.numAffectedRows)
   })
+  const batched: Record<number, Awaited<ReturnType<typeof timed>>> = {}
+  for (const batch of [1000, 5000]) {
+    await fillPostgres(db, table, MILLION, MILLION)
+    const cleaner = new KyselyStore(db, 0, { tableName: table, cleanupBatchSize: batch })
+    batched[batch] = await timed(() => cleaner.cleanup())
+  }
   await db.schema.dropTable(table).execute()
   await db.destroy()
-  report.cleanup = { unbatchedMs: round(unbatched, 1), cleanupMs: round(cleanupMs, 1), deleted, idle, busy }
-  say(`\n## Cleanup of ${MILLION} expired rows among ${MILLION} live (Postgres, batches of 1,000, 4 finders)`)
-  say('| measure | value | target |')
-  say('| --- | --- | --- |')
-  say(`| rows deleted | ${deleted} | all ${MILLION} |`)
+  report.cleanup = { idle, unbatched, batched }
+  say(`\n## Cleanup of ${MILLION} expired rows among ${MILLION} live (Postgres, while 4 workers find)`)
+  say('| cleanup | rows deleted | time | rows/s | x unbatched | find p99 | x idle p99 |')
+  say('| --- | --- | --- | --- | --- | --- | --- |')
+  say(`| none (idle) | | | | | ${idle.p99} ms | 1.00x |`)
+  const row = (name: string, r: typeof unbatched) =>
+    say(
+      `| ${name} | ${r.deleted} | ${round(r.ms / 1000, 2)} s | ${Math.round(r.deleted / (r.ms / 1000))} | ` +
+        `${round(r.ms / unbatched.ms, 2)}x | ${r.p99} ms | ${round(r.p99 / idle.p99, 2)}x |`,
+    )
+  row('one unbatched DELETE', unbatched)
+  for (const [batch, r] of Object.entries(batched)) row(`store.cleanup(), batches of ${batch}`, r)
+  const ours = batched[1000]!
   say(
-    `| cleanup time | ${round(cleanupMs / 1000, 2)} s (${Math.round(deleted / (cleanupMs / 1000))} rows/s) | |`,
-  )
-  say(`| one unbatched DELETE | ${round(unbatched / 1000, 2)} s | |`)
-  say(
-    `| cleanup / unbatched | ${round(cleanupMs / unbatched, 2)}x | <= 3x: ${cleanupMs / unbatched <= 3 ? 'met' : 'missed'} |`,
-  )
-  say(`| find p99 idle | ${idle.p99} ms | |`)
-  say(`| find p99 during cleanup | ${busy.p99} ms | |`)
-  say(
-    `| p99 ratio | ${round(busy.p99 / idle.p99, 2)}x | <= 3x: ${busy.p99 / idle.p99 <= 3 ? 'met' : 'missed'} |`,
+    `\nTargets (default batches of 1,000): time <= 3x unbatched: ${ours.ms / unbatched.ms <= 3 ? 'met' : 'missed'} ` +
+      `(${round(ours.ms / unbatched.ms, 2)}x); p99 during cleanup <= 3x idle: ` +
+      `${ours.p99 / idle.p99 <= 3 ? 'met' : 'missed'} (${round(ours.p99 / idle.p99, 2)}x).`,
   )
 }
 
@@ -256,7 +263,7 @@ async function concurrentCleanup(): Promise<void> {
   say(`| expired rows left | ${four.left} | 0 |`)
   say(`| cleanup time, 1 process | ${round(one.wall / 1000, 2)} s | |`)
   say(
-    `| wall time, 4 processes | ${round(four.wall / 1000, 2)} s | no worse than 1: ${four.wall <= one.wall * 1.1 ? 'met' : 'missed'} |`,
+    `| cleanup time, 4 processes (first start to last end) | ${round(four.wall / 1000, 2)} s | no worse than 1: ${four.wall <= one.wall ? 'met' : 'missed'} |`,
   )
 }
 

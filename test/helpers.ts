@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import type { FamilyName } from '../src/index.js'
@@ -139,4 +141,31 @@ export function refedTimers(): number {
 /** Session data decoded as UTF-8, or undefined: compares a Buffer and a Uint8Array alike. */
 export function text(data: Uint8Array | undefined): string | undefined {
   return data === undefined ? undefined : Buffer.from(data).toString('utf8')
+}
+
+/**
+ * Runs migrate() for `table` in 4 processes at once, through the built package's `engine`
+ * entry; resolves to each process's outcome ('ok' or its error).
+ */
+export async function migrateInProcesses(
+  engine: 'postgres' | 'mysql',
+  url: string,
+  table: string,
+): Promise<string[]> {
+  const script = `
+    import { migrate } from 'kysely-session-store'
+    import { ${engine} } from 'kysely-session-store/${engine}'
+    const db = ${engine}(process.env.URL)
+    try { await migrate(db, { tableName: process.env.TABLE }) } finally { await db.destroy() }
+  `
+  const env = { ...process.env, URL: url, TABLE: table }
+  const results = await Promise.allSettled(
+    Array.from({ length: 4 }, () =>
+      promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+        env,
+        cwd: import.meta.dirname,
+      }),
+    ),
+  )
+  return results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))
 }

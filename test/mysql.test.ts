@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { Kysely, MysqlDialect, sql } from 'kysely'
 import { createPool } from 'mysql2'
 import mysql2 from 'mysql2/promise'
@@ -8,10 +6,8 @@ import { mysql } from '../dialects/mysql.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
-import { bytes, randomTable, randomToken, readRows, sleep, text } from './helpers.js'
+import { bytes, randomTable, randomToken, readRows, sleep, text, migrateInProcesses } from './helpers.js'
 import { mysqlUrl, withServer } from './servers.js'
-
-const run = promisify(execFile)
 
 await withServer('MySQL', () => {
   conformance('MariaDB, mysql(connectionString) factory', {
@@ -67,25 +63,10 @@ await withServer('MySQL', () => {
 
     test('migrate() run by 4 processes at once on one table: all succeed', async () => {
       const table = randomTable('race')
-      const script = `
-        import { migrate } from 'kysely-session-store'
-        import { mysql } from 'kysely-session-store/mysql'
-        const db = mysql(process.env.URL)
-        try { await migrate(db, { tableName: process.env.TABLE }) } finally { await db.destroy() }
-      `
-      const env = { ...process.env, URL: mysqlUrl, TABLE: table }
-      const children = Array.from({ length: 4 }, () =>
-        run(process.execPath, ['--input-type=module', '-e', script], { env, cwd: import.meta.dirname }),
-      )
-      const results = await Promise.allSettled(children)
+      const results = await migrateInProcesses('mysql', mysqlUrl, table)
       const db = mysql(mysqlUrl)
       try {
-        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual([
-          'ok',
-          'ok',
-          'ok',
-          'ok',
-        ])
+        expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
         const store = new KyselyStore(db, 0, { tableName: table })
         const token = randomToken()
         await store.commit(token, bytes('raced'), new Date(Date.now() + 60_000))

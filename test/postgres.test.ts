@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
@@ -7,10 +5,8 @@ import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
-import { bytes, randomTable, randomToken, readRows, text, waitFor } from './helpers.js'
+import { bytes, randomTable, randomToken, readRows, text, waitFor, migrateInProcesses } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
-
-const run = promisify(execFile)
 
 await withServer('Postgres', () => {
   conformance('Postgres, postgres(connectionString) factory', {
@@ -69,25 +65,10 @@ await withServer('Postgres', () => {
 
     test('migrate() run by 4 processes at once on one table: all succeed', async () => {
       const table = randomTable('race')
-      const script = `
-        import { migrate } from 'kysely-session-store'
-        import { postgres } from 'kysely-session-store/postgres'
-        const db = postgres(process.env.URL)
-        try { await migrate(db, { tableName: process.env.TABLE }) } finally { await db.destroy() }
-      `
-      const env = { ...process.env, URL: postgresUrl, TABLE: table }
-      const children = Array.from({ length: 4 }, () =>
-        run(process.execPath, ['--input-type=module', '-e', script], { env, cwd: import.meta.dirname }),
-      )
-      const results = await Promise.allSettled(children)
+      const results = await migrateInProcesses('postgres', postgresUrl, table)
       const db = postgres(postgresUrl)
       try {
-        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual([
-          'ok',
-          'ok',
-          'ok',
-          'ok',
-        ])
+        expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
         expect(await readRows(db, table)).toEqual([])
       } finally {
         await db.schema.dropTable(table).ifExists().execute()

@@ -59,6 +59,7 @@ describe('sqlite() factory', () => {
     expect(await pragma('journal_mode')).toBe('wal')
     expect(await pragma('synchronous')).toBe(1) // NORMAL
     expect(await pragma('busy_timeout')).toBe(5000)
+    expect(await pragma('mmap_size')).toBe(268435456)
     await migrate(db)
     expect(existsSync(`${file}-wal`)).toBe(true)
     await db.destroy()
