@@ -82,6 +82,29 @@ describe('the package', () => {
     )
   })
 
+  test('every subpath of the exports map loads from the built package', async () => {
+    const { stdout } = await node(`
+      const entries = {
+        'kysely-session-store': ['KyselyStore', 'migrate', 'SessionManager', 'SessionStoreError', 'jsonCodec'],
+        'kysely-session-store/postgres': ['postgres'],
+        'kysely-session-store/pglite': ['pglite', 'DataDirectoryInUseError'],
+        'kysely-session-store/sqlite': ['sqlite'],
+        'kysely-session-store/mysql': ['mysql'],
+        'kysely-session-store/express': ['ExpressSessionStore'],
+      }
+      for (const [entry, names] of Object.entries(entries)) {
+        const module = await import(entry)
+        console.log(entry, names.every((name) => typeof module[name] !== 'undefined'))
+      }
+    `)
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ')[1]),
+    ).toEqual(Array(6).fill('true'))
+  })
+
   test('the schema files are exported, and dist carries the copies migrate() reads', async () => {
     const { stdout } = await node(`
       import { readFileSync } from 'node:fs'
