@@ -1,4 +1,5 @@
 import session, { type SessionData } from 'express-session'
+import { parseJson } from './session/codec.js'
 import type { SessionStore } from './session/manager.js'
 
 /** The session object express-session and @fastify/session hand to a store. */
@@ -74,11 +75,7 @@ export class ExpressSessionStore extends session.Store {
   /** Reads a session: `callback(null, session)`, or `callback(null, null)` when there is none. */
   override get(sid: string, callback: Callback<StoredSession | null>): void {
     settle(
-      this.#store
-        .find(sid)
-        .then((data) =>
-          data === undefined ? null : (JSON.parse(Buffer.from(data).toString('utf8')) as StoredSession),
-        ),
+      this.#store.find(sid).then((data) => (data === undefined ? null : (parseJson(data) as StoredSession))),
       callback,
     )
   }
@@ -111,11 +108,7 @@ export class ExpressSessionStore extends session.Store {
   /** Every live session, as an array. */
   override all(callback: Callback<StoredSession[]>): void {
     settle(
-      this.#store
-        .all()
-        .then((all) =>
-          [...all.values()].map((data) => JSON.parse(Buffer.from(data).toString('utf8')) as StoredSession),
-        ),
+      this.#store.all().then((all) => [...all.values()].map((data) => parseJson(data) as StoredSession)),
       callback,
     )
   }

@@ -23,7 +23,11 @@ describe('jsonCodec', () => {
     expect(back).toEqual(values)
   })
 
-  test('data that is not its output is refused', () => {
+  test('data that is not its output is refused, without quoting the data', () => {
     expect(() => jsonCodec.decode(new TextEncoder().encode('{"x":1}'))).toThrow(TypeError)
+    const secret = 'secret-session-data-not-json'
+    expect(() => jsonCodec.decode(new TextEncoder().encode(secret))).toThrow(
+      /^session data is not valid JSON \(28 bytes\)$/,
+    )
   })
 })

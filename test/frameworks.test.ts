@@ -397,6 +397,18 @@ function frameworkSuite(
         for (const call of calls) expect(call).toHaveLength(2) // the resolver and exactly one call
       })
 
+      test('a session that is not JSON is an error that does not quote it', async () => {
+        const expressStore = new ExpressSessionStore(store)
+        await store.commit(
+          'corrupt-sid',
+          new TextEncoder().encode('secret-not-json'),
+          new Date(Date.now() + 60_000),
+        )
+        const error = await new Promise((resolve) => expressStore.get('corrupt-sid', (e) => resolve(e)))
+        expect(String(error)).toBe('TypeError: session data is not valid JSON (15 bytes)')
+        await store.delete('corrupt-sid')
+      })
+
       test('a failing store reaches the framework’s error path', async () => {
         const working = await serve(app(new ExpressSessionStore(store)))
         await working.get('/set?v=x') // a signed session cookie, for a store that will fail

@@ -290,6 +290,20 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       }
     })
 
+    test('session data the codec cannot read rejects the load, without quoting the data', async () => {
+      const token = randomBytes(32).toString('base64url')
+      const store = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      await store.commit(
+        sha256(token),
+        new TextEncoder().encode('secret-garbage'),
+        new Date(clock.now + HOUR),
+      )
+      const error = await manager()
+        .load(`session=${token}`)
+        .catch((e: unknown) => e)
+      expect(String(error)).toBe('TypeError: session data is not valid JSON (14 bytes)')
+    })
+
     test('get, has, pop, remove, clear and keys, and what they do to the status', async () => {
       const session = await manager().load(undefined)
       expect(session.has('a')).toBe(false)

@@ -40,7 +40,7 @@ export const jsonCodec: Required<Codec> = {
     return new TextEncoder().encode(JSON.stringify({ d: deadline.getTime(), v: tag(values, 'values') }))
   },
   decode(data) {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { d?: unknown; v?: unknown }
+    const parsed = parseJson(data) as { d?: unknown; v?: unknown } | null
     if (typeof parsed?.d !== 'number' || typeof parsed.v !== 'object' || parsed.v === null) {
       throw new TypeError('session data is not in the format of jsonCodec')
     }
@@ -49,6 +49,18 @@ export const jsonCodec: Required<Codec> = {
   check(value, path) {
     tag(value, path)
   },
+}
+
+/**
+ * JSON.parse of session data, whose SyntaxError would quote a piece of the data in its
+ * message: replaced by one that says only what went wrong.
+ */
+export function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'))
+  } catch {
+    throw new TypeError(`session data is not valid JSON (${data.byteLength} bytes)`)
+  }
 }
 
 function tag(value: unknown, path: string): unknown {

@@ -80,7 +80,15 @@ function logError(error: unknown): void {
   console.error(`kysely-session-store: session failed: ${message}`)
 }
 
-/** Response headers to add: `[name, value]` pairs, names may repeat. */
+/**
+ * Response headers to add: `[name, value]` pairs, names may repeat.
+ *
+ * @example
+ * ```ts
+ * const headers: HeaderList = await sessions.save(session)
+ * for (const [name, value] of headers) response.headers.append(name, value)
+ * ```
+ */
 export type HeaderList = Array<[name: string, value: string]>
 
 /**
