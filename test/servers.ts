@@ -42,22 +42,26 @@ const servers = {
 }
 
 /**
- * Registers `suite` when the server answers. When it does not: a failure under CI=true, and
- * elsewhere a skip whose reason is printed.
+ * Registers `suite` inside a describe block that runs when the server answers. When it does
+ * not: under CI=true a failing test says so; elsewhere the same suite is registered as
+ * skipped, by this probe's result, and the reason is printed.
  */
 export async function withServer(server: keyof typeof servers, suite: () => void): Promise<void> {
   const { url, variable, unavailable } = servers[server]
   const reason = await unavailable()
-  if (reason === undefined) return suite()
-  const message = `${server} at ${url.replace(/:[^:@/]*@/, ':***@')} is unreachable (${reason}); set ${variable}`
-  if (process.env.CI === 'true') {
+  const message =
+    reason === undefined
+      ? undefined
+      : `${server} at ${url.replace(/:[^:@/]*@/, ':***@')} is unreachable (${reason}); set ${variable}`
+  if (message !== undefined && process.env.CI === 'true') {
     test(`the ${server} server is reachable (required under CI=true)`, () => {
       throw new Error(message)
     })
-  } else {
-    console.warn(`skipping the ${server} tests: ${message}`)
-    describe.skip(`${server} (skipped: ${message})`, () => {
-      test(`needs a ${server} server`, () => undefined)
-    })
+    return
   }
+  if (message !== undefined) console.warn(`skipping the ${server} tests: ${message}`)
+  describe.skipIf(message !== undefined)(
+    message === undefined ? server : `${server} (skipped: ${message})`,
+    suite,
+  )
 }
