@@ -1,5 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { FactoryError } from '../src/errors.js'
 
 /** The lock file `pglite()` keeps in a data directory while it has it open. */
 export const LOCK_FILE = '.kysely-session-store.lock'
@@ -14,7 +15,7 @@ export const LOCK_FILE = '.kysely-session-store.lock'
  * // SessionStoreError whose cause is a DataDirectoryInUseError
  * ```
  */
-export class DataDirectoryInUseError extends Error {
+export class DataDirectoryInUseError extends FactoryError {
   override readonly name = 'DataDirectoryInUseError'
 }
 

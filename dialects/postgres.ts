@@ -1,88 +1,12 @@
 import {
   Kysely,
   PostgresDialect,
-  sql,
   type KyselyConfig,
   type PostgresPool,
   type PostgresPoolClient,
 } from 'kysely'
-import type { SqlFamily } from '../src/family.js'
+import { statementName } from '../src/families/postgres.js'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
-
-/** @internal The Postgres SQL family, shared by server Postgres and PGlite. */
-export const postgresFamily: SqlFamily = {
-  name: 'postgres',
-  quote: (identifier) => `"${identifier}"`,
-  statements(table) {
-    const t = `"${table}"`
-    return nameable({
-      find: `SELECT data FROM ${t} WHERE token = $1 AND expiry > $2`,
-      commit:
-        `INSERT INTO ${t} (token, data, expiry) VALUES ($1, $2, $3) ` +
-        `ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry`,
-      touch: `UPDATE ${t} SET expiry = $1 WHERE token = $2 AND expiry > $3`,
-      delete: `DELETE FROM ${t} WHERE token = $1`,
-      all: `SELECT token, data FROM ${t} WHERE expiry > $1`,
-      page: `SELECT token, data FROM ${t} WHERE expiry > $1 AND token > $2 ORDER BY token LIMIT $3`,
-      // Each batch locks up to $2 expired rows (skipping rows another instance holds: SKIP
-      // LOCKED) and deletes them by physical address: ctid = ANY(ARRAY(...)) is a TID scan,
-      // about twice as fast as looking each token up in the primary key again. A locked row
-      // cannot move, and the outer condition re-checks that it is still expired.
-      cleanup:
-        `DELETE FROM ${t} WHERE ctid = ANY (ARRAY(` +
-        `SELECT ctid FROM ${t} WHERE expiry <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`,
-    })
-  },
-  // An ISO string with milliseconds: TIMESTAMPTZ keeps microseconds, so nothing is rounded.
-  expiry: (ms) => new Date(ms).toISOString(),
-  data: (bytes) => bytes,
-  isMissingTable: (error) => (error as { code?: unknown } | null)?.code === '42P01',
-  isDeadlock: (error) => ['40P01', '40001'].includes((error as { code?: string } | null)?.code ?? ''),
-  async migrate(db, table, statements) {
-    await db.transaction().execute(async (trx) => {
-      // Serialises concurrent migrations: CREATE ... IF NOT EXISTS alone races in the catalog.
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${`kysely-session-store:${table}`}))`.execute(trx)
-      for (const statement of statements) await sql.raw(statement).execute(trx)
-    })
-  },
-}
-
-/** The most statement texts that get a name (each becomes one prepared statement per connection). */
-const MAX_NAMED_STATEMENTS = 120
-
-/** The store's own statement texts, each with the name `postgres()` prepares it under. */
-const statementNames = new Map<string, string>()
-const namesInUse = new Set<string>()
-
-/**
- * Registers the store's statements for named preparation by `postgres()`'s pool and returns
- * them unchanged. A name is a hash of its text, so one name always means one text, in every
- * pool and in every copy of this module; a (vanishingly unlikely) clash leaves the second
- * text unnamed. Only these statements are named: the application's own queries on the same
- * Kysely instance keep Kysely's unnamed statements, so their plans never go stale.
- */
-function nameable<T extends Record<string, string>>(statements: T): T {
-  for (const text of Object.values(statements)) {
-    if (statementNames.has(text) || statementNames.size >= MAX_NAMED_STATEMENTS) continue
-    const name = `kss_${hash(text)}`
-    if (namesInUse.has(name)) continue
-    namesInUse.add(name)
-    statementNames.set(text, name)
-  }
-  return statements
-}
-
-/** Two 32-bit FNV-1a hashes (different offsets), as 16 hex digits. */
-function hash(text: string): string {
-  let a = 0x811c9dc5
-  let b = 0x01000193 ^ text.length
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    a = Math.imul(a ^ c, 0x01000193)
-    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15)
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0')
-}
 
 /**
  * `pool` handing out clients that run the store's statements as named prepared statements
@@ -130,7 +54,7 @@ function namingClient(client: PostgresPoolClient): PostgresPoolClient {
       return client.processID
     },
     query: ((textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
-      const name = typeof textOrCursor === 'string' ? statementNames.get(textOrCursor) : undefined
+      const name = typeof textOrCursor === 'string' ? statementName(textOrCursor) : undefined
       // Parameterless texts keep pg's simple protocol, exactly as before.
       if (name === undefined || parameters === undefined || parameters.length === 0) {
         return parameters === undefined ? query(textOrCursor) : query(textOrCursor, parameters)

@@ -1,4 +1,5 @@
 /** Helpers shared by the engine factories. */
+import { FactoryError } from '../src/errors.js'
 
 /**
  * Thrown on first use of a factory whose driver package is not installed. The store passes
@@ -9,7 +10,7 @@
  * // npm install pg, then: postgres('postgres://localhost/app')
  * ```
  */
-export class MissingPeerDependencyError extends Error {
+export class MissingPeerDependencyError extends FactoryError {
   override readonly name = 'MissingPeerDependencyError'
 }
 

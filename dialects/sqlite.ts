@@ -1,44 +1,5 @@
-import {
-  Kysely,
-  SqliteDialect,
-  sql,
-  type KyselyConfig,
-  type SqliteDatabase,
-  type SqliteStatement,
-} from 'kysely'
-import type { SqlFamily } from '../src/family.js'
+import { Kysely, SqliteDialect, type KyselyConfig, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { checkFactoryConfig, optionalPeer } from './shared.js'
-
-/** @internal The SQLite SQL family: expiry is INTEGER milliseconds since the epoch (see schema/sqlite.sql). */
-export const sqliteFamily: SqlFamily = {
-  name: 'sqlite',
-  quote: (identifier) => `"${identifier}"`,
-  statements(table) {
-    const t = `"${table}"`
-    return {
-      find: `SELECT data FROM ${t} WHERE token = ? AND expiry > ?`,
-      commit:
-        `INSERT INTO ${t} (token, data, expiry) VALUES (?, ?, ?) ` +
-        `ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-      touch: `UPDATE ${t} SET expiry = ? WHERE token = ? AND expiry > ?`,
-      delete: `DELETE FROM ${t} WHERE token = ?`,
-      all: `SELECT token, data FROM ${t} WHERE expiry > ?`,
-      page: `SELECT token, data FROM ${t} WHERE expiry > ? AND token > ? ORDER BY token LIMIT ?`,
-      cleanup: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,
-    }
-  },
-  expiry: (ms) => ms,
-  // better-sqlite3 binds Buffers, not other Uint8Arrays: wrap the same memory, no copy.
-  data: (bytes) =>
-    Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-  isMissingTable: (error) => error instanceof Error && /^no such table\b/.test(error.message),
-  isDeadlock: () => false, // one writer at a time: busy_timeout waits instead
-  async migrate(db, _table, statements) {
-    await db.transaction().execute(async (trx) => {
-      for (const statement of statements) await sql.raw(statement).execute(trx)
-    })
-  },
-}
 
 /** The most prepared statements `sqlite()` keeps per database (least recently used go first). */
 const STATEMENT_CACHE_SIZE = 100

@@ -10,7 +10,8 @@
 --   returns: exact to the millisecond, no 2038 limit (unlike TIMESTAMP), and independent of
 --   the connection's time zone. The application's clock decides what is expired.
 --
--- migrate(db, { tableName }) runs this file with the table name substituted (quoted).
+-- migrate(db, { tableName }) runs this same DDL, built in code for the table name
+-- (src/families/); test/schema.test.ts keeps the two equal.
 -- To apply it by hand: mariadb app < schema/mysql.sql
 
 CREATE TABLE IF NOT EXISTS sessions (

@@ -5,7 +5,8 @@
 -- expiries the store writes are exact. The application's clock decides what is expired:
 -- the store binds "now" as a parameter and never asks the database for its time.
 --
--- migrate(db, { tableName }) runs this file with the table name substituted (quoted).
+-- migrate(db, { tableName }) runs this same DDL, built in code for the table name
+-- (src/families/); test/schema.test.ts keeps the two equal.
 -- To apply it by hand: psql "$DATABASE_URL" -f schema/postgres.sql
 
 CREATE TABLE IF NOT EXISTS sessions (

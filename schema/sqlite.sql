@@ -6,7 +6,8 @@
 -- "now" as a parameter. Tokens are TEXT with SQLite's default BINARY collation, so they
 -- compare byte for byte ('a', 'A' and 'a ' are three sessions).
 --
--- migrate(db, { tableName }) runs this file with the table name substituted (quoted).
+-- migrate(db, { tableName }) runs this same DDL, built in code for the table name
+-- (src/families/); test/schema.test.ts keeps the two equal.
 -- To apply it by hand: sqlite3 sessions.db < schema/sqlite.sql
 
 CREATE TABLE IF NOT EXISTS sessions (

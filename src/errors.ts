@@ -37,7 +37,12 @@ export class SessionStoreError extends Error {
   }
 }
 
-const SAFE_ERRORS = new Set(['MissingPeerDependencyError', 'DataDirectoryInUseError'])
+/**
+ * An error of this library's own making whose message names packages, directories or
+ * options, never data (a driver that is not installed, a data directory in use): the store
+ * passes its message on. The engine factories' errors extend it.
+ */
+export class FactoryError extends Error {}
 
 /**
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
@@ -45,7 +50,7 @@ const SAFE_ERRORS = new Set(['MissingPeerDependencyError', 'DataDirectoryInUseEr
  */
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
-  if (cause instanceof Error && SAFE_ERRORS.has(cause.name)) return cause.message
+  if (cause instanceof FactoryError) return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
   const name = cause instanceof Error ? cause.name : typeof cause

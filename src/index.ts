@@ -8,7 +8,7 @@ export {
   DEFAULT_TABLE_NAME,
   type KyselyStoreOptions,
 } from './options.js'
-export type { FamilyName } from './family.js'
+export type { FamilyName } from './families/index.js'
 export {
   SessionManager,
   type SessionManagerOptions,

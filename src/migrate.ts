@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import type { Kysely } from 'kysely'
 import { SessionStoreError, describeCause } from './errors.js'
-import { resolveFamily, type FamilyName, type SqlFamily } from './family.js'
+import { resolveFamily, type FamilyName } from './families/index.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
 import { checkObject, checkTableName } from './validate.js'
 
@@ -10,7 +9,10 @@ import { checkObject, checkTableName } from './validate.js'
  *
  * @example
  * ```ts
- * await migrate(db, { tableName: 'app_sessions' })
+ * import { migrate, type MigrateOptions } from 'kysely-session-store'
+ *
+ * const options: MigrateOptions = { tableName: 'app_sessions' }
+ * await migrate(db, options)
  * ```
  */
 export interface MigrateOptions {
@@ -27,17 +29,18 @@ export interface MigrateOptions {
 }
 
 /**
- * Creates the sessions table and its expiry index if they are missing, by running
+ * Creates the sessions table and its expiry index if they are missing: the DDL of
  * `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql` for SQLite,
- * `mysql.sql` for MySQL and MariaDB)
- * with the table name substituted. Idempotent, and safe when several processes run it at
- * once against one database. Never closes `db`.
+ * `mysql.sql` for MySQL and MariaDB), built in code for the table name, so no file is read.
+ * Idempotent, and safe when several processes run it at once against one database. Given a
+ * transaction (Kysely's `Migrator` runs each migration in one), it runs inside it. Never
+ * closes `db`.
  *
  * @example
  * ```ts
  * import { migrate } from 'kysely-session-store'
  *
- * await migrate(db)                              // table "sessions"
+ * await migrate(db) // table "sessions"
  * await migrate(db, { tableName: 'app_sessions' })
  * ```
  */
@@ -50,9 +53,8 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
   checkTableName(tableName)
   checkFamily(familyName)
   const family = resolveFamily(db, familyName)
-  const statements = await schemaStatements(family, tableName)
   try {
-    await family.migrate(db, tableName, (await family.adapt?.(db, statements)) ?? statements)
+    await family.migrate(db, tableName, family.ddl(tableName))
   } catch (cause) {
     throw new SessionStoreError(
       `migrate of table "${tableName}" failed: ${describeCause(cause)} (see error.cause)`,
@@ -60,23 +62,4 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
       cause,
     )
   }
-}
-
-/**
- * The statements of `schema/<family>.sql` for `tableName`: comments dropped, split at `;`,
- * and the identifiers `sessions` and `sessions_expiry_idx` replaced by quoted ones.
- */
-export async function schemaStatements(family: SqlFamily, tableName: string): Promise<string[]> {
-  checkTableName(tableName)
-  const text = await readFile(new URL(`../schema/${family.name}.sql`, import.meta.url), 'utf8')
-  return text
-    .replace(/--[^\n]*/g, '')
-    .split(';')
-    .map((statement) => statement.trim())
-    .filter((statement) => statement.length > 0)
-    .map((statement) =>
-      statement.replace(/\bsessions(_expiry_idx)?\b/g, (_, index = '') =>
-        family.quote(`${tableName}${index}`),
-      ),
-    )
 }

@@ -1,5 +1,5 @@
 import type { SessionStoreError } from './errors.js'
-import { familyNames, type FamilyName } from './family.js'
+import { familyNames, type FamilyName } from './families/index.js'
 import { checkFunction, checkObject, checkPositiveInteger, checkTableName } from './validate.js'
 
 /**

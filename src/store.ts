@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
-import { resolveFamily, type SqlFamily, type Statements } from './family.js'
+import { resolveFamily, type SqlFamily, type Statements } from './families/index.js'
 import {
   DEFAULT_CLEANUP_INTERVAL,
   resolveOptions,

@@ -1,0 +1,28 @@
+import type { Kysely } from 'kysely'
+import type { FamilyName, SqlFamily } from './family.js'
+import { mysqlFamily } from './mysql.js'
+import { postgresFamily } from './postgres.js'
+import { sqliteFamily } from './sqlite.js'
+
+export type { FamilyName, SqlFamily, Statements } from './family.js'
+
+/** Every SQL family the store speaks; detection asks each in turn. */
+export const families: readonly SqlFamily[] = [postgresFamily, sqliteFamily, mysqlFamily]
+
+/** The names accepted by the `family` option. */
+export const familyNames: readonly FamilyName[] = families.map((family) => family.name)
+
+/**
+ * The family of `db`, read from how it compiles a tiny query (its placeholder and quote
+ * character), which works whichever copy of Kysely built it; `override` wins.
+ */
+export function resolveFamily(db: Kysely<any>, override: FamilyName | undefined): SqlFamily {
+  if (override !== undefined) return families.find((family) => family.name === override)!
+  const { sql } = db.selectFrom('t').select('c').where('c', '=', 0).compile()
+  const family = families.find((candidate) => candidate.detect(sql))
+  if (family !== undefined) return family
+  throw new TypeError(
+    `db: cannot tell which SQL family this Kysely instance speaks (it compiles to: ${sql}); ` +
+      `pass the family option: ${familyNames.map((n) => `'${n}'`).join(' or ')}`,
+  )
+}
