@@ -21,11 +21,13 @@ import { mysql } from '../dialects/mysql.js'
 import { pglite } from '../dialects/pglite.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
+import type { FamilyName } from '../src/index.js'
 import { modelProperty, newStats, type ModelStats } from '../test/model.js'
 import { mysqlUrl, postgresUrl } from '../test/servers.js'
 
 interface Leg {
   name: string
+  family: FamilyName
   open(): Promise<Kysely<any>>
   close(db: Kysely<any>): Promise<void>
 }
@@ -74,12 +76,18 @@ const destroy = (db: Kysely<any>) => db.destroy()
 
 const engines: Record<string, Leg[]> = {
   sqlite: [
-    { name: 'SQLite :memory:', open: async () => sqlite(':memory:'), close: destroy },
-    { name: 'SQLite file (WAL)', open: async () => sqlite(join(dir, 'model.db')), close: destroy },
+    { name: 'SQLite :memory:', family: 'sqlite', open: async () => sqlite(':memory:'), close: destroy },
+    {
+      name: 'SQLite file (WAL)',
+      family: 'sqlite',
+      open: async () => sqlite(join(dir, 'model.db')),
+      close: destroy,
+    },
   ],
   pglite: [
     {
       name: 'PGlite',
+      family: 'postgres',
       open: async () => pglite((sharedPGlite = await PGlite.create())),
       close: async (db) => {
         await db.destroy()
@@ -87,8 +95,8 @@ const engines: Record<string, Leg[]> = {
       },
     },
   ],
-  postgres: [{ name: 'Postgres', open: async () => postgres(postgresUrl), close: destroy }],
-  mysql: [{ name: 'MariaDB/MySQL', open: async () => mysql(mysqlUrl), close: destroy }],
+  postgres: [{ name: 'Postgres', family: 'postgres', open: async () => postgres(postgresUrl), close: destroy }],
+  mysql: [{ name: 'MariaDB/MySQL', family: 'mysql', open: async () => mysql(mysqlUrl), close: destroy }],
 }
 
 const selected = args.engine === 'all' ? Object.keys(engines) : [args.engine ?? 'all']
@@ -126,7 +134,7 @@ async function runLeg(leg: Leg): Promise<Outcome> {
       // A batch of runs on one seed, so that a failure can be replayed with --seed.
       const batchSeed = seed ?? (Math.random() * 2 ** 31) | 0
       seed = batchSeed + 1
-      const details = await fc.check(modelProperty(db, stats, maxCommands), {
+      const details = await fc.check(modelProperty(db, leg.family, stats, maxCommands), {
         numRuns: 50,
         seed: batchSeed,
         includeErrorInReport: true,

@@ -7,12 +7,13 @@ import { pglite } from '../dialects/pglite.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
 import { ExpressSessionStore } from '../src/express.js'
-import { KyselyStore, migrate, SessionManager } from '../src/index.js'
+import { KyselyStore, migrate, SessionManager, type FamilyName } from '../src/index.js'
 import { readRows, text } from './helpers.js'
 
 export type Outcome = 'refused' | 'stored'
 export interface Context {
   db: Kysely<any>
+  family: FamilyName
   table: string
   store: KyselyStore
 }
@@ -34,10 +35,10 @@ const bytes = (value: string) => new TextEncoder().encode(value)
 function roundTrip(token: string, data: Uint8Array, expiry = later()): Pick<Case, 'run' | 'check'> {
   return {
     run: ({ store }) => store.commit(token, data, expiry),
-    check: async ({ store, db, table }) => {
+    check: async ({ store, db, table, family }) => {
       if (expiry.getTime() > Date.now())
         expect(Buffer.from((await store.find(token))!).equals(Buffer.from(data))).toBe(true)
-      const row = (await readRows(db, table)).find((r) => r.token === token)
+      const row = (await readRows(db, table, family)).find((r) => r.token === token)
       expect(row?.expiry).toBe(expiry.getTime())
       expect(Buffer.from(row!.data).equals(Buffer.from(data))).toBe(true)
       await store.delete(token) // keep the table small for the next case's snapshots
@@ -189,6 +190,45 @@ const tableNames: Case[] = [
   },
 ])
 
+const storeOptions: Case[] = [
+  ['options: a string', 'x', TypeError, 'options'],
+  ['onError: a string', { onError: 'log' }, TypeError, 'onError'],
+  ['now: a number', { now: 5 }, TypeError, 'now'],
+  ['cleanupBatchSize: 0', { cleanupBatchSize: 0 }, RangeError, 'cleanupBatchSize'],
+  ['maxDataSize: 1.5', { maxDataSize: 1.5 }, RangeError, 'maxDataSize'],
+  ["family: 'oracle'", { family: 'oracle' }, RangeError, 'family'],
+].map(([input, options, type, argument]) => ({
+  entry: 'new KyselyStore',
+  input: input as string,
+  outcome: 'refused' as const,
+  error: [type as ErrorConstructor, argument as string] as [ErrorConstructor, string],
+  run: ({ db }: Context) => new KyselyStore(db, 0, options as never),
+}))
+
+const notKysely: Case[] = [
+  ['an empty object', {}],
+  ['undefined', undefined],
+].map(([input, db]) => ({
+  entry: 'new KyselyStore',
+  input: `db: ${input as string}`,
+  outcome: 'refused' as const,
+  error: [TypeError, 'db'] as [ErrorConstructor, string],
+  run: () => new KyselyStore(db as never),
+}))
+
+const pageSizes: Case[] = [
+  ['0', 0, RangeError],
+  ['1.5', 1.5, RangeError],
+  ['100,001', 100_001, RangeError],
+  ["'2'", '2', TypeError],
+].map(([input, pageSize, type]) => ({
+  entry: 'store.entries',
+  input: `pageSize: ${input as string}`,
+  outcome: 'refused' as const,
+  error: [type as ErrorConstructor, 'pageSize'] as [ErrorConstructor, string],
+  run: ({ store }: Context) => store.entries({ pageSize: pageSize as number }),
+}))
+
 const reservedTables: Case[] = ['select', 'order', 'user', 'table'].map((name) => ({
   entry: 'migrate',
   input: `tableName: reserved word ${name}`,
@@ -290,6 +330,9 @@ export const cases: Case[] = [
   ...expiries,
   ...literalExpiries,
   ...intervals,
+  ...storeOptions,
+  ...notKysely,
+  ...pageSizes,
   ...tableNames,
   ...reservedTables,
   ...factories,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
-import { afterAll, expect, test } from 'vitest'
+import { afterAll, expect, inject, test } from 'vitest'
 
 const root = join(import.meta.dirname, '..')
 const exec = promisify(execFile)
@@ -50,14 +50,20 @@ test('an esbuild bundle that calls migrate() runs with no schema/ and no node_mo
   expect(readdirSync(out)).toEqual(['app.mjs'])
   const runner = `
     import Database from 'better-sqlite3'
+    import { readFileSync } from 'node:fs'
     import { PGlite } from '@electric-sql/pglite'
     const { run } = await import(process.env.BUNDLE)
-    console.log(await run('sqlite', new Database(':memory:')))
-    console.log(await run('pglite', await PGlite.create()))
+    const database = new Database(':memory:')
+    console.log(await run('sqlite', database))
+    database.close()
+    const loadDataDir = new Blob([readFileSync(process.env.TEMPLATE)]) // a ready PGlite, cloned
+    const instance = await PGlite.create({ loadDataDir })
+    console.log(await run('pglite', instance))
+    await instance.close()
   `
   const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', runner], {
     cwd: root,
-    env: { ...process.env, BUNDLE: join(out, 'app.mjs') },
+    env: { ...process.env, BUNDLE: join(out, 'app.mjs'), TEMPLATE: inject('pgliteTemplate') },
     timeout: 60_000,
   })
   expect(stdout.trim().split('\n')).toEqual(['bundled', 'bundled'])

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { afterAll, describe, expect, test } from 'vitest'
+import { preparePGliteDirectory } from './legs.js'
 
 const root = join(import.meta.dirname, '..')
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -20,6 +21,13 @@ afterAll(() => {
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   dirs.push(dir)
+  return dir
+}
+
+/** A data directory for the demo, cloned from a ready PGlite (the demo's first start would run initdb). */
+async function dataDirectory(prefix: string): Promise<string> {
+  const dir = join(tempDir(prefix), 'data')
+  await preparePGliteDirectory(dir)
   return dir
 }
 
@@ -57,7 +65,7 @@ async function startDemo(dataDir: string): Promise<{ url: string; stop: () => Pr
 
 describe('the demo over HTTP', () => {
   test('counts visits, logs in with a new token, survives a restart, logs out', async () => {
-    const dataDir = tempDir('kss-demo-http-')
+    const dataDir = await dataDirectory('kss-demo-http-')
     let demo = await startDemo(dataDir)
     let cookie = ''
     const request = async (path: string, init: RequestInit = {}) => {
@@ -105,7 +113,7 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
   () => {
     test('log in, reload, restart the server, still logged in; log out and the cookie is gone', async () => {
       if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
-      const dataDir = tempDir('kss-demo-browser-')
+      const dataDir = await dataDirectory('kss-demo-browser-')
       const context = await chromium.launchPersistentContext(tempDir('kss-chromium-'), {
         executablePath: chromiumPath,
         headless: true,

@@ -67,7 +67,9 @@ await withServer('Postgres', () => {
         await store.commit('after', bytes('recovered'), new Date(Date.now() + 3600_000))
         expect(text(await store.find('after'))).toBe('recovered')
         // Every commit that resolved before or during the faults is there.
-        const stored = new Map((await readRows(db, table)).map((row) => [row.token, text(row.data)]))
+        const stored = new Map(
+          (await readRows(db, table, 'postgres')).map((row) => [row.token, text(row.data)]),
+        )
         for (const [token, value] of resolved) expect(stored.get(token)).toBe(value)
         expect(resolved.size).toBeGreaterThan(50)
         // The timer survived and reported only through onError.

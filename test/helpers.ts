@@ -34,9 +34,8 @@ export interface StoredRow {
  * milliseconds computed by the server: PGlite's own timestamptz parser turns the year 0001
  * into 2001 (it is stored right; only its JavaScript parsing is wrong).
  */
-export async function readRows(db: Kysely<any>, table: string): Promise<StoredRow[]> {
-  const postgres = db.selectFrom('t').select('c').where('c', '=', 0).compile().sql.includes('$1')
-  const expiry = postgres ? sql`round(extract(epoch FROM expiry) * 1000)::bigint` : sql`expiry`
+export async function readRows(db: Kysely<any>, table: string, family: FamilyName): Promise<StoredRow[]> {
+  const expiry = family === 'postgres' ? sql`round(extract(epoch FROM expiry) * 1000)::bigint` : sql`expiry`
   const { rows } = await sql<{ token: string; data: Uint8Array; expiry: unknown }>`
     SELECT token, data, ${expiry} AS expiry FROM ${sql.table(table)} ORDER BY token`.execute(db)
   return rows.map((row) => ({ token: row.token, data: row.data, expiry: expiryMs(row.expiry) }))

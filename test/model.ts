@@ -1,8 +1,9 @@
 import fc from 'fast-check'
 import type { Kysely } from 'kysely'
 import { test } from 'vitest'
-import { KyselyStore, migrate } from '../src/index.js'
+import { KyselyStore, migrate, type FamilyName } from '../src/index.js'
 import { randomTable, readRows } from './helpers.js'
+import type { EngineLeg } from './legs.js'
 
 /*
  * Model-based tests: fast-check generates random sequences of store operations and clock
@@ -43,6 +44,7 @@ export interface ModelStats {
 /** The system under test: a store on a fresh table, on an injected clock. */
 export interface Real {
   db: Kysely<any>
+  family: FamilyName
   table: string
   store: KyselyStore
   clock: { now: number }
@@ -77,7 +79,7 @@ const at = (offset: number) => (offset === 0 ? 'now' : offset > 0 ? `now+${offse
 
 /** The table, read around the store, must hold exactly the model's rows. */
 async function checkTable(model: Model, real: Real, after: string): Promise<void> {
-  const rows = await readRows(real.db, real.table)
+  const rows = await readRows(real.db, real.table, real.family)
   const stored = new Map(rows.map((row) => [row.token, row]))
   const problems: string[] = []
   if (stored.size !== rows.length)
@@ -267,7 +269,7 @@ const batchSize = fc.constantFrom(1, 2, 1000)
  * table, the store agrees with the model after every command. The table is dropped after
  * each run.
  */
-export function modelProperty(db: Kysely<any>, stats: ModelStats, maxCommands: number) {
+export function modelProperty(db: Kysely<any>, family: FamilyName, stats: ModelStats, maxCommands: number) {
   return fc.asyncProperty(
     start,
     batchSize,
@@ -280,7 +282,7 @@ export function modelProperty(db: Kysely<any>, stats: ModelStats, maxCommands: n
       const store = new KyselyStore(db, 0, { tableName: table, now: () => clock.now, cleanupBatchSize })
       try {
         await fc.asyncModelRun(
-          () => ({ model: { now, sessions: new Map() }, real: { db, table, store, clock, stats } }),
+          () => ({ model: { now, sessions: new Map() }, real: { db, family, table, store, clock, stats } }),
           commands,
         )
       } finally {
@@ -295,18 +297,16 @@ export function modelProperty(db: Kysely<any>, stats: ModelStats, maxCommands: n
  * Registers one vitest test that runs `runs` random command sequences (up to 30 commands
  * each) on the engine `open` returns, then lets go of it with `close`.
  */
-export function modelSuite(
-  name: string,
-  open: () => Promise<Kysely<any>>,
-  close: (db: Kysely<any>) => Promise<void>,
-  runs: number,
-): void {
-  test(`${name}: random operation sequences agree with the model`, { timeout: 120_000 }, async () => {
-    const db = await open()
+export function modelSuite(leg: EngineLeg, runs: number): void {
+  test(`${leg.name}: random operation sequences agree with the model`, { timeout: 120_000 }, async () => {
+    const db = await leg.open()
     try {
-      await fc.assert(modelProperty(db, newStats(), 30), { numRuns: runs, includeErrorInReport: true })
+      await fc.assert(modelProperty(db, leg.family, newStats(), 30), {
+        numRuns: runs,
+        includeErrorInReport: true,
+      })
     } finally {
-      await close(db)
+      await leg.close(db)
     }
   })
 }

@@ -10,19 +10,22 @@ import { bytes, randomTable, randomToken, readRows, sleep, text, migrateInProces
 import { mysqlUrl, withServer } from './servers.js'
 
 await withServer('MySQL', () => {
-  conformance('MariaDB, mysql(connectionString) factory', {
+  conformance({
+    name: 'MariaDB, mysql(connectionString) factory',
     family: 'mysql',
     open: () => mysql(mysqlUrl),
     close: (db) => db.destroy(),
   })
 
-  conformance("MariaDB, Kysely's stock MysqlDialect", {
+  conformance({
+    name: "MariaDB, Kysely's stock MysqlDialect",
     family: 'mysql',
     open: () => new Kysely<any>({ dialect: new MysqlDialect({ pool: createPool({ uri: mysqlUrl }) }) }),
     close: (db) => db.destroy(),
   })
 
-  sessionConformance('MariaDB', {
+  sessionConformance({
+    name: 'MariaDB',
     family: 'mysql',
     open: () => mysql(mysqlUrl),
     close: (db) => db.destroy(),
@@ -54,7 +57,7 @@ await withServer('MySQL', () => {
         const { rows } = await sql<{ type: string }>`SELECT DATA_TYPE AS type FROM information_schema.columns
           WHERE table_schema = DATABASE() AND table_name = ${table} AND column_name = 'expiry'`.execute(db)
         expect(rows[0]?.type).toBe('bigint')
-        expect((await readRows(db, table))[0]?.expiry).toBe(expiry.getTime())
+        expect((await readRows(db, table, 'mysql'))[0]?.expiry).toBe(expiry.getTime())
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
@@ -99,7 +102,7 @@ await withServer('MySQL', () => {
         await other.query(`SELECT token FROM \`${table}\` WHERE token = 'p' FOR UPDATE`)
         await other.query('COMMIT')
         expect(await cleanup).toBe(2) // run again after the deadlock, it deleted p and q
-        expect((await readRows(db, table)).map((row) => row.token)).not.toContain('p')
+        expect((await readRows(db, table, 'mysql')).map((row) => row.token)).not.toContain('p')
       } finally {
         await other.query(`DROP TABLE IF EXISTS \`${table}_w\``).catch(() => undefined)
         await other.end()

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PGliteDialect } from 'kysely'
 import { afterAll, describe, expect, test } from 'vitest'
 import { LOCK_FILE } from '../dialects/lock.js'
@@ -11,25 +10,27 @@ import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, text, randomToken } from './helpers.js'
+import { preparePGliteDirectory, sharedPGlite } from './legs.js'
 
-// A fresh PGlite costs seconds and hundreds of MiB: every leg of this file shares one.
-let shared: Promise<PGlite> | undefined
-const instance = () => (shared ??= PGlite.create())
-afterAll(async () => (await shared)?.close())
+// Every leg of this file shares one PGlite instance.
+const instance = sharedPGlite()
 
-conformance('PGlite, pglite(instance) factory', {
+conformance({
+  name: 'PGlite, pglite(instance) factory',
   family: 'postgres',
   open: async () => pglite(await instance()),
   close: (db) => db.destroy(), // leaves the shared instance open: it was passed in
 })
 
-conformance("PGlite, Kysely's stock PGliteDialect", {
+conformance({
+  name: "PGlite, Kysely's stock PGliteDialect",
   family: 'postgres',
   open: async () => new Kysely<any>({ dialect: new PGliteDialect({ pglite: await instance() }) }),
   close: async () => undefined, // the stock driver's destroy() would close the shared instance
 })
 
-sessionConformance('PGlite', {
+sessionConformance({
+  name: 'PGlite',
   family: 'postgres',
   open: async () => pglite(await instance()),
   close: (db) => db.destroy(),
@@ -48,6 +49,7 @@ describe('pglite() factory', () => {
 
   test('pglite(dataDir) persists sessions across a close and reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kss-pglite-'))
+    await preparePGliteDirectory(dir)
     try {
       const token = randomToken()
       const first = pglite(dir)
@@ -75,6 +77,7 @@ describe('pglite() factory', () => {
 describe('pglite(dataDir) locks its directory', () => {
   test('a second open of the same directory, in this process, is refused until the first closes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
+    await preparePGliteDirectory(dir)
     try {
       const first = pglite(dir)
       await migrate(first)
@@ -94,6 +97,7 @@ describe('pglite(dataDir) locks its directory', () => {
 
   test('a directory held by another live process is refused; a lock left by a dead one is taken over', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
+    await preparePGliteDirectory(dir)
     try {
       const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
       writeFileSync(join(dir, LOCK_FILE), String(holder.pid))

@@ -9,13 +9,15 @@ import { bytes, randomTable, randomToken, readRows, text, waitFor, migrateInProc
 import { postgresUrl, withServer } from './servers.js'
 
 await withServer('Postgres', () => {
-  conformance('Postgres, postgres(connectionString) factory', {
+  conformance({
+    name: 'Postgres, postgres(connectionString) factory',
     family: 'postgres',
     open: () => postgres(postgresUrl),
     close: (db) => db.destroy(),
   })
 
-  conformance("Postgres, Kysely's stock PostgresDialect", {
+  conformance({
+    name: "Postgres, Kysely's stock PostgresDialect",
     family: 'postgres',
     open: () =>
       new Kysely<any>({
@@ -24,7 +26,8 @@ await withServer('Postgres', () => {
     close: (db) => db.destroy(),
   })
 
-  sessionConformance('Postgres', {
+  sessionConformance({
+    name: 'Postgres',
     family: 'postgres',
     open: () => postgres(postgresUrl),
     close: (db) => db.destroy(),
@@ -56,7 +59,7 @@ await withServer('Postgres', () => {
         await store.commit(token, bytes('scs'), new Date(Date.now() + 60_000))
         expect(text(await store.find(token))).toBe('scs')
         await migrate(db, { tableName: table }) // and migrate() accepts it as it is
-        expect(await readRows(db, table)).toHaveLength(1)
+        expect(await readRows(db, table, 'postgres')).toHaveLength(1)
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
@@ -69,7 +72,7 @@ await withServer('Postgres', () => {
       const db = postgres(postgresUrl)
       try {
         expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
-        expect(await readRows(db, table)).toEqual([])
+        expect(await readRows(db, table, 'postgres')).toEqual([])
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()

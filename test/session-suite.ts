@@ -8,7 +8,7 @@ import {
   type HeaderList,
   type SessionManagerOptions,
 } from '../src/index.js'
-import type { EngineLeg } from './conformance.js'
+import type { EngineLeg } from './legs.js'
 import { randomTable, readRows, recording } from './helpers.js'
 
 const HOUR = 3600_000
@@ -28,16 +28,14 @@ export function cookiePair(headers: HeaderList): string {
  * The SessionManager's contract on one engine: load, save, tokens, expiry, renewal,
  * destruction, cookies and iteration, checked against what the table really holds.
  */
-export function sessionConformance(name: string, leg: EngineLeg): void {
-  describe(`${name}: SessionManager`, () => {
+export function sessionConformance(leg: EngineLeg): void {
+  describe(`${leg.name}: SessionManager`, () => {
     let db: Kysely<any>
     let table: string
     const clock = { now: Date.UTC(2032, 1, 3, 4, 5, 6, 789) }
-    const stores: KyselyStore[] = []
 
     function manager(options: Partial<SessionManagerOptions> = {}, on: Kysely<any> = db) {
       const store = new KyselyStore(on, 0, { tableName: table, now: () => clock.now })
-      stores.push(store)
       return new SessionManager({ store, now: () => clock.now, ...options })
     }
 
@@ -81,7 +79,7 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       const session = await sessions.load(undefined)
       session.set('n', 1)
       const token = cookiePair(await sessions.save(session)).split('=')[1]!
-      const rows = await readRows(db, table)
+      const rows = await readRows(db, table, leg.family)
       expect(rows.some((row) => row.token === sha256(token))).toBe(true)
       expect(rows.some((row) => row.token === token)).toBe(false)
     })
@@ -91,7 +89,7 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       const session = await sessions.load(undefined)
       session.set('n', 1)
       const token = cookiePair(await sessions.save(session)).split('=')[1]!
-      expect((await readRows(db, table)).some((row) => row.token === token)).toBe(true)
+      expect((await readRows(db, table, leg.family)).some((row) => row.token === token)).toBe(true)
     })
 
     test('the next request with the cookie sees the values, Dates and bytes included', async () => {
@@ -118,7 +116,7 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       session.set('x', 1)
       const token = cookiePair(await sessions.save(session)).split('=')[1]
       expect(token).not.toBe(forged)
-      expect((await readRows(db, table)).some((row) => row.token === sha256(forged))).toBe(false)
+      expect((await readRows(db, table, leg.family)).some((row) => row.token === sha256(forged))).toBe(false)
     })
 
     test.each([
@@ -154,7 +152,8 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       session.set('x', 1)
       const cookie = cookiePair(await sessions.save(session))
       const key = sha256(cookie.split('=')[1]!)
-      const expiry = async () => (await readRows(db, table)).find((row) => row.token === key)?.expiry
+      const expiry = async () =>
+        (await readRows(db, table, leg.family)).find((row) => row.token === key)?.expiry
       expect(await expiry()).toBe(clock.now + HOUR / 2)
       const start = clock.now
       try {
@@ -214,7 +213,7 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       expect(renewed).not.toBe(old)
       expect((await sessions.load(old)).keys()).toEqual([])
       expect((await sessions.load(renewed)).get('cart')).toEqual(['a'])
-      const keys = (await readRows(db, table)).map((row) => row.token)
+      const keys = (await readRows(db, table, leg.family)).map((row) => row.token)
       expect(keys).not.toContain(sha256(old.split('=')[1]!))
     })
 
@@ -231,9 +230,9 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
       expect(setCookie(headers)).toMatch(
         /^session=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; SameSite=Lax$/,
       )
-      expect((await readRows(db, table)).some((row) => row.token === sha256(cookie.split('=')[1]!))).toBe(
-        false,
-      )
+      expect(
+        (await readRows(db, table, leg.family)).some((row) => row.token === sha256(cookie.split('=')[1]!)),
+      ).toBe(false)
       expect((await sessions.load(cookie)).keys()).toEqual([])
     })
 
@@ -284,7 +283,7 @@ export function sessionConformance(name: string, leg: EngineLeg): void {
         const left = await Promise.all(cookies.map(async (c) => (await sessions.load(c)).get('user') ?? null))
         expect(left).toEqual([null, 'alice', null, 'bob'])
         expect((await sessions.load(cookies[1])).get('checked')).toBe(true)
-        expect(await readRows(db, name)).toHaveLength(2)
+        expect(await readRows(db, name, leg.family)).toHaveLength(2)
       } finally {
         await db.schema.dropTable(name).execute()
       }

@@ -22,19 +22,22 @@ import { bytes, randomToken, text, waitFor } from './helpers.js'
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-conformance('SQLite file, sqlite() factory', {
+conformance({
+  name: 'SQLite file, sqlite() factory',
   family: 'sqlite',
   open: () => sqlite(join(dir, 'factory.db')),
   close: (db) => db.destroy(),
 })
 
-conformance('SQLite :memory:, sqlite() factory', {
+conformance({
+  name: 'SQLite :memory:, sqlite() factory',
   family: 'sqlite',
   open: () => sqlite(':memory:'),
   close: (db) => db.destroy(),
 })
 
-conformance("SQLite file, Kysely's stock SqliteDialect", {
+conformance({
+  name: "SQLite file, Kysely's stock SqliteDialect",
   family: 'sqlite',
   open: () => {
     const database = new Database(join(dir, 'stock.db'))
@@ -44,7 +47,8 @@ conformance("SQLite file, Kysely's stock SqliteDialect", {
   close: (db) => db.destroy(),
 })
 
-sessionConformance('SQLite :memory:', {
+sessionConformance({
+  name: 'SQLite :memory:',
   family: 'sqlite',
   open: () => sqlite(':memory:'),
   close: (db) => db.destroy(),

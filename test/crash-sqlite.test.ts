@@ -1,0 +1,4 @@
+// Crash safety of SQLite (WAL): see test/crash.ts.
+import { crashSuite } from './crash.js'
+
+crashSuite('sqlite')
