@@ -95,7 +95,9 @@ const engines: Record<string, Leg[]> = {
       },
     },
   ],
-  postgres: [{ name: 'Postgres', family: 'postgres', open: async () => postgres(postgresUrl), close: destroy }],
+  postgres: [
+    { name: 'Postgres', family: 'postgres', open: async () => postgres(postgresUrl), close: destroy },
+  ],
   mysql: [{ name: 'MariaDB/MySQL', family: 'mysql', open: async () => mysql(mysqlUrl), close: destroy }],
 }
 
