@@ -90,3 +90,16 @@ export function checkObject(name: string, value: unknown): asserts value is obje
     throw new TypeError(`${name} must be an object, got ${kind(value)}`)
   }
 }
+
+/**
+ * Throws a TypeError when `options` has a key that is not in `known`: a misspelt option
+ * (`{ table: 'x' }` for `tableName`) must not be ignored silently. `name` is how the message
+ * refers to the object, for example `options` or `cookie`.
+ */
+export function checkKnownKeys(name: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${name}.${key} is not an option here; the options are: ${known.join(', ')}`)
+    }
+  }
+}
