@@ -347,10 +347,18 @@ export function markdown(results: Results): string {
       'same pragmas our `sqlite()` sets). Postgres contenders each have their own table and the default ' +
       "`pg.Pool` (10 connections). connect-pg-simple's table is made from its table.sql, with its fixed " +
       'constraint and index names made unique.',
+    ...(results.versions['Postgres autovacuum'] === 'off'
+      ? [
+          '- **This Postgres server runs with autovacuum off.** The tables are vacuumed and analysed once, ' +
+            'after the logins; during the rounds, every update (a touch, a write) leaves a dead row version ' +
+            'that nothing removes, so Postgres contenders that write on every request slow down as the run ' +
+            'goes on more than they would on a default server.',
+        ]
+      : []),
     `- "no decay" is judged on the drift (see Round by round): the last round may be at most ` +
       `${Math.round((1 - DECAY_ALLOWED) * 100)}% below the first.`,
     '',
-    '## Versions',
+    '## Versions and settings',
     '',
     Object.entries(results.versions)
       .map(([name, version]) => `${name} ${version}`)

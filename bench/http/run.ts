@@ -1,5 +1,5 @@
 /**
- * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 8 minutes), or
+ * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 9 minutes), or
  * `npm run bench:http -- --quick` (a smoke run, about 2 minutes). One Express 5 process per
  * contender, wrk in its own process cycling through the cookies of logged-in sessions,
  * interleaved rounds, medians of per-round ratios. Writes bench/report/http.{md,json,svg}.
@@ -52,8 +52,8 @@ for (const arg of argv) {
 }
 const quick = argv.includes('--quick')
 const settings = {
-  rounds: number('rounds', quick ? 2 : 3),
-  seconds: number('seconds', quick ? 1 : 5),
+  rounds: number('rounds', quick ? 2 : 5),
+  seconds: number('seconds', quick ? 1 : 3),
   warmupSeconds: quick ? 1 : 2,
   cellWarmupSeconds: quick ? 0 : 1,
   sessions: number('sessions', quick ? 1_000 : 10_000),
@@ -182,6 +182,8 @@ try {
       fail(result, error)
     }
   }
+
+  await workspace.vacuum()
 
   const live = () => results.contenders.filter((c) => c.error === undefined)
   const measure = (contender: ContenderResult, route: Route, seconds: number) => {
@@ -322,6 +324,10 @@ async function versions(wrkPath: string): Promise<Record<string, string>> {
     out['Postgres'] = (
       (await client.query('SHOW server_version')).rows[0] as { server_version: string }
     ).server_version
+    const { rows } = await client.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('autovacuum', 'synchronous_commit')",
+    )
+    for (const { name, setting } of rows) out[`Postgres ${name}`] = setting
   } catch {
     out['Postgres'] = 'unreachable'
   } finally {
