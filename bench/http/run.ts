@@ -8,7 +8,7 @@
  * --connections=N, --threads=N (wrk's), --only=id,id (see contenders.ts; the references
  * connect-redis and no-sessions are always added).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -16,18 +16,9 @@ import { createClient } from 'redis'
 import { contenders as lineUp, routes, type Contender, type Route } from './contenders.js'
 import { findWrk, login, runWrk, send, writeCookieFile, wrkVersion } from './load.js'
 import { killAll, startApp, type App } from './processes.js'
-import {
-  addRatios,
-  cellOf,
-  chart,
-  markdown,
-  references,
-  targets,
-  type ContenderResult,
-  type Results,
-  type Sample,
-} from './report.js'
+import { cellOf, references, type ContenderResult, type Results, type Sample } from './report.js'
 import { postgresUrl, redisUrl, unavailable, Workspace } from './workspace.js'
+import { writeReport } from './write-report.js'
 
 const root = new URL('../../', import.meta.url)
 const argv = process.argv.slice(2)
@@ -261,14 +252,7 @@ try {
 
 results.machine.loadAfter = loadavg()
 results.durationSeconds = (Date.now() - started) / 1000
-addRatios(results)
-results.targets = targets(results)
-const md = markdown(results)
-const dir = new URL('bench/report/', root)
-mkdirSync(dir, { recursive: true })
-writeFileSync(new URL('http.json', dir), `${JSON.stringify(results, null, 2)}\n`)
-writeFileSync(new URL('http.md', dir), md)
-writeFileSync(new URL('http.svg', dir), chart(results))
+const md = writeReport(results)
 console.log(`\n${md}`)
 console.log(`done in ${Math.round(results.durationSeconds)} s; wrote bench/report/http.{md,json,svg}`)
 process.exitCode = results.contenders.some((c) => c.error !== undefined) ? 1 : 0
