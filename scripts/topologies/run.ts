@@ -3,7 +3,7 @@
 // (`before` figures were taken by running this file in a checkout of the older code).
 //
 //   npx tsx scripts/topologies/run.ts pgbouncer [--seconds 10] [--mode transaction|session]
-//   npx tsx scripts/topologies/run.ts failover  [--seconds 8]
+//   npx tsx scripts/topologies/run.ts failover  [--seconds 8] [--detect-ms 2000]
 //   npx tsx scripts/topologies/run.ts silent
 //   npx tsx scripts/topologies/run.ts galera    [--seconds 10]
 import { parseArgs } from 'node:util'
@@ -14,6 +14,7 @@ const { positionals, values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     mode: { type: 'string', default: 'transaction' },
+    'detect-ms': { type: 'string', default: '0' },
   },
 })
 const name = positionals[0] as ScenarioName
@@ -21,6 +22,10 @@ if (!(name in scenarios)) {
   console.error(`usage: run.ts ${Object.keys(scenarios).join('|')} [--seconds N]`)
   process.exit(2)
 }
-const result = await scenarios[name]({ seconds: Number(values.seconds), mode: values.mode as never })
+const result = await scenarios[name]({
+  seconds: Number(values.seconds),
+  mode: values.mode as never,
+  detectionMs: Number(values['detect-ms']),
+})
 console.log(JSON.stringify(result, null, 2))
 process.exit(0)

@@ -1,14 +1,22 @@
 // The topology scenarios: each starts its servers, runs a mixed load (and a fault), tears
 // everything down, and returns its figures. test/topologies/ asserts on them; run.ts prints them.
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { postgres } from '../../dialects/postgres.js'
 import { KyselyStore, migrate } from '../../src/index.js'
 import { Load, readTable, type LoadFigures } from './load.js'
 import { startPgBouncer, type PoolMode } from './pgbouncer.js'
+import { startReplication } from './replication.js'
+import { startFreezingProxy, startSilentServer } from './silent.js'
+import { mysql } from '../../dialects/mysql.js'
+import { PORTS, LOCAL_POSTGRES } from './common.js'
+import type { Kysely } from 'kysely'
 
 export interface ScenarioOptions {
   seconds: number
   mode?: PoolMode
+  /** Failover: how long after the kill the standby is promoted and the proxy repointed. */
+  detectionMs?: number
 }
 
 export interface ScenarioResult extends Omit<LoadFigures, 'firstRejections'> {
@@ -56,7 +64,152 @@ export async function pgbouncerLoad(options: ScenarioOptions): Promise<ScenarioR
   }
 }
 
+/**
+ * 8 workers through HAProxy to a primary with a synchronous hot standby; the primary is killed
+ * (`pg_ctl stop -m immediate`), the standby promoted and the proxy repointed, under load.
+ */
+export async function failover(options: ScenarioOptions): Promise<ScenarioResult> {
+  const replication = await startReplication()
+  const db = postgres(replication.url, { poolSize: 8, connectionTimeout: 5000 })
+  const table = topologyTable()
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    await migrate(db, { tableName: table })
+    const store = new KyselyStore(db, 0, { tableName: table })
+    const load = new Load({ workers: 8, writer: () => store, reader: () => store })
+    load.start()
+    await sleep((options.seconds * 1000) / 3)
+    const steps = await replication.failover(options.detectionMs ?? 0)
+    await sleep((options.seconds * 2000) / 3)
+    const figures = await load.stop()
+    // The same store, not rebuilt, works on the new primary.
+    let recovered = false
+    try {
+      await store.commit('after-failover', new TextEncoder().encode('ok'), new Date(Date.now() + 60_000))
+      recovered = new TextDecoder().decode(await store.find('after-failover')) === 'ok'
+    } catch {
+      recovered = false
+    }
+    const direct = postgres(replication.standbyUrl)
+    let stored: Map<string, string>
+    try {
+      stored = await readTable(direct, table)
+    } finally {
+      await direct.destroy()
+    }
+    const firstSuccess = load.firstSuccessAfter(steps.killedAt)
+    return {
+      ...summarise(
+        `Postgres primary + sync standby, HAProxy, failover ${options.detectionMs ?? 0} ms after the kill`,
+        figures,
+        load.lostWrites(stored),
+      ),
+      recovered,
+      failoverMs: firstSuccess === undefined ? null : firstSuccess - steps.killedAt,
+      promoteMs: steps.promotedAt - steps.killedAt,
+      repointMs: steps.repointedAt - steps.killedAt,
+      rejectedAfterKill: load.rejectionsBetween(steps.killedAt),
+      unhandledRejections: unhandled.length,
+    }
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    await db.destroy().catch(() => undefined)
+    await replication.stop()
+  }
+}
+
+/** How one call against a server that never answers ended. */
+export interface TimedCall {
+  operation: string
+  /** Milliseconds until it settled, or null if it had not settled by the cap. */
+  ms: number | null
+  outcome: string
+}
+
+/** Every store call and migrate() at once, each capped at `capMs`; never waits longer than that. */
+async function timeCalls(
+  db: Kysely<any>,
+  table: string,
+  capMs: number,
+  storeOptions: object,
+): Promise<TimedCall[]> {
+  const store = new KyselyStore(db, 0, { tableName: table, ...storeOptions })
+  const token = 'silent-token'
+  const calls: [string, () => Promise<unknown>][] = [
+    ['migrate', () => migrate(db, { tableName: table })],
+    ['find', () => store.find(token)],
+    ['commit', () => store.commit(token, new Uint8Array([1]), new Date(Date.now() + 60_000))],
+    ['touch', () => store.touch(token, new Date(Date.now() + 60_000))],
+    ['delete', () => store.delete(token)],
+    ['all', () => store.all()],
+    ['cleanup', () => store.cleanup()],
+  ]
+  return Promise.all(
+    calls.map(async ([operation, call]) => {
+      const started = Date.now()
+      let timer: NodeJS.Timeout | undefined
+      const cap = new Promise<'hung'>((resolve) => {
+        timer = setTimeout(() => resolve('hung'), capMs)
+      })
+      const settled = call().then(
+        () => 'resolved',
+        (error: Error & { code?: unknown; cause?: unknown }) =>
+          `${error.name} (${String(error.code)}): ${error.message}` +
+          (error.cause instanceof Error ? ` [cause: ${error.cause.name}]` : ''),
+      )
+      const outcome = await Promise.race([settled, cap])
+      clearTimeout(timer)
+      return { operation, ms: outcome === 'hung' ? null : Date.now() - started, outcome }
+    }),
+  )
+}
+
+/**
+ * A socket that accepts and never answers, reached with postgres() and mysql() with a 1 s
+ * connection timeout: every store call and migrate() must reject in about that time. Then a
+ * proxy to the real Postgres that freezes once the pool's connections are open: the store's
+ * `timeout` option must bound the calls.
+ */
+export async function silent(options: ScenarioOptions & { capMs?: number } = { seconds: 0 }) {
+  const capMs = options.capMs ?? 15_000
+  const connectionTimeout = 1000
+  const silentServer = await startSilentServer(PORTS.silent)
+  const results: Record<string, TimedCall[]> = {}
+  try {
+    const pgDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
+    results.postgres = await timeCalls(pgDb, topologyTable(), capMs, {})
+    void pgDb.destroy().catch(() => undefined)
+    const myDb = mysql(`mysql://root@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
+    results.mysql = await timeCalls(myDb, topologyTable(), capMs, {})
+    void myDb.destroy().catch(() => undefined)
+  } finally {
+    await silentServer.stop()
+  }
+  // A server that stops answering once connected: only a per-call time limit can help.
+  const proxy = await startFreezingProxy(PORTS.freezer, LOCAL_POSTGRES.port)
+  const table = topologyTable()
+  const frozenDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.freezer}/test`, { connectionTimeout })
+  const admin = postgres(`postgres://postgres@127.0.0.1:${LOCAL_POSTGRES.port}/test`)
+  try {
+    await migrate(frozenDb, { tableName: table })
+    const warm = new KyselyStore(frozenDb, 0, { tableName: table })
+    await Promise.all(Array.from({ length: 8 }, (_, i) => warm.find(`warm-${i}`))) // connections open
+    proxy.freeze()
+    results.frozenPostgres = await timeCalls(frozenDb, table, capMs, { timeout: connectionTimeout })
+  } finally {
+    await proxy.stop()
+    void frozenDb.destroy().catch(() => undefined)
+    await admin.schema.dropTable(table).ifExists().execute()
+    await admin.destroy()
+  }
+  return { topology: 'silent socket and frozen proxy', connectionTimeout, capMs, results }
+}
+
 export const scenarios = {
   pgbouncer: pgbouncerLoad,
+  failover,
+  silent,
 }
 export type ScenarioName = keyof typeof scenarios
