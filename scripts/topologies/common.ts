@@ -10,6 +10,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export const PORTS = {
   pgbouncerTransaction: 6432,
   pgbouncerSession: 6433,
+  /** The load scenarios' own PgBouncers, so that they can run while a suite holds the others. */
+  pgbouncerLoadTransaction: 6434,
+  pgbouncerLoadSession: 6435,
   silent: 55400,
   freezer: 55401,
   primary: 55410,

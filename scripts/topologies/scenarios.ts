@@ -8,9 +8,10 @@ import { Load, readTable, type LoadFigures } from './load.js'
 import { startPgBouncer, type PoolMode } from './pgbouncer.js'
 import { startReplication } from './replication.js'
 import { startFreezingProxy, startSilentServer } from './silent.js'
+import { startGalera } from './galera.js'
 import { mysql } from '../../dialects/mysql.js'
 import { PORTS, LOCAL_POSTGRES } from './common.js'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 
 export interface ScenarioOptions {
   seconds: number
@@ -44,7 +45,10 @@ function summarise(topology: string, figures: LoadFigures, lost: { lost: number;
 /** 8 workers of mixed load through PgBouncer (pool size 2) with postgres(). */
 export async function pgbouncerLoad(options: ScenarioOptions): Promise<ScenarioResult> {
   const mode = options.mode ?? 'transaction'
-  const bouncer = await startPgBouncer(mode, { poolSize: mode === 'transaction' ? 2 : 10 })
+  const bouncer = await startPgBouncer(mode, {
+    poolSize: mode === 'transaction' ? 2 : 10,
+    port: mode === 'transaction' ? PORTS.pgbouncerLoadTransaction : PORTS.pgbouncerLoadSession,
+  })
   const db = postgres(bouncer.url, { poolSize: 8 })
   const table = topologyTable()
   try {
@@ -207,9 +211,111 @@ export async function silent(options: ScenarioOptions & { capMs?: number } = { s
   return { topology: 'silent socket and frozen proxy', connectionTimeout, capMs, results }
 }
 
+/**
+ * Commit on one node, then at once on another: find (a stale read if it does not see the
+ * commit) and, for other tokens, delete (a lost logout if the row is still there once the
+ * cluster has settled). 8 workers at once, `rounds` each, mysql() with its default settings.
+ */
+async function causalRounds(stores: KyselyStore[], rounds: number) {
+  let stale = 0
+  let finds = 0
+  const deleted: string[] = []
+  const prefix = `causal${randomBytes(3).toString('hex')}`
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, w) => {
+      for (let k = 0; k < rounds; k++) {
+        const a = stores[(w + k) % stores.length]!
+        const b = stores[(w + k + 1) % stores.length]!
+        const token = `${prefix}-${w}-${k}`
+        const value = new TextEncoder().encode(`value ${k}`)
+        await a.commit(token, value, new Date(Date.now() + 3600_000))
+        if (k % 4 === 3) {
+          await b.delete(token)
+          deleted.push(token)
+        } else {
+          finds++
+          const read = await b.find(token)
+          if (read === undefined || Buffer.compare(Buffer.from(read), Buffer.from(value)) !== 0) stale++
+        }
+      }
+    }),
+  )
+  return { finds, stale, deleted }
+}
+
+/**
+ * A 3-node Galera cluster: causal reads right after commits across nodes, then 8 workers
+ * through HAProxy while one node is killed with SIGKILL.
+ */
+export async function galera(options: ScenarioOptions & { rounds?: number }) {
+  const cluster = await startGalera()
+  const table = topologyTable()
+  const direct = cluster.nodes.map((node) => mysql(node.url, { poolSize: 8 }))
+  const proxied = mysql(cluster.url, { poolSize: 8, connectionTimeout: 5000 })
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    await migrate(direct[0]!, { tableName: table })
+    const stores = direct.map((db) => new KyselyStore(db, 0, { tableName: table }))
+    const causal = await causalRounds(stores, options.rounds ?? 250)
+    const survivor = direct[0]!
+    await waitForSettled(survivor, table)
+    const rows = await readTable(survivor, table)
+    const lostLogouts = causal.deleted.filter((token) => rows.has(token)).length
+
+    const store = new KyselyStore(proxied, 0, { tableName: table })
+    const load = new Load({ workers: 8, writer: () => store, reader: () => store })
+    load.start()
+    await sleep((options.seconds * 1000) / 3)
+    const killedAt = Date.now()
+    await cluster.kill(2)
+    await sleep((options.seconds * 2000) / 3)
+    const figures = await load.stop()
+    let recovered = false
+    try {
+      await store.commit('after-kill', new TextEncoder().encode('ok'), new Date(Date.now() + 60_000))
+      recovered = new TextDecoder().decode(await store.find('after-kill')) === 'ok'
+    } catch {
+      recovered = false
+    }
+    await waitForSettled(survivor, table)
+    const stored = await readTable(survivor, table)
+    const second = await readTable(direct[1]!, table)
+    const firstSuccess = load.firstSuccessAfter(killedAt)
+    return {
+      ...summarise('MariaDB Galera, 3 nodes, HAProxy; node 3 killed', figures, load.lostWrites(stored)),
+      causalFinds: causal.finds,
+      staleReadsRightAfterCommit: causal.stale,
+      deletesRightAfterCommit: causal.deleted.length,
+      lostLogouts,
+      nodesDiffer: [...stored].filter(([token, value]) => second.get(token) !== value).length,
+      recovered,
+      failoverMs: firstSuccess === undefined ? null : firstSuccess - killedAt,
+      rejectedAfterKill: load.rejectionsBetween(killedAt),
+      clusterSizeAfter: await cluster.clusterSize(0),
+      unhandledRejections: unhandled.length,
+    }
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    await proxied.destroy().catch(() => undefined)
+    for (const db of direct) await db.destroy().catch(() => undefined)
+    await cluster.stop()
+  }
+}
+
+/** Waits until `db`'s node has applied every write set it has received (a causal no-op read). */
+async function waitForSettled(db: Kysely<any>, table: string): Promise<void> {
+  await db.connection().execute(async (connection) => {
+    await sql`SET SESSION wsrep_sync_wait = 15`.execute(connection)
+    await sql`SELECT COUNT(*) FROM ${sql.table(table)}`.execute(connection)
+  })
+}
+
 export const scenarios = {
   pgbouncer: pgbouncerLoad,
   failover,
   silent,
+  galera,
 }
 export type ScenarioName = keyof typeof scenarios

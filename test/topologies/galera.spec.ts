@@ -1,0 +1,27 @@
+// A 3-node MariaDB Galera cluster on loopback (Debian's mariadbd and galera-4). With mysql()'s
+// default settings, a find or a delete on one node right after a commit resolved on another
+// sees that commit (no stale read, no logout that does not take); then 8 workers through
+// HAProxy while a node is killed with SIGKILL: 0 acknowledged commits lost.
+import { expect, test } from 'vitest'
+import { galeraMissing } from '../../scripts/topologies/galera.js'
+import { galera } from '../../scripts/topologies/scenarios.js'
+import { printFigures, whenAvailable } from './require.js'
+
+whenAvailable('MariaDB Galera, 3 nodes', galeraMissing(), () => {
+  test('causal reads right after commits on another node by default; a node killed under 8 workers loses nothing', async () => {
+    const result = await galera({ seconds: 9, rounds: 200 })
+    printFigures('Galera', result)
+    expect(result.causalFinds).toBeGreaterThan(1000)
+    expect(result.staleReadsRightAfterCommit).toBe(0)
+    expect(result.lostLogouts).toBe(0)
+    expect(result.operations).toBeGreaterThan(1000)
+    expect(result.lostExamples).toEqual([])
+    expect(result.lost).toBe(0)
+    expect(result.staleReads).toBe(0)
+    expect(result.nodesDiffer).toBe(0)
+    expect(result.recovered).toBe(true)
+    expect(result.clusterSizeAfter).toBe(2)
+    expect(result.unhandledRejections).toBe(0)
+    for (const code of Object.keys(result.rejectionsByCode)) expect(code).toMatch(/^(engine|timeout)(\/|$)/)
+  })
+})
