@@ -5,6 +5,7 @@
 //   npx tsx scripts/topologies/run.ts pgbouncer [--seconds 10] [--mode transaction|session]
 //   npx tsx scripts/topologies/run.ts failover  [--seconds 8] [--detect-ms 2000]
 //   npx tsx scripts/topologies/run.ts silent
+//   npx tsx scripts/topologies/run.ts frozen
 //   npx tsx scripts/topologies/run.ts galera    [--seconds 10]
 import { parseArgs } from 'node:util'
 import { scenarios, type ScenarioName } from './scenarios.js'

@@ -138,11 +138,12 @@ async function timeCalls(
   table: string,
   capMs: number,
   storeOptions: object,
+  migrateOptions: object = {},
 ): Promise<TimedCall[]> {
   const store = new KyselyStore(db, 0, { tableName: table, ...storeOptions })
   const token = 'silent-token'
   const calls: [string, () => Promise<unknown>][] = [
-    ['migrate', () => migrate(db, { tableName: table })],
+    ['migrate', () => migrate(db, { tableName: table, ...migrateOptions })],
     ['find', () => store.find(token)],
     ['commit', () => store.commit(token, new Uint8Array([1]), new Date(Date.now() + 60_000))],
     ['touch', () => store.touch(token, new Date(Date.now() + 60_000))],
@@ -172,43 +173,57 @@ async function timeCalls(
 
 /**
  * A socket that accepts and never answers, reached with postgres() and mysql() with a 1 s
- * connection timeout: every store call and migrate() must reject in about that time. Then a
- * proxy to the real Postgres that freezes once the pool's connections are open: the store's
- * `timeout` option must bound the calls.
+ * connection timeout: every store call and migrate() must reject in about that time.
  */
-export async function silent(options: ScenarioOptions & { capMs?: number } = { seconds: 0 }) {
+export async function silent(options: { capMs?: number; connectionTimeout?: number } = {}) {
   const capMs = options.capMs ?? 15_000
-  const connectionTimeout = 1000
+  const connectionTimeout = options.connectionTimeout ?? 1000
   const silentServer = await startSilentServer(PORTS.silent)
-  const results: Record<string, TimedCall[]> = {}
   try {
     const pgDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
-    results.postgres = await timeCalls(pgDb, topologyTable(), capMs, {})
+    const pg = await timeCalls(pgDb, topologyTable(), capMs, {})
     void pgDb.destroy().catch(() => undefined)
     const myDb = mysql(`mysql://root@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
-    results.mysql = await timeCalls(myDb, topologyTable(), capMs, {})
+    const my = await timeCalls(myDb, topologyTable(), capMs, {})
     void myDb.destroy().catch(() => undefined)
+    return {
+      topology: 'a socket that accepts and never answers',
+      connectionTimeout,
+      capMs,
+      postgres: pg,
+      mysql: my,
+    }
   } finally {
     await silentServer.stop()
   }
-  // A server that stops answering once connected: only a per-call time limit can help.
+}
+
+/**
+ * A proxy to the machine's Postgres that freezes once the pool's connections are open (a hung
+ * server, a partition): only a per-call time limit, the store's `timeout`, can end the calls.
+ */
+export async function frozen(options: { capMs?: number; timeout?: number } = {}) {
+  const capMs = options.capMs ?? 15_000
+  const timeout = options.timeout ?? 1000
   const proxy = await startFreezingProxy(PORTS.freezer, LOCAL_POSTGRES.port)
   const table = topologyTable()
-  const frozenDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.freezer}/test`, { connectionTimeout })
+  const frozenDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.freezer}/test`, {
+    connectionTimeout: timeout,
+  })
   const admin = postgres(`postgres://postgres@127.0.0.1:${LOCAL_POSTGRES.port}/test`)
   try {
     await migrate(frozenDb, { tableName: table })
     const warm = new KyselyStore(frozenDb, 0, { tableName: table })
     await Promise.all(Array.from({ length: 8 }, (_, i) => warm.find(`warm-${i}`))) // connections open
     proxy.freeze()
-    results.frozenPostgres = await timeCalls(frozenDb, table, capMs, { timeout: connectionTimeout })
+    const calls = await timeCalls(frozenDb, table, capMs, { timeout }, { timeout })
+    return { topology: 'a proxy that freezes open connections', timeout, capMs, postgres: calls }
   } finally {
     await proxy.stop()
     void frozenDb.destroy().catch(() => undefined)
     await admin.schema.dropTable(table).ifExists().execute()
     await admin.destroy()
   }
-  return { topology: 'silent socket and frozen proxy', connectionTimeout, capMs, results }
 }
 
 /**
@@ -257,6 +272,19 @@ export async function galera(options: ScenarioOptions & { rounds?: number }) {
   process.on('unhandledRejection', onUnhandled)
   try {
     await migrate(direct[0]!, { tableName: table })
+    // What mysql() set on a node's connections: by default, with causalReads: false, and
+    // with wsrep_sync_wait given in sessionVariables.
+    const syncWait = async (db: Kysely<any>) =>
+      Number((await sql<{ w: unknown }>`SELECT @@session.wsrep_sync_wait AS w`.execute(db)).rows[0]?.w)
+    const optOut = mysql(cluster.nodes[1]!.url, { causalReads: false })
+    const explicit = mysql(cluster.nodes[1]!.url, { sessionVariables: { wsrep_sync_wait: 1 } })
+    const syncWaitSet = {
+      default: await syncWait(direct[1]!),
+      causalReadsFalse: await syncWait(optOut),
+      sessionVariables1: await syncWait(explicit),
+    }
+    await optOut.destroy()
+    await explicit.destroy()
     const stores = direct.map((db) => new KyselyStore(db, 0, { tableName: table }))
     const causal = await causalRounds(stores, options.rounds ?? 250)
     const survivor = direct[0]!
@@ -285,6 +313,7 @@ export async function galera(options: ScenarioOptions & { rounds?: number }) {
     const firstSuccess = load.firstSuccessAfter(killedAt)
     return {
       ...summarise('MariaDB Galera, 3 nodes, HAProxy; node 3 killed', figures, load.lostWrites(stored)),
+      syncWaitSet,
       causalFinds: causal.finds,
       staleReadsRightAfterCommit: causal.stale,
       deletesRightAfterCommit: causal.deleted.length,
@@ -316,6 +345,7 @@ export const scenarios = {
   pgbouncer: pgbouncerLoad,
   failover,
   silent,
+  frozen,
   galera,
 }
 export type ScenarioName = keyof typeof scenarios

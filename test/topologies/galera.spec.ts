@@ -11,6 +11,8 @@ whenAvailable('MariaDB Galera, 3 nodes', galeraMissing(), () => {
   test('causal reads right after commits on another node by default; a node killed under 8 workers loses nothing', async () => {
     const result = await galera({ seconds: 9, rounds: 200 })
     printFigures('Galera', result)
+    // wsrep_sync_wait: reads and updates/deletes wait by default; the opt-out and an explicit value win.
+    expect(result.syncWaitSet).toEqual({ default: 3, causalReadsFalse: 0, sessionVariables1: 1 })
     expect(result.causalFinds).toBeGreaterThan(1000)
     expect(result.staleReadsRightAfterCommit).toBe(0)
     expect(result.lostLogouts).toBe(0)
