@@ -35,7 +35,7 @@ export const LOCAL_POSTGRES = { host: '127.0.0.1', port: 5432, user: 'postgres',
 export function missingTool(...paths: string[]): string | undefined {
   for (const path of paths) {
     const found = path.includes('/')
-      ? spawnSync('test', ['-x', path]).status === 0
+      ? spawnSync('test', ['-e', path]).status === 0
       : spawnSync('sh', ['-c', `command -v ${path}`]).status === 0
     if (!found) return `${path} is not installed`
   }
