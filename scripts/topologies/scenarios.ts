@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { postgres } from '../../dialects/postgres.js'
+import { postgresFamily, statementName } from '../../src/families/postgres.js'
 import { KyselyStore, migrate } from '../../src/index.js'
 import { Load, readTable, type LoadFigures } from './load.js'
 import { startPgBouncer, type PoolMode } from './pgbouncer.js'
@@ -56,7 +57,11 @@ export async function pgbouncerLoad(options: ScenarioOptions): Promise<ScenarioR
     const store = new KyselyStore(db, 0, { tableName: table })
     const load = new Load({ workers: 8, writer: () => store, reader: () => store })
     const figures = await load.runFor(options.seconds * 1000)
-    return summarise(`PgBouncer 1.18, ${mode} mode`, figures, load.lostWrites(await readTable(db, table)))
+    return {
+      ...summarise(`PgBouncer 1.18, ${mode} mode`, figures, load.lostWrites(await readTable(db, table))),
+      // Whether the store's statements had names to send (a process names its first 120 texts).
+      named: statementName(postgresFamily.statements(table).find) !== undefined,
+    }
   } finally {
     await db.schema
       .dropTable(table)
