@@ -12,7 +12,16 @@ import { optionalPeer } from './shared.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 
-/** A session variable's value: bound as a parameter, never spliced into the SQL text. */
+/**
+ * A session variable's value: bound as a parameter, never spliced into the SQL text.
+ *
+ * @example
+ * ```ts
+ * import type { SessionVariableValue } from 'kysely-session-store/mysql'
+ *
+ * const zone: SessionVariableValue = '+00:00'
+ * ```
+ */
 export type SessionVariableValue = string | number | boolean
 
 /**
@@ -203,7 +212,11 @@ async function setUp(connection: MysqlPoolConnection, { variables, causal }: Set
     // SHOW VARIABLES answers on MySQL too, where @@wsrep_on is an unknown variable.
     const rows = (await query(connection, "SHOW VARIABLES LIKE 'wsrep_on'", [])) as { Value?: unknown }[]
     if (String(rows[0]?.Value ?? '').toUpperCase() === 'ON') {
-      await query(connection, `SET SESSION wsrep_sync_wait = @@session.wsrep_sync_wait | ${CAUSAL_SYNC_WAIT}`, [])
+      await query(
+        connection,
+        `SET SESSION wsrep_sync_wait = @@session.wsrep_sync_wait | ${CAUSAL_SYNC_WAIT}`,
+        [],
+      )
     }
   }
 }

@@ -9,7 +9,7 @@ import { mysql } from '../dialects/mysql.js'
 import { ConnectionTimeoutError, postgres } from '../dialects/postgres.js'
 import { postgresFamily, statementName } from '../src/families/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
-import { randomTable, sleep } from './helpers.js'
+import { randomTable, sleep, waitFor } from './helpers.js'
 import { mysqlUrl, postgresUrl, withServer } from './servers.js'
 
 const HOUR = 3600_000
@@ -241,6 +241,30 @@ await withServer('Postgres', () => {
     })
   })
 
+  describe('postgres() pool options', () => {
+    test('idleTimeout: an unused connection is closed after it', async () => {
+      const name = randomTable('idle')
+      const db = postgres(`${postgresUrl}?application_name=${name}`, { poolSize: 1, idleTimeout: 100 })
+      const observer = postgres(postgresUrl)
+      const open = async () =>
+        (
+          await sql<{
+            n: number
+          }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${name}`.execute(
+            observer,
+          )
+        ).rows[0]?.n
+      try {
+        await sql`SELECT 1`.execute(db)
+        expect(await open()).toBe(1)
+        await waitFor(async () => (await open()) === 0)
+      } finally {
+        await db.destroy()
+        await observer.destroy()
+      }
+    })
+  })
+
   describe('postgres() connection timeout', () => {
     test('every connection busy past connectionTimeout: the statement rejects with a ConnectionTimeoutError as cause', async () => {
       const db = postgres(postgresUrl, { poolSize: 1, connectionTimeout: 300 })
@@ -305,6 +329,25 @@ await withServer('MySQL', () => {
         }
       } finally {
         await db.destroy()
+      }
+    })
+
+    test('idleTimeout: an unused connection is closed after it', async () => {
+      const db = mysql(mysqlUrl, { poolSize: 2, idleTimeout: 100 })
+      const observer = mysql(mysqlUrl)
+      try {
+        const { rows } = await sql<{ id: number }>`SELECT CONNECTION_ID() AS id`.execute(db)
+        const open = async () =>
+          (
+            await sql`SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ${rows[0]!.id}`.execute(
+              observer,
+            )
+          ).rows.length
+        expect(await open()).toBe(1)
+        await waitFor(async () => (await open()) === 0)
+      } finally {
+        await db.destroy()
+        await observer.destroy()
       }
     })
 
