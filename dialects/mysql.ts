@@ -70,7 +70,9 @@ const CAUSAL_SYNC_WAIT = 3
  *
  * @example
  * ```ts
- * mysql(createPool({ uri: 'mysql://app@localhost/app', connectionLimit: 20 }))
+ * import { createPool } from 'mysql2'
+ *
+ * mysql(createPool({ uri: 'mysql://app@localhost/app', connectionLimit: 20, connectTimeout: 10_000 }))
  * ```
  */
 export type MysqlPoolLike = MysqlPool

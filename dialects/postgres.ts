@@ -173,6 +173,8 @@ function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolC
  *
  * @example
  * ```ts
+ * import pg from 'pg'
+ *
  * postgres(new pg.Pool({ max: 20, connectionTimeoutMillis: 10_000 }))
  * ```
  */

@@ -162,7 +162,7 @@ await withServer('Postgres', () => {
         const store = new KyselyStore(db, 0, { tableName: table })
         await store.commit('a-token', new Uint8Array([1]), new Date(Date.now() + HOUR))
         await store.find('a-token')
-        const { commit, find } = postgresFamily.statements(table)
+        const { commit, find } = postgresFamily.statements({ schema: undefined, name: table })
         expect(await preparedNames(db)).toEqual([statementName(commit), statementName(find)].sort())
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
@@ -208,7 +208,7 @@ await withServer('Postgres', () => {
       const table = randomTable('collide')
       try {
         await migrate(db, { tableName: table })
-        const { find } = postgresFamily.statements(table)
+        const { find } = postgresFamily.statements({ schema: undefined, name: table })
         // Another client of a shared session prepared the statement first.
         await sql.raw(`PREPARE ${statementName(find)} (text, timestamptz) AS ${find}`).execute(db)
         const store = new KyselyStore(db, 0, { tableName: table })

@@ -59,8 +59,8 @@ export async function pgbouncerLoad(options: ScenarioOptions): Promise<ScenarioR
     const figures = await load.runFor(options.seconds * 1000)
     return {
       ...summarise(`PgBouncer 1.18, ${mode} mode`, figures, load.lostWrites(await readTable(db, table))),
-      // Whether the store's statements had names to send (a process names its first 120 texts).
-      named: statementName(postgresFamily.statements(table).find) !== undefined,
+      // Whether the store's statements had names to send (a process names its first 400 texts).
+      named: statementName(postgresFamily.statements({ schema: undefined, name: table }).find) !== undefined,
     }
   } finally {
     await db.schema

@@ -15,7 +15,7 @@ import { printFigures, whenAvailable } from './require.js'
 
 await withServer('Postgres', () => {
   whenAvailable('PgBouncer 1.18', pgbouncerMissing(), () => {
-    // First in the file: names are given to the first 120 statement texts of a process, and
+    // First in the file: names are given to the first 400 statement texts of a process, and
     // the conformance suite's random tables use them up.
     test('8 workers of mixed load through transaction mode (pool size 2): zero errors, nothing lost, no stale read', async () => {
       const result = await pgbouncerLoad({ seconds: 8, mode: 'transaction' })
