@@ -177,19 +177,25 @@ async function timeCalls(
 }
 
 /**
- * A socket that accepts and never answers, reached with postgres() and mysql() with a 1 s
- * connection timeout: every store call and migrate() must reject in about that time.
+ * A socket that accepts and never answers, reached with postgres() and mysql() with a
+ * `connectionTimeout`: every store call and migrate() must reject, with the store's and
+ * migrate()'s options as given (the store retries a connection that timed out within its
+ * `retryBudget`, and its `timeout` bounds the whole call).
  */
-export async function silent(options: { capMs?: number; connectionTimeout?: number } = {}) {
+export async function silent(
+  options: { capMs?: number; connectionTimeout?: number; store?: object; migrate?: object } = {},
+) {
   const capMs = options.capMs ?? 15_000
   const connectionTimeout = options.connectionTimeout ?? 1000
   const silentServer = await startSilentServer(PORTS.silent)
   try {
     const pgDb = postgres(`postgres://postgres@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
-    const pg = await timeCalls(pgDb, topologyTable(), capMs, {})
-    void pgDb.destroy().catch(() => undefined)
     const myDb = mysql(`mysql://root@127.0.0.1:${PORTS.silent}/test`, { connectionTimeout })
-    const my = await timeCalls(myDb, topologyTable(), capMs, {})
+    const [pg, my] = await Promise.all([
+      timeCalls(pgDb, topologyTable(), capMs, options.store ?? {}, options.migrate ?? {}),
+      timeCalls(myDb, topologyTable(), capMs, options.store ?? {}, options.migrate ?? {}),
+    ])
+    void pgDb.destroy().catch(() => undefined)
     void myDb.destroy().catch(() => undefined)
     return {
       topology: 'a socket that accepts and never answers',

@@ -20,11 +20,11 @@ function expectBounded(calls: TimedCall[]): void {
 }
 
 describe('a socket that accepts and never answers', () => {
-  test('every store call and migrate() rejects with a SessionStoreError caused by a ConnectionTimeoutError, postgres() and mysql()', async () => {
-    const result = await silent({ capMs: CAP_MS, connectionTimeout: 1000 })
+  test('without retries: every store call and migrate() rejects after connectionTimeout, caused by a ConnectionTimeoutError, postgres() and mysql()', async () => {
+    const result = await silent({ capMs: CAP_MS, connectionTimeout: 1000, store: { retryBudget: 0 } })
     for (const factory of ['postgres', 'mysql'] as const) {
       printFigures(
-        `silent socket, ${factory}(), connectionTimeout 1000 ms`,
+        `silent socket, ${factory}(), connectionTimeout 1000 ms, retryBudget 0`,
         Object.fromEntries(
           result[factory].map((call) => [call.operation, call.ms === null ? 'hung' : `${call.ms}ms`]),
         ),
@@ -36,10 +36,33 @@ describe('a socket that accepts and never answers', () => {
       }
     }
   })
+
+  test("with the store's retries: every store call rejects by its timeout, and migrate() by its own", async () => {
+    const result = await silent({
+      capMs: CAP_MS,
+      connectionTimeout: 1000,
+      store: { timeout: 2500 },
+      migrate: { timeout: 2500 },
+    })
+    for (const factory of ['postgres', 'mysql'] as const) {
+      printFigures(
+        `silent socket, ${factory}(), connectionTimeout 1000 ms, timeout 2500 ms`,
+        Object.fromEntries(
+          result[factory].map((call) => [call.operation, call.ms === null ? 'hung' : `${call.ms}ms`]),
+        ),
+      )
+      expectBounded(result[factory])
+      for (const call of result[factory]) {
+        expect(call.outcome).toMatch(
+          /^SessionStoreError \(timeout\): .* no answer within 2500 ms \(the timeout option\)|ConnectionTimeoutError\]$/,
+        )
+      }
+    }
+  })
 })
 
 // The store's per-call time limit belongs to the core (KyselyStoreOptions.timeout).
-const coreTimeout = 'timeout' in resolveOptions({ timeout: 1000 } as never)
+const coreTimeout = 'timeout' in resolveOptions({ timeout: 1000 })
 await withServer('Postgres', () => {
   describe.skipIf(!coreTimeout)(
     coreTimeout
