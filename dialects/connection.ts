@@ -43,9 +43,10 @@ export interface ServerPoolOptions {
    */
   readonly poolSize?: number
   /**
-   * Milliseconds a statement may wait for a connection: for a new one to open, and (pg, mysql())
-   * for a busy pool to free one. Past it the statement rejects with a
-   * {@link ConnectionTimeoutError} as the cause of the store's error.
+   * Milliseconds a statement may wait for a connection: for a new one to open, or for a busy
+   * pool to free one. Past it the attempt fails with a {@link ConnectionTimeoutError}, which the
+   * store retries within its `retryBudget` (it is a network failure, code `ETIMEDOUT`) and
+   * then passes on as the cause of its error; `migrate()` passes it on at once.
    * @default 10_000 (DEFAULT_CONNECTION_TIMEOUT)
    */
   readonly connectionTimeout?: number
