@@ -8,11 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 /** The ports this round gave the topologies (TEAM.md): 55400-55499, 6432-6439, 33061-33069, 4567x/4568x. */
 export const PORTS = {
-  pgbouncerTransaction: 6432,
-  pgbouncerSession: 6433,
+  // Not 6432: Debian's pgbouncer package listens there when its own service is started.
+  pgbouncerTransaction: 6436,
+  pgbouncerSession: 6437,
   /** The load scenarios' own PgBouncers, so that they can run while a suite holds the others. */
-  pgbouncerLoadTransaction: 6434,
-  pgbouncerLoadSession: 6435,
+  pgbouncerLoadTransaction: 6438,
+  pgbouncerLoadSession: 6439,
   silent: 55400,
   freezer: 55401,
   primary: 55410,

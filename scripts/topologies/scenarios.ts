@@ -9,7 +9,7 @@ import { Load, readTable, type LoadFigures } from './load.js'
 import { startPgBouncer, type PoolMode } from './pgbouncer.js'
 import { startReplication } from './replication.js'
 import { startFreezingProxy, startSilentServer } from './silent.js'
-import { startGalera } from './galera.js'
+import { startGalera, type Galera } from './galera.js'
 import { mysql } from '../../dialects/mysql.js'
 import { PORTS, LOCAL_POSTGRES } from './common.js'
 import { sql, type Kysely } from 'kysely'
@@ -273,8 +273,8 @@ async function causalRounds(stores: KyselyStore[], rounds: number) {
  * A 3-node Galera cluster: causal reads right after commits across nodes, then 8 workers
  * through HAProxy while one node is killed with SIGKILL.
  */
-export async function galera(options: ScenarioOptions & { rounds?: number }) {
-  const cluster = await startGalera()
+export async function galera(options: ScenarioOptions & { rounds?: number; cluster?: Galera }) {
+  const cluster = options.cluster ?? (await startGalera())
   const table = topologyTable()
   const direct = cluster.nodes.map((node) => mysql(node.url, { poolSize: 8 }))
   const proxied = mysql(cluster.url, { poolSize: 8, connectionTimeout: 5000 })
@@ -282,7 +282,15 @@ export async function galera(options: ScenarioOptions & { rounds?: number }) {
   const onUnhandled = (reason: unknown) => unhandled.push(reason)
   process.on('unhandledRejection', onUnhandled)
   try {
-    await migrate(direct[0]!, { tableName: table })
+    // migrate() on every node at once: GET_LOCK holds on one node only.
+    const concurrentMigrate = await Promise.all(
+      direct.map((db) =>
+        migrate(db, { tableName: table }).then(
+          () => 'ok',
+          (error: unknown) => String(error),
+        ),
+      ),
+    )
     // What mysql() set on a node's connections: by default, with causalReads: false, and
     // with wsrep_sync_wait given in sessionVariables.
     const syncWait = async (db: Kysely<any>) =>
@@ -324,6 +332,7 @@ export async function galera(options: ScenarioOptions & { rounds?: number }) {
     const firstSuccess = load.firstSuccessAfter(killedAt)
     return {
       ...summarise('MariaDB Galera, 3 nodes, HAProxy; node 3 killed', figures, load.lostWrites(stored)),
+      concurrentMigrate,
       syncWaitSet,
       causalFinds: causal.finds,
       staleReadsRightAfterCommit: causal.stale,
@@ -340,7 +349,7 @@ export async function galera(options: ScenarioOptions & { rounds?: number }) {
     process.off('unhandledRejection', onUnhandled)
     await proxied.destroy().catch(() => undefined)
     for (const db of direct) await db.destroy().catch(() => undefined)
-    await cluster.stop()
+    if (options.cluster === undefined) await cluster.stop()
   }
 }
 
