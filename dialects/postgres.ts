@@ -197,8 +197,8 @@ export type PostgresPoolLike = PostgresPool
  * - PgBouncer in **session** mode, or any pooler that gives a client connection a server
  *   session of its own: statements stay named, nothing to configure.
  * - PgBouncer in **transaction** mode (1.18 and every version without
- *   `max_prepared_statements`), and pgcat, Supavisor or RDS Proxy in transaction mode: server
- *   sessions are shared, so names collide. `postgres()` notices the first collision, sends that
+ *   `max_prepared_statements`), and other poolers that share server sessions between
+ *   transactions (pgcat, Supavisor in transaction mode): names collide. `postgres()` notices the first collision, sends that
  *   statement again unnamed and names nothing from then on: no error reaches you. Pass
  *   `{ preparedStatements: false }` to skip even that first attempt. PgBouncer 1.21+ with
  *   `max_prepared_statements` above 0 and pgcat with `prepared_statements = true` support
