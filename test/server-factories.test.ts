@@ -268,7 +268,8 @@ await withServer('Postgres', () => {
   describe('postgres() connection timeout', () => {
     test('every connection busy past connectionTimeout: the statement rejects with a ConnectionTimeoutError as cause', async () => {
       const db = postgres(postgresUrl, { poolSize: 1, connectionTimeout: 300 })
-      const store = new KyselyStore(db, 0, { tableName: randomTable() })
+      // No retries: this is the factory's bound (the store would retry the timed-out wait).
+      const store = new KyselyStore(db, 0, { tableName: randomTable(), retryBudget: 0 })
       try {
         const holding = db.connection().execute(() => sleep(1500))
         await sleep(100)
@@ -366,7 +367,8 @@ await withServer('MySQL', () => {
 
     test('every connection busy past connectionTimeout: the statement rejects with a ConnectionTimeoutError as cause', async () => {
       const db = mysql(mysqlUrl, { poolSize: 1, connectionTimeout: 300 })
-      const store = new KyselyStore(db, 0, { tableName: randomTable() })
+      // No retries: this is the factory's bound (the store would retry the timed-out wait).
+      const store = new KyselyStore(db, 0, { tableName: randomTable(), retryBudget: 0 })
       try {
         const holding = db.connection().execute(() => sleep(1500))
         await sleep(100)
