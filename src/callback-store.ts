@@ -35,12 +35,11 @@ export type AdapterStore = Pick<
  *
  * @example
  * ```ts
- * const session: StoredSession = { cookie: { originalMaxAge: 3600_000, expires: new Date() }, userId: 'alice' }
+ * const stored: AdapterSession = { cookie: { originalMaxAge: 3600_000, expires: new Date() } }
  * ```
  */
-export interface StoredSession {
+export interface AdapterSession {
   cookie?: { expires?: Date | string | null; originalMaxAge?: number | null } & object
-  [key: string]: any
 }
 
 /**
@@ -62,7 +61,7 @@ export type Callback<T = void> = (error: any, result?: T) => void
  * const options: AdapterOptions = { ttl: 3600, subject: (session) => session.userId }
  * ```
  */
-export interface AdapterOptions<S extends object = StoredSession> {
+export interface AdapterOptions<S extends object = AdapterSession> {
   /**
    * How long a session lives, in **seconds** (as connect-pg-simple's, connect-redis's and
    * connect-mongo's `ttl`), when its cookie has no `expires` (a browser-session cookie);
@@ -108,10 +107,10 @@ export interface AdapterOptions<S extends object = StoredSession> {
  *
  * @example
  * ```ts
- * const item: SubjectSession = { id: 'ab12…', expires: new Date(), createdAt: null, lastSeenAt: null }
+ * const item: SubjectDevice = { id: 'ab12…', expires: new Date(), createdAt: null, lastSeenAt: null }
  * ```
  */
-export interface SubjectSession {
+export interface SubjectDevice {
   /**
    * The SHA-256 hash (hex) of the session id: tells sessions apart and matches
    * {@link CallbackSessionStore.idOf}`(req.sessionID)` for the current one; it is not a
@@ -169,7 +168,7 @@ interface Known {
  * const adapter = new CallbackSessionStore(new KyselyStore(db), { ttl: 3600 })
  * ```
  */
-export class CallbackSessionStore<S extends object = StoredSession> extends EventEmitter {
+export class CallbackSessionStore<S extends object = AdapterSession> extends EventEmitter {
   readonly #store: AdapterStore
   readonly #ttl: number
   readonly #touchAfter: number | undefined
@@ -234,7 +233,8 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * adapter.get(sid, (error, session) => console.log(error ?? session?.cookie))
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.get('sid-from-the-cookie', (error, session) => console.log(error ?? session?.cookie))
    * ```
    */
   get(sid: string, callback: Callback<S | null>): void {
@@ -259,7 +259,9 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * adapter.set(sid, session, (error) => error && console.error(error.message))
+   * const adapter = new CallbackSessionStore(store)
+   * const session = { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000) } }
+   * adapter.set('sid-from-the-cookie', session, (error) => error && console.error(error.message))
    * ```
    */
   set(sid: string, session: S, callback?: Callback): void {
@@ -274,7 +276,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
       } else {
         await this.#store.commit(key, data, new Date(expiry), options)
       }
-      this.#known.set(session, { expiry, cookie: cookieKey((session as StoredSession).cookie) })
+      this.#known.set(session, { expiry, cookie: cookieKey((session as AdapterSession).cookie) })
     }, callback)
   }
 
@@ -285,7 +287,8 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * adapter.destroy(sid, (error) => error && console.error(error.message))
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.destroy('sid-from-the-cookie', (error) => error && console.error(error.message))
    * ```
    */
   destroy(sid: string, callback?: Callback): void {
@@ -302,13 +305,15 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * adapter.touch(sid, session, (error) => error && console.error(error.message))
+   * const adapter = new CallbackSessionStore(store)
+   * const session = { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000) } }
+   * adapter.touch('sid-from-the-cookie', session, (error) => error && console.error(error.message))
    * ```
    */
   touch(sid: string, session: S, callback?: Callback): void {
     if (this.#disableTouch) return settle(async () => undefined, callback)
     const known = this.#known.get(session)
-    const cookie = (session as StoredSession).cookie
+    const cookie = (session as AdapterSession).cookie
     if (known !== undefined && known.cookie === cookieKey(cookie)) {
       const expiry = this.#expiryOf(session)
       if (expiry - known.expiry < this.#touchAfterOf(session)) {
@@ -345,6 +350,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
+   * const adapter = new CallbackSessionStore(store)
    * adapter.all((error, sessions) => console.log(error ?? sessions?.length))
    * ```
    */
@@ -357,6 +363,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
+   * const adapter = new CallbackSessionStore(store)
    * adapter.length((error, count) => console.log(error ?? count))
    * ```
    */
@@ -369,6 +376,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
+   * const adapter = new CallbackSessionStore(store)
    * adapter.clear((error) => error && console.error(error.message))
    * ```
    */
@@ -384,19 +392,20 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
+   * const adapter = new CallbackSessionStore(store)
    * adapter.listBySubject('alice', (error, sessions) => {
-   *   for (const s of sessions ?? []) console.log(s.id === adapter.idOf(sid) ? 'this device' : s.lastSeenAt)
+   *   for (const s of sessions ?? []) console.log(s.id === adapter.idOf('sid-from-the-cookie') ? 'this device' : s.lastSeenAt)
    * })
    * ```
    */
-  listBySubject(subject: string, callback: Callback<SubjectSession[]>): void
-  listBySubject(subject: string, options: { limit?: number }, callback: Callback<SubjectSession[]>): void
+  listBySubject(subject: string, callback: Callback<SubjectDevice[]>): void
+  listBySubject(subject: string, options: { limit?: number }, callback: Callback<SubjectDevice[]>): void
   listBySubject(
     subject: string,
-    optionsOrCallback: { limit?: number } | Callback<SubjectSession[]>,
-    maybeCallback?: Callback<SubjectSession[]>,
+    optionsOrCallback: { limit?: number } | Callback<SubjectDevice[]>,
+    maybeCallback?: Callback<SubjectDevice[]>,
   ): void {
-    const [options, callback] = split<{ limit?: number }, Callback<SubjectSession[]>>(
+    const [options, callback] = split<{ limit?: number }, Callback<SubjectDevice[]>>(
       optionsOrCallback,
       maybeCallback,
     )
@@ -423,7 +432,8 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * adapter.destroyBySubject('alice', { except: sid }, (error, count) => console.log(error ?? count))
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.destroyBySubject('alice', { except: 'sid-from-the-cookie' }, (error, count) => console.log(error ?? count))
    * ```
    */
   destroyBySubject(subject: string, callback: Callback<number>): void
@@ -451,7 +461,8 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
    *
    * @example
    * ```ts
-   * const current = adapter.idOf(sid)
+   * const adapter = new CallbackSessionStore(store)
+   * const current = adapter.idOf('sid-from-the-cookie')
    * ```
    */
   idOf(sid: string): string {
@@ -471,7 +482,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
   }
 
   #expiryOf(session: S): number {
-    const expires = (session as StoredSession).cookie?.expires
+    const expires = (session as AdapterSession).cookie?.expires
     if (expires !== undefined && expires !== null) {
       const ms = new Date(expires).getTime()
       if (!Number.isNaN(ms)) return ms
@@ -481,7 +492,7 @@ export class CallbackSessionStore<S extends object = StoredSession> extends Even
 
   #touchAfterOf(session: S): number {
     if (this.#touchAfter !== undefined) return this.#touchAfter
-    const maxAge = (session as StoredSession).cookie?.originalMaxAge
+    const maxAge = (session as AdapterSession).cookie?.originalMaxAge
     const lifetime = typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttl
     return lifetime / TOUCH_FRACTION
   }
@@ -522,10 +533,10 @@ function encode(session: object): Uint8Array {
   return Buffer.from(JSON.stringify(session), 'utf8')
 }
 
-function decode(data: Uint8Array): StoredSession {
+function decode(data: Uint8Array): AdapterSession {
   const session = parseJson(data)
   if (!isObject(session)) throw new TypeError(`session data is not a JSON object (${data.byteLength} bytes)`)
-  return session as StoredSession
+  return session as AdapterSession
 }
 
 function isObject(value: unknown): value is Record<string, any> {
@@ -546,7 +557,7 @@ function cookieKey(cookie: unknown): string {
 }
 
 /** Sets the cookie's `expires` to `ms`, leaving express-session's `originalMaxAge` as it was. */
-function alignExpires(cookie: StoredSession['cookie'], ms: number): void {
+function alignExpires(cookie: AdapterSession['cookie'], ms: number): void {
   if (!(cookie?.expires instanceof Date)) return
   const { originalMaxAge } = cookie
   cookie.expires = new Date(ms)

@@ -5,8 +5,8 @@ export type {
   AdapterOptions,
   AdapterStore,
   Callback,
-  StoredSession,
-  SubjectSession,
+  AdapterSession,
+  SubjectDevice,
 } from './callback-store.js'
 export { CallbackSessionStore } from './callback-store.js'
 
@@ -68,7 +68,8 @@ export class ExpressSessionStore extends CallbackSessionStore<SessionData> {
    *
    * @example
    * ```ts
-   * store.regenerate(req, (error) => error && next(error))
+   * const sessionStore = new ExpressSessionStore(store)
+   * app.get('/login', (req, res, next) => sessionStore.regenerate(req, (error) => (error ? next(error) : res.send('ok'))))
    * ```
    */
   regenerate(req: Request, callback: (error?: any) => any): void {
@@ -80,7 +81,8 @@ export class ExpressSessionStore extends CallbackSessionStore<SessionData> {
    *
    * @example
    * ```ts
-   * store.load(sid, (error, session) => console.log(error ?? session))
+   * const sessionStore = new ExpressSessionStore(store)
+   * sessionStore.load('sid-from-the-cookie', (error, session) => console.log(error ?? session?.cookie))
    * ```
    */
   load(sid: string, callback: (error: any, session?: SessionData) => any): void {
@@ -93,7 +95,10 @@ export class ExpressSessionStore extends CallbackSessionStore<SessionData> {
    *
    * @example
    * ```ts
-   * const loaded = store.createSession(req, { cookie: new session.Cookie() })
+   * import session from 'express-session'
+   *
+   * const sessionStore = new ExpressSessionStore(store)
+   * app.get('/', (req, res) => res.send(sessionStore.createSession(req, { cookie: new session.Cookie() }).id))
    * ```
    */
   createSession(req: Request, data: SessionData): session.Session & SessionData {

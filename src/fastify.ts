@@ -1,16 +1,13 @@
-import {
-  CallbackSessionStore,
-  type AdapterOptions,
-  type AdapterStore,
-  type StoredSession,
-} from './callback-store.js'
+import type {} from '@fastify/session' // its augmentation of fastify's Session (types only)
+import type { Session } from 'fastify'
+import { CallbackSessionStore, type AdapterOptions, type AdapterStore } from './callback-store.js'
 
 export type {
   AdapterOptions,
   AdapterStore,
   Callback,
-  StoredSession,
-  SubjectSession,
+  AdapterSession,
+  SubjectDevice,
 } from './callback-store.js'
 export { CallbackSessionStore } from './callback-store.js'
 
@@ -23,12 +20,13 @@ export { CallbackSessionStore } from './callback-store.js'
  * const options: FastifySessionStoreOptions = { ttl: 3600, subject: (session) => session.userId }
  * ```
  */
-export type FastifySessionStoreOptions = AdapterOptions<StoredSession>
+export type FastifySessionStoreOptions = AdapterOptions<Session>
 
 /**
  * A {@link KyselyStore} as a `@fastify/session` store (get, set, destroy, and the rest of
- * {@link CallbackSessionStore}). This entry does not import express-session, so it works
- * where only Fastify's packages are installed. @fastify/session saves the session on every
+ * {@link CallbackSessionStore}), typed with @fastify/session's `Session` (and your
+ * additions to it). This entry does not import express-session, so it works where only
+ * Fastify's packages are installed. @fastify/session saves the session on every
  * request by default (`rolling: true`); with `rolling: false` an unchanged session is not
  * written at all and ends at the expiry of its last save.
  *
@@ -36,9 +34,11 @@ export type FastifySessionStoreOptions = AdapterOptions<StoredSession>
  * ```ts
  * import fastifyCookie from '@fastify/cookie'
  * import fastifySession from '@fastify/session'
+ * import Fastify from 'fastify'
  * import { KyselyStore } from 'kysely-session-store'
  * import { FastifySessionStore } from 'kysely-session-store/fastify'
  *
+ * const app = Fastify()
  * await app.register(fastifyCookie)
  * await app.register(fastifySession, {
  *   secret: process.env.SESSION_SECRET!, // at least 32 characters
@@ -47,7 +47,7 @@ export type FastifySessionStoreOptions = AdapterOptions<StoredSession>
  * })
  * ```
  */
-export class FastifySessionStore extends CallbackSessionStore<StoredSession> {
+export class FastifySessionStore extends CallbackSessionStore<Session> {
   /**
    * @param store - a {@link KyselyStore}.
    * @param options - see {@link AdapterOptions}.

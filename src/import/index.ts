@@ -305,7 +305,7 @@ class Target {
     const values = rows.map((row) => ({
       token: row.token,
       data: family.data(row.data),
-      expiry: family.expiry(row.expiry),
+      expiry: family.time(row.expiry),
       ...(this.#withSubject ? { subject: row.subject } : {}),
     }))
     const query = skipConflicts[family.name](this.#db.insertInto(this.#table) as Insert, values).compile()
