@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     if (!values['no-migrate']) {
       await migrate(target, {
         ...(values.to === undefined ? {} : { tableName: values.to }),
-        ...(values['to-schema'] === undefined ? {} : ({ schema: values['to-schema'] } as object)),
+        ...(values['to-schema'] === undefined ? {} : { schema: values['to-schema'] }),
       })
     }
     const result = await importSessions(target, {

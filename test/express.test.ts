@@ -7,14 +7,15 @@ import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import express from 'express'
 import expressSession from 'express-session'
-import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely'
+import { DummyDriver, Kysely, sql, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
+import { postgres } from '../dialects/postgres.js'
 import { ExpressSessionStore, type ExpressSessionStoreOptions } from '../src/express.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { randomTable, readRows, sleep, type StoredRow } from './helpers.js'
 import { Browser, listen } from './http.js'
 import { legs, sharedPGlite, type EngineLeg } from './legs.js'
-import { withServer } from './servers.js'
+import { postgresUrl, withServer } from './servers.js'
 
 const MINUTE = 60_000
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
@@ -602,3 +603,27 @@ describe('options, refused before any query', () => {
 adapterSuite(legs.sqliteMemory())
 adapterSuite(legs.pglite(sharedPGlite()))
 await withServer('Postgres', () => adapterSuite(legs.postgres()))
+
+await withServer('Postgres', () => {
+  test("the store's schema option: sessions live in the table of another Postgres schema", async () => {
+    const db = postgres(postgresUrl)
+    const schema = randomTable('auth')
+    await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(db)
+    try {
+      await migrate(db, { schema, tableName: 'sessions' })
+      const store = new KyselyStore(db, 0, { schema, tableName: 'sessions' })
+      const listening = await listen(expressApp(new ExpressSessionStore(store)))
+      const browser = new Browser(listening.url)
+      await browser.get('/login?user=schemed')
+      expect((await browser.get('/read')).text_).toBe('schemed')
+      await listening.close()
+      const { rows } = await sql<{
+        token: string
+      }>`SELECT token FROM ${sql.table(`${schema}.sessions`)}`.execute(db)
+      expect(rows.map((r) => r.token)).toEqual([sha256(sidOf(browser.cookies.get('connect.sid')))])
+    } finally {
+      await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(db)
+      await db.destroy()
+    }
+  })
+})

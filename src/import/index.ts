@@ -5,11 +5,13 @@ import { resolveFamily, type FamilyName, type SqlFamily } from '../families/inde
 import { DEFAULT_MAX_DATA_SIZE, DEFAULT_TABLE_NAME } from '../options.js'
 import {
   checkFunction,
+  checkIdentifier,
   checkKnownKeys,
   checkObject,
   checkPositiveInteger,
-  checkTableName,
+  checkSubject,
   checkToken,
+  MAX_TABLE_NAME_LENGTH,
 } from '../validate.js'
 import { pageReader, sourceKinds, type SourceKind } from './sources.js'
 
@@ -20,7 +22,6 @@ export const DEFAULT_IMPORT_BATCH_SIZE = 1000
 const MAX_IMPORT_BATCH_SIZE = 5000
 /** A batch is written early once its data reaches this many bytes (MySQL's packet limit). */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024
-const MAX_SUBJECT_LENGTH = 255
 
 /**
  * Options of {@link importSessions}.
@@ -72,6 +73,7 @@ export interface ImportOptions {
   /**
    * The subject of each session, as the adapter's `subject` option (a string or a number;
    * `null` or `undefined` for none), so that `destroyBySubject` reaches imported sessions.
+   * A value that is not a valid subject leaves that session without one.
    * @default none
    */
   readonly subject?: (session: Record<string, any>) => unknown
@@ -176,13 +178,9 @@ export async function importSessions(db: Kysely<any>, options: ImportOptions): P
     now = Date.now,
     onProgress,
   } = options
-  for (const [name, value] of [
-    ['table', table],
-    ['sidColumn', sidColumn],
-    ['tableName', tableName],
-  ] as const) {
-    checkIdentifier(name, value)
-  }
+  checkIdentifier('table', table)
+  checkIdentifier('sidColumn', sidColumn)
+  checkIdentifier('tableName', tableName, MAX_TABLE_NAME_LENGTH)
   if (schema !== undefined) checkIdentifier('schema', schema)
   if (targetSchema !== undefined) checkIdentifier('targetSchema', targetSchema)
   checkKysely('source', source)
@@ -269,13 +267,11 @@ function convert(
   let owner: string | null = null
   if (subject !== undefined) {
     const value = subject(parsed as Record<string, any>)
-    if (typeof value === 'number' && Number.isFinite(value)) owner = String(value)
-    else if (typeof value === 'string' && value.length > 0 && value.length <= MAX_SUBJECT_LENGTH)
-      owner = value
-    else if (value !== null && value !== undefined) {
-      throw new TypeError(
-        `subject() must return a string of 1 to ${MAX_SUBJECT_LENGTH} characters, a number, null or undefined`,
-      )
+    owner = typeof value === 'number' && Number.isFinite(value) ? String(value) : (value as string)
+    try {
+      checkSubject(owner)
+    } catch {
+      owner = null // not a user id: the session is imported without a subject
     }
   }
   return { token, data, expiry, subject: owner }
@@ -345,15 +341,6 @@ async function guard<T>(what: string, run: () => Promise<T>): Promise<T> {
   } catch (cause) {
     if (cause instanceof SessionStoreError) throw cause
     throw new SessionStoreError(`${what} failed: ${describeCause(cause)} (see error.cause)`, 'engine', cause)
-  }
-}
-
-function checkIdentifier(name: string, value: unknown): void {
-  try {
-    checkTableName(value)
-  } catch (error) {
-    const message = (error as Error).message.replace(/^tableName/, name)
-    throw error instanceof TypeError ? new TypeError(message) : new RangeError(message)
   }
 }
 
