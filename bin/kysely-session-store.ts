@@ -10,17 +10,18 @@ import { sqlite } from '../dialects/sqlite.js'
 import { importSessions, type ImportResult, type SourceKind } from '../src/import/index.js'
 import { migrate } from '../src/migrate.js'
 
-const USAGE = `Usage: kysely-session-store import <connect-pg-simple | connect-session-knex> --url <database> [options]
+const USAGE = `Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store> --url <database> [options]
 
 Copies the live sessions of connect-pg-simple's or connect-session-knex's table into
 kysely-session-store's table, so that every existing cookie still finds its session after
 the switch to ExpressSessionStore. Safe to run more than once: sessions already there are
-left as they are.
+left as they are. 'kysely-session-store' re-stores the sessions that ExpressSessionStore 0.1
+(or hashSids: false) kept under clear ids under their hashes, in the same table.
 
   --url <database>        the database holding the old table: postgres://..., mysql://...,
                           or sqlite:<file> (DATABASE_URL when omitted)
   --from <table>          the old table (default: session for connect-pg-simple,
-                          sessions for connect-session-knex)
+                          sessions for the others)
   --from-schema <name>    the old table's Postgres schema or MySQL database
   --sid-column <name>     the old table's id column (connect-session-knex's sidFieldName; default sid)
   --to <table>            our table (default: sessions); created when missing
@@ -58,11 +59,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2
   }
   const [command, from, ...rest] = positionals
-  if (
-    command !== 'import' ||
-    (from !== 'connect-pg-simple' && from !== 'connect-session-knex') ||
-    rest.length
-  ) {
+  if (command !== 'import' || !isSourceKind(from) || rest.length) {
     process.stderr.write(
       `kysely-session-store: unknown command ${JSON.stringify(positionals.join(' '))}\n\n${USAGE}`,
     )
@@ -71,6 +68,17 @@ async function main(argv: string[]): Promise<number> {
   const url = values.url ?? process.env.DATABASE_URL
   if (url === undefined) {
     process.stderr.write('kysely-session-store: --url is required (or DATABASE_URL)\n')
+    return 2
+  }
+  const oldTable = values.from ?? (from === 'connect-pg-simple' ? 'session' : 'sessions')
+  const sameTable =
+    values['to-url'] === undefined &&
+    oldTable === (values.to ?? 'sessions') &&
+    values['from-schema'] === values['to-schema']
+  if (from !== 'kysely-session-store' && sameTable) {
+    process.stderr.write(
+      `kysely-session-store: the old table "${oldTable}" cannot be ours too: name ours otherwise with --to\n`,
+    )
     return 2
   }
   const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size'])
@@ -85,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       })
     }
     const result = await importSessions(target, {
-      from: from as SourceKind,
+      from,
       source,
       ...(values.from === undefined ? {} : { table: values.from }),
       ...(values['from-schema'] === undefined ? {} : { schema: values['from-schema'] }),
@@ -110,6 +118,10 @@ async function main(argv: string[]): Promise<number> {
     await source.destroy()
     if (target !== source) await target.destroy()
   }
+}
+
+function isSourceKind(name: string | undefined): name is SourceKind {
+  return name === 'connect-pg-simple' || name === 'connect-session-knex' || name === 'kysely-session-store'
 }
 
 function describe(counts: ImportResult): string {

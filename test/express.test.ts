@@ -11,6 +11,7 @@ import { DummyDriver, Kysely, sql, SqliteAdapter, SqliteIntrospector, SqliteQuer
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { ExpressSessionStore, type ExpressSessionStoreOptions } from '../src/express.js'
+import { importSessions } from '../src/import/index.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { randomTable, readRows, sleep, type StoredRow } from './helpers.js'
 import { Browser, listen } from './http.js'
@@ -442,6 +443,32 @@ function adapterSuite(leg: EngineLeg) {
         const tokens = (await readRows(db, table, leg.family)).map((row) => row.token)
         expect(tokens).toContain(sha256(sid))
         expect(tokens).not.toContain(sid)
+      })
+
+      test('turning hashSids on logs nobody out: the import re-stores clear ids under their hashes', async () => {
+        const name = randomTable('v01')
+        await migrate(db, { tableName: name })
+        const own = new KyselyStore(db, 0, { tableName: name })
+        const clear = await browse(expressApp(adapter({ hashSids: false }, own))) // as version 0.1 stored them
+        const users = ['ann', 'ben']
+        const browsers = users.map(() => new Browser(clear.base))
+        for (const [i, b] of browsers.entries()) await b.get(`/login?user=${users[i]}`)
+        const options = { from: 'kysely-session-store', table: name, tableName: name } as const
+        expect(await importSessions(db, options)).toEqual({
+          read: 2,
+          imported: 2,
+          existing: 0,
+          expired: 0,
+          invalid: 0,
+        })
+        const hashed = await browse(expressApp(adapter({}, own)))
+        for (const [i, b] of browsers.entries()) {
+          const moved = new Browser(hashed.base)
+          moved.cookies.set('connect.sid', b.cookies.get('connect.sid')!)
+          expect((await moved.get('/read')).text_).toBe(users[i])
+        }
+        expect(await importSessions(db, options)).toMatchObject({ read: 4, imported: 0, existing: 4 })
+        await db.schema.dropTable(name).execute()
       })
 
       test('hashSids: false keeps the id itself (sessions stored by an earlier version)', async () => {

@@ -188,12 +188,18 @@ describe('importSessions refuses bad options before any query', () => {
     [
       { from: 'connect-redis' },
       RangeError,
-      "options.from must be 'connect-pg-simple' or 'connect-session-knex'",
+      "options.from must be one of 'connect-pg-simple', 'connect-session-knex', 'kysely-session-store'",
     ],
     [{ from: 'connect-pg-simple', table: 'a;b' }, RangeError, 'table must be a plain identifier'],
     [{ from: 'connect-pg-simple', batchSize: 0 }, RangeError, 'batchSize must be an integer from 1 to 5000'],
     [{ from: 'connect-pg-simple', hashSid: false }, TypeError, 'options.hashSid is not an option here'],
     [{ from: 'connect-pg-simple' }, RangeError, 'options.from: connect-pg-simple does not run on sqlite'],
+    [{ from: 'kysely-session-store', hashSids: false }, RangeError, 'hashSids must be true'],
+    [
+      { from: 'connect-session-knex' },
+      RangeError,
+      'options.tableName: our table must not be the old store\'s table "sessions"',
+    ],
   ])('%o', async (options, type, message) => {
     const error = await importSessions(db, options as never).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(type)
@@ -339,8 +345,17 @@ await withServer('Postgres', () => {
         { cwd: root, timeout: 30_000 },
       ).catch((e: unknown) => e)) as { code: number; stderr: string }
       expect(error.code).toBe(2)
+      const same = (await promisify(execFile)(
+        process.execPath,
+        ['dist/bin/kysely-session-store.js', 'import', 'connect-session-knex', '--url', 'sqlite::memory:'],
+        { cwd: root, timeout: 30_000 },
+      ).catch((e: unknown) => e)) as { code: number; stderr: string }
+      expect([same.code, same.stderr]).toEqual([
+        2,
+        'kysely-session-store: the old table "sessions" cannot be ours too: name ours otherwise with --to\n',
+      ])
       expect(error.stderr).toContain(
-        'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex>',
+        'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store>',
       )
     })
   })

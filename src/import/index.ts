@@ -22,6 +22,8 @@ export const DEFAULT_IMPORT_BATCH_SIZE = 1000
 const MAX_IMPORT_BATCH_SIZE = 5000
 /** A batch is written early once its data reaches this many bytes (MySQL's packet limit). */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024
+/** A key as hashSids stores it: SHA-256 in hex. */
+const HASHED = /^[0-9a-f]{64}$/
 
 /**
  * Options of {@link importSessions}.
@@ -32,11 +34,17 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024
  * ```
  */
 export interface ImportOptions {
-  /** The store whose table is read: `'connect-pg-simple'` or `'connect-session-knex'`. */
+  /**
+   * The store whose table is read: `'connect-pg-simple'`, `'connect-session-knex'`, or
+   * `'kysely-session-store'` for a table of ours whose ids are stored in clear (by
+   * ExpressSessionStore 0.1, or `hashSids: false`): each such session is stored again under
+   * the hash of its id (rows already keyed by a hash are left alone), so that turning
+   * `hashSids` on logs nobody out. The table may be the one written to.
+   */
   readonly from: SourceKind
   /**
    * The old store's table.
-   * @default 'session' for connect-pg-simple (its default), 'sessions' for connect-session-knex
+   * @default 'session' for connect-pg-simple (its default), 'sessions' for the others
    */
   readonly table?: string
   /**
@@ -46,7 +54,7 @@ export interface ImportOptions {
   readonly schema?: string
   /**
    * The old table's session id column (connect-session-knex's `sidFieldName`).
-   * @default 'sid'
+   * @default 'sid' ('token' for kysely-session-store)
    */
   readonly sidColumn?: string
   /**
@@ -159,16 +167,16 @@ export async function importSessions(db: Kysely<any>, options: ImportOptions): P
   const { from } = options
   if (!Object.hasOwn(sourceKinds, from as string)) {
     throw new RangeError(
-      `options.from must be ${Object.keys(sourceKinds)
+      `options.from must be one of ${Object.keys(sourceKinds)
         .map((k) => `'${k}'`)
-        .join(' or ')}, got ${JSON.stringify(String(from))}`,
+        .join(', ')}, got ${JSON.stringify(String(from))}`,
     )
   }
   const kind = sourceKinds[from]
   const {
     table = kind.defaultTable,
     schema,
-    sidColumn = 'sid',
+    sidColumn = kind.defaultSidColumn,
     source = db,
     tableName = DEFAULT_TABLE_NAME,
     targetSchema,
@@ -185,11 +193,21 @@ export async function importSessions(db: Kysely<any>, options: ImportOptions): P
   if (targetSchema !== undefined) checkIdentifier('targetSchema', targetSchema)
   checkKysely('source', source)
   if (typeof hashSids !== 'boolean') throw new TypeError('hashSids must be a boolean')
+  if (from === 'kysely-session-store' && !hashSids) {
+    throw new RangeError(
+      "hashSids must be true with from: 'kysely-session-store', which stores clear ids hashed",
+    )
+  }
   if (subject !== undefined) checkFunction('subject', subject)
   checkPositiveInteger('batchSize', batchSize, MAX_IMPORT_BATCH_SIZE)
   checkFunction('now', now)
   if (onProgress !== undefined) checkFunction('onProgress', onProgress)
 
+  if (from !== 'kysely-session-store' && source === db && table === tableName && schema === targetSchema) {
+    throw new RangeError(
+      `options.tableName: our table must not be the old store's table "${table}": name ours otherwise (tableName)`,
+    )
+  }
   const sourceFamily = resolveFamily(source, undefined)
   const readPage = pageReader(source, from, sourceFamily.name, { schema, table, sidColumn })
   if (readPage === undefined) {
@@ -210,6 +228,10 @@ export async function importSessions(db: Kysely<any>, options: ImportOptions): P
     const batch: Row[] = []
     let bytes = 0
     for (const row of rows) {
+      if (from === 'kysely-session-store' && HASHED.test(row.sid)) {
+        counts.existing++ // a row of ours already keyed by a hash
+        continue
+      }
       if (!(row.expiry > at)) {
         counts.expired++
         continue

@@ -22,6 +22,23 @@ export interface SourceTable {
 /** One page of rows with sid greater than `after`, ordered by sid. */
 export type ReadPage = (after: string | undefined, limit: number) => Promise<SourceRow[]>
 
+/** How one store laid out its table: its columns, and how to read them per SQL family. */
+interface Layout {
+  readonly defaultTable: string
+  readonly defaultSidColumn: string
+  readonly sessColumn: string
+  readonly expiryColumn: string
+  /** Rows that are sessions at all (our own table keeps tombstones). */
+  readonly where?: RawBuilder<boolean>
+  readonly families: Partial<Record<FamilyName, { sess: Read; expiry: Read }>>
+}
+type Read = (column: string) => RawBuilder<unknown>
+
+const text = (c: string) => sql<string>`${sql.ref(c)}::text`
+const timestamptz = (c: string) =>
+  sql<number>`(extract(epoch FROM ${sql.ref(c)}::timestamptz) * 1000)::float8`
+const asIs = (c: string) => sql<unknown>`${sql.ref(c)}`
+
 /**
  * How each supported store laid out its table, per SQL family it runs on.
  *
@@ -33,49 +50,46 @@ export type ReadPage = (after: string | undefined, limit: number) => Promise<Sou
  * connect-session-knex 5: `sid varchar(255)` (or its `sidFieldName`), `sess json` (TEXT on
  * SQLite, LONGTEXT on MariaDB), `expired`: timestamptz on Postgres, DATETIME holding UTC
  * on MySQL (it writes `toISOString()` cut to seconds), and an ISO 8601 string on SQLite.
+ *
+ * kysely-session-store: our own table, as ExpressSessionStore 0.1 (or `hashSids: false`)
+ * filled it, with session ids in clear: `token`, `data` (the JSON as bytes), `expiry`
+ * (timestamptz on Postgres, milliseconds elsewhere); tombstones are not sessions.
  */
 export const sourceKinds = {
   'connect-pg-simple': {
     defaultTable: 'session',
+    defaultSidColumn: 'sid',
+    sessColumn: 'sess',
     expiryColumn: 'expire',
-    families: {
-      postgres: {
-        sess: (c: string) => sql<string>`${sql.ref(c)}::text`,
-        expiry: (c: string) => sql<number>`(extract(epoch FROM ${sql.ref(c)}::timestamptz) * 1000)::float8`,
-      },
-    },
+    families: { postgres: { sess: text, expiry: timestamptz } },
   },
   'connect-session-knex': {
     defaultTable: 'sessions',
+    defaultSidColumn: 'sid',
+    sessColumn: 'sess',
     expiryColumn: 'expired',
     families: {
-      postgres: {
-        sess: (c: string) => sql<string>`${sql.ref(c)}::text`,
-        expiry: (c: string) => sql<number>`(extract(epoch FROM ${sql.ref(c)}::timestamptz) * 1000)::float8`,
-      },
+      postgres: { sess: text, expiry: timestamptz },
       mysql: {
-        sess: (c: string) => sql<string>`CAST(${sql.ref(c)} AS CHAR)`,
-        expiry: (c: string) => sql<string>`DATE_FORMAT(${sql.ref(c)}, '%Y-%m-%dT%H:%i:%sZ')`,
+        sess: (c) => sql<string>`CAST(${sql.ref(c)} AS CHAR)`,
+        expiry: (c) => sql<string>`DATE_FORMAT(${sql.ref(c)}, '%Y-%m-%dT%H:%i:%sZ')`,
       },
-      sqlite: {
-        sess: (c: string) => sql<string>`${sql.ref(c)}`,
-        expiry: (c: string) => sql<unknown>`${sql.ref(c)}`,
-      },
+      sqlite: { sess: asIs, expiry: asIs },
     },
   },
-} as const satisfies Record<
-  string,
-  {
-    defaultTable: string
-    expiryColumn: string
-    families: Partial<
-      Record<
-        FamilyName,
-        { sess: (column: string) => RawBuilder<unknown>; expiry: (column: string) => RawBuilder<unknown> }
-      >
-    >
-  }
->
+  'kysely-session-store': {
+    defaultTable: 'sessions',
+    defaultSidColumn: 'token',
+    sessColumn: 'data',
+    expiryColumn: 'expiry',
+    where: sql<boolean>`ended_at IS NULL`,
+    families: {
+      postgres: { sess: (c) => sql<string>`convert_from(${sql.ref(c)}, 'UTF8')`, expiry: timestamptz },
+      mysql: { sess: (c) => sql<string>`CAST(${sql.ref(c)} AS CHAR)`, expiry: asIs },
+      sqlite: { sess: (c) => sql<string>`CAST(${sql.ref(c)} AS TEXT)`, expiry: asIs },
+    },
+  },
+} as const satisfies Record<string, Layout>
 
 /** The stores whose tables {@link importSessions} reads. */
 export type SourceKind = keyof typeof sourceKinds
@@ -87,10 +101,8 @@ export function pageReader(
   family: FamilyName,
   where: SourceTable,
 ): ReadPage | undefined {
-  const layout = sourceKinds[kind]
-  const columns = (layout.families as Partial<Record<FamilyName, (typeof layout.families)['postgres']>>)[
-    family
-  ]
+  const layout: Layout = sourceKinds[kind]
+  const columns = layout.families[family]
   if (columns === undefined) return undefined
   const scoped = where.schema === undefined ? db : db.withSchema(where.schema)
   return async (after, limit) => {
@@ -98,11 +110,12 @@ export function pageReader(
       .selectFrom(where.table)
       .select([
         sql<string>`${sql.ref(where.sidColumn)}`.as('sid'),
-        columns.sess('sess').as('sess'),
+        columns.sess(layout.sessColumn).as('sess'),
         columns.expiry(layout.expiryColumn).as('expiry'),
       ])
       .orderBy(where.sidColumn)
       .limit(limit)
+    if (layout.where !== undefined) query = query.where(layout.where)
     if (after !== undefined) query = query.where(where.sidColumn, '>', after)
     const compiled = query.compile()
     let rows: Array<{ sid: unknown; sess: unknown; expiry: unknown }>
