@@ -1,5 +1,6 @@
 export { KyselyStore } from './store.js'
 export { migrate, type MigrateOptions } from './migrate.js'
+export { sessionTable, type SessionTableMigration } from './migrations.js'
 export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
 export {
   DEFAULT_CLEANUP_BATCH_SIZE,
