@@ -11,6 +11,13 @@ import {
 
 export { IncompatibleDriverError, MissingPeerDependencyError } from './shared.js'
 
+/**
+ * The runtimes' own SQLite modules, imported through variables so that bundlers leave them
+ * alone: `bun:sqlite` exists only in Bun, and esbuild refuses to bundle an import of it.
+ */
+const BUN_SQLITE: string = 'bun:sqlite'
+const NODE_SQLITE: string = 'node:sqlite'
+
 /** The most prepared statements `sqlite()` keeps per database (least recently used go first). */
 const STATEMENT_CACHE_SIZE = 100
 
@@ -137,7 +144,7 @@ type Unfit = 'missing' | IncompatibleDriverError
 async function openFile(path: string): Promise<Opened> {
   const where = runtime()
   if (where === 'bun') {
-    const { Database } = (await import('bun:sqlite' as string)) as {
+    const { Database } = (await import(BUN_SQLITE)) as {
       Database: new (path: string) => SqliteDatabase & { exec(sql: string): void }
     }
     return opened(new Database(path))
@@ -153,7 +160,7 @@ async function openFile(path: string): Promise<Opened> {
   }
   let DatabaseSync: new (path: string) => NodeSqliteDatabase & { exec(sql: string): void }
   try {
-    ;({ DatabaseSync } = (await import('node:sqlite' as string)) as { DatabaseSync: typeof DatabaseSync })
+    ;({ DatabaseSync } = (await import(NODE_SQLITE)) as { DatabaseSync: typeof DatabaseSync })
   } catch (cause) {
     // Before Node 22.5 there is no node:sqlite; until 22.13 it needs --experimental-sqlite.
     if (unfit instanceof IncompatibleDriverError) throw unfit
