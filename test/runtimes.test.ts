@@ -22,12 +22,7 @@ const runtimes: Runtime[] = [
     name: 'Bun',
     binary: join(root, 'node_modules', '.bin', 'bun'),
     args: [],
-    skip: {
-      // bun:sqlite binds an array to $1, $2 by position, so the Postgres statements run on
-      // SQLite (and find nothing) instead of failing: the test's premise does not hold there.
-      'engine and migrate > the store detects the sqlite SQL family':
-        "bun:sqlite runs the Postgres family's $1 statements instead of refusing them",
-    },
+    skip: {},
   },
   {
     name: 'Deno',
