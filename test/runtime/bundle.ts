@@ -40,9 +40,15 @@ const toPackage: Plugin = {
 
 /**
  * Makes the project. `kysely` is the package under our node_modules that becomes its
- * `kysely`; `links` are driver packages linked from our node_modules.
+ * `kysely`; `links` are driver packages linked from our node_modules; `entry` the module to
+ * bundle (the conformance entry unless told).
  */
-export async function fixture(options: { kysely?: string; links: readonly string[] }): Promise<Fixture> {
+export async function fixture(options: {
+  kysely?: string
+  links: readonly string[]
+  /** The module to bundle; test/runtime/entry.ts unless told. */
+  entry?: string
+}): Promise<Fixture> {
   if (!existsSync(join(root, 'dist', 'src', 'index.js'))) {
     throw new Error('dist/ is missing: run npm run build first (npm test does)')
   }
@@ -61,7 +67,7 @@ export async function fixture(options: { kysely?: string; links: readonly string
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }))
   const entry = join(dir, 'entry.mjs')
   await build({
-    entryPoints: [join(root, 'test', 'runtime', 'entry.ts')],
+    entryPoints: [options.entry ?? join(root, 'test', 'runtime', 'entry.ts')],
     outfile: entry,
     bundle: true,
     format: 'esm',
