@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely'
 import { migrate, type MigrateOptions } from './migrate.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
-import { checkKnownKeys, checkObject, checkTableName } from './validate.js'
+import {
+  MAX_INTERVAL_MS,
+  checkIdentifier,
+  checkKnownKeys,
+  checkObject,
+  checkPositiveInteger,
+  checkTableName,
+} from './validate.js'
 
 /**
  * A migration for Kysely's `Migrator`: what a module in a migrations folder exports.
@@ -28,7 +35,7 @@ export interface SessionTableMigration {
  * drops its indexes with it (and every session in it). Your other migrations in the same
  * batch are unaffected. `options` are {@link migrate}'s, checked at once.
  *
- * @param options - `{ tableName, family }`, as for {@link migrate}.
+ * @param options - `{ tableName, schema, family, timeout }`, as for {@link migrate}.
  * @throws TypeError or RangeError, at once, for options that {@link migrate} would refuse.
  *
  * @example
@@ -41,15 +48,19 @@ export interface SessionTableMigration {
  */
 export function sessionTable(options: MigrateOptions = {}): SessionTableMigration {
   checkObject('options', options)
-  checkKnownKeys('options', options, ['tableName', 'family'])
-  const { tableName = DEFAULT_TABLE_NAME, family } = options
+  // The checks migrate() makes, made here at once rather than when the Migrator runs.
+  checkKnownKeys('options', options, ['tableName', 'schema', 'family', 'timeout'])
+  const { tableName = DEFAULT_TABLE_NAME, schema, family, timeout } = options
   checkTableName(tableName)
+  if (schema !== undefined) checkIdentifier('schema', schema)
   checkFamily(family)
+  if (timeout !== undefined) checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
   const settings: MigrateOptions = Object.freeze({ ...options })
   return Object.freeze({
     up: (db: Kysely<any>) => migrate(db, settings),
     down: async (db: Kysely<any>) => {
-      await db.schema.dropTable(tableName).ifExists().execute()
+      const builder = schema === undefined ? db.schema : db.schema.withSchema(schema)
+      await builder.dropTable(tableName).ifExists().execute()
     },
   })
 }

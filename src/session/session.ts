@@ -41,7 +41,11 @@ export class Session {
   #token: string | undefined
   #key: string | undefined
 
-  /** @internal Sessions are made by SessionManager. */
+  /**
+   * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
+   * one there. The constructor is declared with what it needs (the manager's backend and the
+   * loaded state) so that its published type is honest: `new Session()` does not compile.
+   */
   constructor(
     backend: SessionBackend,
     state: {
