@@ -49,7 +49,12 @@ export function checkFactoryConfig(factory: string, config: unknown): void {
  *
  * @example
  * ```ts
- * // npm install better-sqlite3@^12, then: sqlite('sessions.db')
+ * import { IncompatibleDriverError } from 'kysely-session-store/sqlite'
+ *
+ * const error = await store.find(token).catch((e: unknown) => e)
+ * if (error instanceof Error && error.cause instanceof IncompatibleDriverError) {
+ *   console.error(error.cause.message) // names the version to install
+ * }
  * ```
  */
 export class IncompatibleDriverError extends FactoryError {

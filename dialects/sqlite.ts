@@ -95,6 +95,7 @@ export interface NodeSqliteDatabase {
  *
  * @example
  * ```ts
+ * const database = new (await import('node:sqlite' as string)).DatabaseSync(':memory:')
  * const statement: NodeSqliteStatement = database.prepare('SELECT 1')
  * ```
  */
