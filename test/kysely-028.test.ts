@@ -31,6 +31,9 @@ async function suite(legs: string): Promise<RunResult> {
 }
 
 function check(result: RunResult): void {
+  console.log(
+    `${result.runtime} ran the suite: ${result.passed} tests passed (${result.failed} failed, ${result.skipped} skipped)`,
+  )
   expect(result.failures.map((f) => `${f.name}: ${f.error?.slice(0, 500)}`)).toEqual([])
   expect(result.failed).toBe(0)
   expect(result.passed).toBeGreaterThan(40)

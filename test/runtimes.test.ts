@@ -35,6 +35,9 @@ const runtimes: Runtime[] = [
 ]
 
 function check(result: RunResult): void {
+  console.log(
+    `${result.runtime} ran the suite: ${result.passed} tests passed (${result.failed} failed, ${result.skipped} skipped)`,
+  )
   for (const skip of result.skips) console.warn(`${result.runtime}: skipped ${skip}`)
   expect(result.failures.map((f) => `${f.name}: ${f.error?.slice(0, 500)}`)).toEqual([])
   expect(result.failed).toBe(0)
