@@ -1,0 +1,233 @@
+/**
+ * The SessionManager's own cost per request, before and after a change, in one run:
+ * `npx tsx bench/session.ts [--before <git ref>] [--rounds 7] [--ops 4000]`.
+ *
+ * "before" is the source tree at a git ref (default: the commit before the logout and
+ * performance work of issues 10 and 15), extracted into bench/tmp/; "after" is this working
+ * tree. Each request runs through `middleware()` on a real `http.ServerResponse` whose socket
+ * discards what it is given (no network, no client), and ends when the response's real `end`
+ * runs (after the session is saved). Scenarios:
+ *
+ * - save: a logged-in session increments a counter (a write per request), SQLite :memory:
+ * - read, idleTimeout: reads a value with idleTimeout 30 minutes, SQLite :memory:
+ * - read: reads a value, no idle timeout, SQLite :memory:
+ * - read, memory store: the same on an in-memory store, so the manager's own cost shows
+ *
+ * Rounds alternate the two variants (in a rotating order), and the ratio after/before is
+ * taken per round; the median is reported. A benchmark, not a test: nothing is asserted.
+ * Writes bench/report/session.md.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Duplex } from 'node:stream'
+
+const root = join(import.meta.dirname, '..')
+const { values: args } = parseArgs({
+  options: {
+    before: { type: 'string', default: 'c4ef128' },
+    rounds: { type: 'string', default: '7' },
+    ops: { type: 'string', default: '4000' },
+  },
+})
+const ROUNDS = Number(args.rounds)
+const OPS = Number(args.ops)
+const SESSIONS = 1000
+
+/** What both variants offer: the package's entry and its SQLite factory. */
+interface Variant {
+  name: 'before' | 'after'
+  lib: any
+  sqlite: (file: string) => any
+}
+
+async function loadVariant(name: 'before' | 'after', dir: string): Promise<Variant> {
+  const lib = await import(join(dir, 'src/index.ts'))
+  const { sqlite } = await import(join(dir, 'dialects/sqlite.ts'))
+  return { name, lib, sqlite }
+}
+
+function extract(ref: string): string {
+  const sha = execFileSync('git', ['-C', root, 'rev-parse', '--short', ref], { encoding: 'utf8' }).trim()
+  const dir = join(root, 'bench/tmp', `before-${sha}`)
+  if (!existsSync(join(dir, 'src/index.ts'))) {
+    mkdirSync(dir, { recursive: true })
+    const archive = execFileSync('git', ['-C', root, 'archive', sha, 'src', 'dialects'])
+    execFileSync('tar', ['-x', '-C', dir], { input: archive })
+  }
+  return dir
+}
+
+class NullSocket extends Duplex {
+  override _read(): void {}
+  override _write(_chunk: unknown, _encoding: unknown, callback: () => void): void {
+    callback()
+  }
+}
+const socket = new NullSocket()
+const realEnd = ServerResponse.prototype.end
+
+type Handler = (session: any, res: ServerResponse) => void
+
+/** One request through the middleware; resolves when the response's real end() has run. */
+function request(middleware: any, cookie: string, handler: Handler): Promise<void> {
+  const req = new IncomingMessage(socket as never)
+  req.method = 'GET'
+  req.url = '/'
+  req.headers = { cookie }
+  const res = new ServerResponse(req)
+  res.assignSocket(socket as never)
+  return new Promise<void>((resolve, reject) => {
+    // As an outer middleware (compression, logging) would: an own end() the manager wraps.
+    res.end = function (this: ServerResponse, ...rest: unknown[]) {
+      const result = realEnd.apply(this, rest as never)
+      res.detachSocket(socket as never)
+      resolve()
+      return result
+    } as never
+    middleware(req, res, (error?: unknown) => {
+      if (error) return reject(error)
+      handler((req as any).session, res)
+    })
+  })
+}
+
+/** An in-memory store with the methods both variants may use. */
+function memoryStore() {
+  const rows = new Map<string, { data: Uint8Array; expiry: Date; subject: string | null }>()
+  const live = (token: string) => {
+    const row = rows.get(token)
+    return row !== undefined && row.expiry.getTime() > Date.now() ? row : undefined
+  }
+  return {
+    find: async (token: string) => live(token)?.data,
+    get: async (token: string) => {
+      const row = live(token)
+      return row && { ...row, createdAt: null, lastSeenAt: null }
+    },
+    commit: async (token: string, data: Uint8Array, expiry: Date) => {
+      rows.set(token, { data, expiry, subject: null })
+    },
+    update: async (token: string, data: Uint8Array, expiry: Date) => {
+      const row = live(token)
+      if (row) Object.assign(row, { data, expiry })
+      return row !== undefined
+    },
+    touch: async (token: string, expiry: Date) => {
+      const row = live(token)
+      if (row) row.expiry = expiry
+      return row !== undefined
+    },
+    delete: async (token: string) => void rows.delete(token),
+    all: async () => new Map([...rows].map(([token, row]) => [token, row.data])),
+  }
+}
+
+interface Scenario {
+  name: string
+  idleTimeout?: number
+  memory?: boolean
+  handler: Handler
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'save',
+    handler: (session, res) => {
+      session.set('n', (session.get('n') ?? 0) + 1)
+      res.end('ok')
+    },
+  },
+  {
+    name: 'read, idleTimeout',
+    idleTimeout: 30 * 60_000,
+    handler: (session, res) => res.end(String(session.get('n'))),
+  },
+  { name: 'read', handler: (session, res) => res.end(String(session.get('n'))) },
+  {
+    name: 'read, memory store',
+    memory: true,
+    handler: (session, res) => res.end(String(session.get('n'))),
+  },
+]
+
+interface Setup {
+  run: (ops: number) => Promise<number>
+  close: () => Promise<void>
+}
+
+async function setup(variant: Variant, scenario: Scenario): Promise<Setup> {
+  const { KyselyStore, SessionManager, migrate } = variant.lib
+  let db: any
+  let store: any
+  if (scenario.memory) {
+    store = memoryStore()
+  } else {
+    db = variant.sqlite(':memory:')
+    await migrate(db)
+    store = new KyselyStore(db, 0)
+  }
+  const options: Record<string, unknown> = { store, cookie: { secure: false } }
+  if (scenario.idleTimeout !== undefined) options.idleTimeout = scenario.idleTimeout
+  const manager = new SessionManager(options)
+  const cookies: string[] = []
+  for (let i = 0; i < SESSIONS; i++) {
+    const session = await manager.load(undefined)
+    session.set('n', i).set('user', `user-${i}`).set('roles', ['reader'])
+    const headers: Array<[string, string]> = await manager.save(session)
+    cookies.push(headers.find(([name]) => name === 'Set-Cookie')![1].split(';')[0]!)
+  }
+  const middleware = manager.middleware()
+  let next = 0
+  return {
+    async run(ops) {
+      const start = process.hrtime.bigint()
+      for (let i = 0; i < ops; i++) {
+        await request(middleware, cookies[next++ % SESSIONS]!, scenario.handler)
+      }
+      return ops / (Number(process.hrtime.bigint() - start) / 1e9)
+    },
+    close: async () => db?.destroy(),
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+const variants = [await loadVariant('before', extract(args.before!)), await loadVariant('after', root)]
+const lines: string[] = []
+const log = (line: string) => {
+  lines.push(line)
+  console.log(line)
+}
+log(
+  `SessionManager per request, before (${args.before}) and after (this tree): ${ROUNDS} rounds of ${OPS} requests each`,
+)
+log('')
+log('| scenario | before req/s | after req/s | after / before (median of rounds) |')
+log('| --- | ---: | ---: | ---: |')
+for (const scenario of scenarios) {
+  const setups = await Promise.all(variants.map((variant) => setup(variant, scenario)))
+  for (const each of setups) await each.run(OPS / 2) // warm-up
+  const rates: number[][] = [[], []]
+  const ratios: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0]
+    for (const index of order) rates[index]!.push(await setups[index]!.run(OPS))
+    ratios.push(rates[1]![round]! / rates[0]![round]!)
+  }
+  for (const each of setups) await each.close()
+  log(
+    `| ${scenario.name} | ${Math.round(median(rates[0]!))} | ${Math.round(median(rates[1]!))} | ${median(ratios).toFixed(2)}x |`,
+  )
+}
+mkdirSync(join(root, 'bench/report'), { recursive: true })
+writeFileSync(
+  join(root, 'bench/report/session.md'),
+  `${lines.join('\n')}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}. Ratios are within one run; absolute rates are not comparable across runs.\n`,
+)
