@@ -34,7 +34,9 @@ export interface Codec {
  *
  * @example
  * ```ts
- * session.set('tree', nestedValue) // a RangeError when deeper than JSON_CODEC_MAX_DEPTH
+ * let value: unknown = 'leaf'
+ * for (let i = 0; i < JSON_CODEC_MAX_DEPTH; i++) value = [value]
+ * session.set('deepest', value) // one more level would throw a RangeError
  * ```
  */
 export const JSON_CODEC_MAX_DEPTH = 32

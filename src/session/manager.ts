@@ -139,8 +139,8 @@ export interface SessionManagerOptions {
    * Sign cookies: the cookie carries the token and an HMAC-SHA256 of it, and a cookie
    * whose MAC does not verify is not looked up in the store, so forged cookies cost no
    * query. At least 32 characters. An array rotates secrets: the first signs, each
-   * verifies. Turning it on (or changing it without keeping the old one) signs everyone
-   * out once.
+   * verifies: keep an old secret in the array for a `lifetime` after the change. Turning
+   * it on (or dropping a secret still in use) signs those cookies' users out.
    * @default none (cookies carry the bare token)
    */
   readonly secret?: string | readonly string[]
@@ -176,7 +176,7 @@ export const DEFAULT_MAX_SESSION_SIZE = 64 * 1024
  *
  * @example
  * ```ts
- * for (const device of await sessions.listSubject(userId, { current: session })) {
+ * for (const device of await sessions.listSubject('user-42', { current: session })) {
  *   console.log(device.id, device.createdAt, device.lastSeenAt, device.current)
  * }
  * ```
@@ -562,7 +562,7 @@ export class SessionManager {
    *
    * @example
    * ```ts
-   * const devices = await sessions.listSubject(userId, { current: session })
+   * const devices = await sessions.listSubject('user-42', { current: session })
    * ```
    */
   async listSubject(
@@ -593,7 +593,7 @@ export class SessionManager {
    *
    * @example
    * ```ts
-   * const n = await sessions.countSubject(userId)
+   * const n = await sessions.countSubject('user-42')
    * ```
    */
   async countSubject(subject: string): Promise<number> {
@@ -612,7 +612,8 @@ export class SessionManager {
    *
    * @example
    * ```ts
-   * await sessions.revoke(form.get('id')!, { subject: session.subject! })
+   * const [device] = await sessions.listSubject('user-42')
+   * if (device) await sessions.revoke(device.id, { subject: 'user-42' })
    * ```
    */
   async revoke(id: string, options: { subject?: string } = {}): Promise<boolean> {
@@ -656,7 +657,7 @@ export class SessionManager {
    *
    * @example
    * ```ts
-   * await sessions.revokeSubject(userId, { except: session })
+   * await sessions.revokeSubject('user-42', { except: session })
    * ```
    */
   async revokeSubject(subject: string, options: { except?: Session } = {}): Promise<number> {

@@ -146,7 +146,7 @@ export class Session {
    *
    * @example
    * ```ts
-   * if (!session.has('userId')) return redirect('/login')
+   * if (!session.has('userId')) console.log('not signed in')
    * ```
    */
   has(key: string): boolean {
@@ -257,7 +257,7 @@ export class Session {
    *
    * @example
    * ```ts
-   * session.rememberMe(form.get('remember') === 'on')
+   * session.rememberMe(true) // the user ticked "remember me"
    * ```
    */
   rememberMe(remember: boolean): void {
@@ -299,8 +299,8 @@ export class Session {
    *
    * @example
    * ```ts
-   * session.renewToken()
-   * session.setSubject(String(user.id))
+   * await session.renewToken()
+   * session.setSubject('user-42')
    * ```
    */
   setSubject(subject: string | null): void {
@@ -324,7 +324,7 @@ export class Session {
    * @example
    * ```ts
    * await session.renewToken()
-   * session.set('userId', user.id)
+   * session.set('userId', 42)
    * ```
    */
   renewToken(): Promise<void> {
