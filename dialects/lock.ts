@@ -11,8 +11,13 @@ export const LOCK_FILE = '.kysely-session-store.lock'
  *
  * @example
  * ```ts
- * // pglite('./data') while another process has ./data open: the first query rejects with
- * // SessionStoreError whose cause is a DataDirectoryInUseError
+ * try {
+ *   await migrate(pglite('./data')) // while another process has ./data open
+ * } catch (error) {
+ *   if (error instanceof SessionStoreError && error.cause instanceof DataDirectoryInUseError) {
+ *     console.error('./data is in use: share one pglite instance instead')
+ *   }
+ * }
  * ```
  */
 export class DataDirectoryInUseError extends FactoryError {

@@ -1,12 +1,21 @@
 /**
- * What went wrong, in a form a program can branch on.
+ * What went wrong, in a form a program can branch on: `'missing_table'` (run migrate()),
+ * `'missing_column'` (a table from an older version or another program: migrate() upgrades
+ * it), `'table_shape'` (migrate() found a table of that name that is not a sessions table),
+ * `'timeout'` (no answer within the `timeout` option), else `'engine'`.
  *
  * @example
  * ```ts
- * if (error instanceof SessionStoreError && error.code === 'missing_table') await migrate(db)
+ * import { migrate, SessionStoreError, type SessionStoreErrorCode } from 'kysely-session-store'
+ *
+ * const code: SessionStoreErrorCode | undefined = await store
+ *   .find(token)
+ *   .then(() => undefined)
+ *   .catch((error: unknown) => (error instanceof SessionStoreError ? error.code : undefined))
+ * if (code === 'missing_table' || code === 'missing_column') await migrate(db)
  * ```
  */
-export type SessionStoreErrorCode = 'missing_table' | 'engine'
+export type SessionStoreErrorCode = 'missing_table' | 'missing_column' | 'table_shape' | 'timeout' | 'engine'
 
 /**
  * The error every store operation rejects with when the database fails.
@@ -28,7 +37,7 @@ export type SessionStoreErrorCode = 'missing_table' | 'engine'
  */
 export class SessionStoreError extends Error {
   override readonly name = 'SessionStoreError'
-  /** `'missing_table'` when the sessions table does not exist, else `'engine'`. */
+  /** What went wrong; see {@link SessionStoreErrorCode}. */
   readonly code: SessionStoreErrorCode
 
   constructor(message: string, code: SessionStoreErrorCode, cause: unknown) {
@@ -42,7 +51,10 @@ export class SessionStoreError extends Error {
  * options, never data (a driver that is not installed, a data directory in use): the store
  * passes its message on. The engine factories' errors extend it.
  */
-export class FactoryError extends Error {}
+export class SafeError extends Error {}
+
+/** The engine factories' own errors (a driver not installed, a data directory in use). */
+export class FactoryError extends SafeError {}
 
 /**
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
@@ -50,7 +62,7 @@ export class FactoryError extends Error {}
  */
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
-  if (cause instanceof FactoryError) return cause.message
+  if (cause instanceof SafeError) return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
   const name = cause instanceof Error ? cause.name : typeof cause

@@ -1,14 +1,17 @@
-export { KyselyStore } from './store.js'
-export { migrate, type MigrateOptions } from './migrate.js'
+export { KyselyStore, type CommitOptions, type StoredSession, type SubjectSession } from './store.js'
+export { migrate, DEFAULT_MIGRATE_TIMEOUT, type MigrateOptions } from './migrate.js'
 export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
 export {
   DEFAULT_CLEANUP_BATCH_SIZE,
   DEFAULT_CLEANUP_INTERVAL,
   DEFAULT_MAX_DATA_SIZE,
+  DEFAULT_RETRY_BUDGET,
   DEFAULT_TABLE_NAME,
+  DEFAULT_TIMEOUT,
   type KyselyStoreOptions,
 } from './options.js'
 export type { FamilyName } from './families/index.js'
+export type { CleanupRun, StoreCall, StoreRetry } from './diagnostics.js'
 export {
   DEFAULT_MAX_SESSION_SIZE,
   SessionManager,

@@ -1,11 +1,32 @@
 import type { Kysely } from 'kysely'
+import { Watchdog } from './deadline.js'
 import { SessionStoreError, describeCause } from './errors.js'
-import { resolveFamily, type FamilyName } from './families/index.js'
+import { resolveFamily, TableShapeError, type FamilyName } from './families/index.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
-import { checkObject, checkTableName } from './validate.js'
+import {
+  checkIdentifier,
+  checkKnownKeys,
+  checkObject,
+  checkPositiveInteger,
+  checkTableName,
+  MAX_INTERVAL_MS,
+} from './validate.js'
 
 /**
- * Options of {@link migrate}.
+ * How long {@link migrate} may take unless told otherwise: 60 s (creating the subject index
+ * on a large existing table takes a while).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MIGRATE_TIMEOUT, migrate } from 'kysely-session-store'
+ *
+ * await migrate(db, { timeout: DEFAULT_MIGRATE_TIMEOUT * 5 }) // a table of many millions
+ * ```
+ */
+export const DEFAULT_MIGRATE_TIMEOUT = 60_000
+
+/**
+ * Options of {@link migrate}. A key not listed here is refused.
  *
  * @example
  * ```ts
@@ -17,24 +38,41 @@ import { checkObject, checkTableName } from './validate.js'
  */
 export interface MigrateOptions {
   /**
-   * The table to create; the same rules as the store's `tableName`.
+   * The table to create or upgrade; the same rules as the store's `tableName`.
    * @default 'sessions'
    */
   readonly tableName?: string
+  /**
+   * The Postgres schema or MySQL database of the table, as the store's `schema`; it must exist.
+   * @default the connection's own
+   */
+  readonly schema?: string
   /**
    * The SQL family of `db`, when detection is not wanted.
    * @default detected from `db`
    */
   readonly family?: FamilyName
+  /**
+   * How long the migration may take, in ms; then it rejects with a `SessionStoreError`
+   * whose code is `'timeout'` (the statements may still complete on the server).
+   * @default 60 s
+   */
+  readonly timeout?: number
 }
 
+const MIGRATE_OPTION_KEYS = ['tableName', 'schema', 'family', 'timeout'] as const
+
 /**
- * Creates the sessions table and its expiry index if they are missing: the DDL of
- * `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql` for SQLite,
+ * Creates the sessions table and its indexes if they are missing, or upgrades a table made by
+ * an earlier version (or by SCS's pgxstore or sqlite3store) in place by adding the columns it
+ * lacks (`subject`, `created_at`, `last_seen_at`, `ended_at`, all nullable, so a program
+ * that knows only token, data and expiry keeps working on it) and the subject index. The
+ * DDL is that of `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql`,
  * `mysql.sql` for MySQL and MariaDB), built in code for the table name, so no file is read.
  * Idempotent, and safe when several processes run it at once against one database. Given a
- * transaction (Kysely's `Migrator` runs each migration in one), it runs inside it. Never
- * closes `db`.
+ * transaction (Kysely's `Migrator` runs each migration in one), it runs inside it. A table
+ * of that name without token, data and expiry is left alone, with an error naming its
+ * columns. Never closes `db`.
  *
  * @example
  * ```ts
@@ -48,16 +86,47 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
   if (typeof (db as Partial<Kysely<any>> | null)?.selectFrom !== 'function') {
     throw new TypeError('db must be a Kysely instance, for example pglite() from kysely-session-store/pglite')
   }
-  if (options !== undefined) checkObject('options', options)
-  const { tableName = DEFAULT_TABLE_NAME, family: familyName } = options ?? {}
+  if (options !== undefined) {
+    checkObject('options', options)
+    checkKnownKeys('options', options, MIGRATE_OPTION_KEYS)
+  }
+  const {
+    tableName = DEFAULT_TABLE_NAME,
+    schema,
+    family: familyName,
+    timeout = DEFAULT_MIGRATE_TIMEOUT,
+  } = options ?? {}
   checkTableName(tableName)
+  if (schema !== undefined) checkIdentifier('schema', schema)
   checkFamily(familyName)
+  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
   const family = resolveFamily(db, familyName)
+  if (schema !== undefined && !family.schemas) {
+    throw new RangeError(`schema must not be set on ${family.name}: it has no schemas (use tableName)`)
+  }
+  const table = schema === undefined ? tableName : `${schema}.${tableName}`
   try {
-    await family.migrate(db, tableName, family.ddl(tableName))
+    await new Watchdog(timeout).watch(
+      family.migrate(db, { schema, name: tableName }),
+      timeout,
+      () =>
+        new SessionStoreError(
+          `migrate of table "${table}" failed: no answer within ${timeout} ms (the timeout option)`,
+          'timeout',
+          undefined,
+        ),
+    )
   } catch (cause) {
+    if (cause instanceof SessionStoreError) throw cause
+    if (cause instanceof TableShapeError) {
+      throw new SessionStoreError(
+        `migrate of table "${table}" failed: ${cause.message}`,
+        'table_shape',
+        cause,
+      )
+    }
     throw new SessionStoreError(
-      `migrate of table "${tableName}" failed: ${describeCause(cause)} (see error.cause)`,
+      `migrate of table "${table}" failed: ${describeCause(cause)} (see error.cause)`,
       'engine',
       cause,
     )

@@ -1,13 +1,24 @@
 import type { SessionStoreError } from './errors.js'
 import { familyNames, type FamilyName } from './families/index.js'
-import { checkFunction, checkObject, checkPositiveInteger, checkTableName } from './validate.js'
+import {
+  checkFunction,
+  checkIdentifier,
+  checkInteger,
+  checkKnownKeys,
+  checkObject,
+  checkPositiveInteger,
+  checkTableName,
+  MAX_INTERVAL_MS,
+} from './validate.js'
 
 /**
  * The table the store uses unless told otherwise (SCS's name).
  *
  * @example
  * ```ts
- * new KyselyStore(db).find(token) // reads table "sessions" (DEFAULT_TABLE_NAME)
+ * import { DEFAULT_TABLE_NAME, KyselyStore } from 'kysely-session-store'
+ *
+ * new KyselyStore(db, 0, { tableName: DEFAULT_TABLE_NAME }) // the same as no tableName
  * ```
  */
 export const DEFAULT_TABLE_NAME = 'sessions'
@@ -16,6 +27,8 @@ export const DEFAULT_TABLE_NAME = 'sessions'
  *
  * @example
  * ```ts
+ * import { DEFAULT_CLEANUP_INTERVAL, KyselyStore } from 'kysely-session-store'
+ *
  * new KyselyStore(db, DEFAULT_CLEANUP_INTERVAL * 6) // every 30 minutes
  * ```
  */
@@ -25,6 +38,8 @@ export const DEFAULT_CLEANUP_INTERVAL = 5 * 60_000
  *
  * @example
  * ```ts
+ * import { DEFAULT_CLEANUP_BATCH_SIZE, KyselyStore } from 'kysely-session-store'
+ *
  * new KyselyStore(db, 60_000, { cleanupBatchSize: DEFAULT_CLEANUP_BATCH_SIZE * 5 })
  * ```
  */
@@ -37,24 +52,54 @@ export const DEFAULT_CLEANUP_BATCH_SIZE = 1000
  *
  * @example
  * ```ts
+ * import { DEFAULT_MAX_DATA_SIZE, KyselyStore } from 'kysely-session-store'
+ *
  * new KyselyStore(db, 60_000, { maxDataSize: DEFAULT_MAX_DATA_SIZE * 4 }) // 16 MiB
  * ```
  */
 export const DEFAULT_MAX_DATA_SIZE = 4 * 1024 * 1024
+/**
+ * How long one store call may take unless told otherwise, retries included: 10 s. A call
+ * still waiting then rejects with a `SessionStoreError` whose code is `'timeout'`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TIMEOUT, KyselyStore } from 'kysely-session-store'
+ *
+ * new KyselyStore(db, 60_000, { timeout: DEFAULT_TIMEOUT / 5 }) // 2 s
+ * ```
+ */
+export const DEFAULT_TIMEOUT = 10_000
+/**
+ * How long the store keeps retrying a statement whose connection was lost, unless told
+ * otherwise: 5 s, enough to ride out a pooler's reconnect or a proxy repointed at a promoted
+ * standby. 0 turns retries off.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RETRY_BUDGET, KyselyStore } from 'kysely-session-store'
+ *
+ * new KyselyStore(db, 60_000, { retryBudget: DEFAULT_RETRY_BUDGET * 3, timeout: 20_000 }) // a slow failover
+ * ```
+ */
+export const DEFAULT_RETRY_BUDGET = 5_000
 /** The largest accepted `maxDataSize`: 1 GiB, Postgres's limit for one value. */
 export const MAX_DATA_SIZE = 1024 * 1024 * 1024
 /** The largest accepted `cleanupBatchSize`. */
 export const MAX_CLEANUP_BATCH_SIZE = 100_000
 
 /**
- * Options of {@link KyselyStore}. Every field is optional.
+ * Options of {@link KyselyStore}. Every field is optional; a key not listed here is refused.
  *
  * @example
  * ```ts
- * const store = new KyselyStore(db, 60_000, {
+ * import { KyselyStore, type KyselyStoreOptions } from 'kysely-session-store'
+ *
+ * const options: KyselyStoreOptions = {
  *   tableName: 'app_sessions',
- *   onError: (error) => logger.warn(error.message),
- * })
+ *   onError: (error) => console.warn(error.message),
+ * }
+ * const store = new KyselyStore(db, 60_000, options)
  * ```
  */
 export interface KyselyStoreOptions {
@@ -63,6 +108,12 @@ export interface KyselyStoreOptions {
    * @default 'sessions'
    */
   readonly tableName?: string
+  /**
+   * The Postgres schema or the MySQL database the table lives in, a plain identifier; not
+   * on SQLite.
+   * @default the connection's own (Postgres: the first of the `search_path`)
+   */
+  readonly schema?: string
   /**
    * Receives every failure of a background cleanup run; the timer keeps going. Its message
    * never contains a token or session data.
@@ -88,19 +139,50 @@ export interface KyselyStoreOptions {
    */
   readonly maxDataSize?: number
   /**
+   * How long one store call may take, in milliseconds, retries included; then it rejects
+   * with a `SessionStoreError` whose code is `'timeout'`. The statement itself may still
+   * complete on the server (every statement is idempotent).
+   * @default 10 s
+   */
+  readonly timeout?: number
+  /**
+   * How long, in milliseconds, a statement whose connection was lost (a restart, a failover,
+   * a pooler reconnecting) or that was chosen as a deadlock victim is tried again, on a new
+   * connection, with a short growing pause between tries. Never inside a transaction of
+   * yours. 0 turns retries off.
+   * @default 5 s
+   */
+  readonly retryBudget?: number
+  /**
    * The SQL family of `db`, when detection from its compiled SQL is not wanted.
    * @default detected from `db`
    */
   readonly family?: FamilyName
 }
 
+/** The keys {@link KyselyStoreOptions} accepts. */
+export const STORE_OPTION_KEYS = [
+  'tableName',
+  'schema',
+  'onError',
+  'now',
+  'cleanupBatchSize',
+  'maxDataSize',
+  'timeout',
+  'retryBudget',
+  'family',
+] as const
+
 /** Options with every default applied; frozen. */
 export interface ResolvedOptions {
   readonly tableName: string
+  readonly schema: string | undefined
   readonly onError: (error: SessionStoreError) => void
   readonly now: () => number
   readonly cleanupBatchSize: number
   readonly maxDataSize: number
+  readonly timeout: number
+  readonly retryBudget: number
   readonly family: FamilyName | undefined
 }
 
@@ -110,20 +192,38 @@ function warn(error: SessionStoreError): void {
 
 /** Checks `options` and applies the defaults, without touching the caller's object. */
 export function resolveOptions(options: KyselyStoreOptions | undefined): ResolvedOptions {
-  if (options !== undefined) checkObject('options', options)
-  const { tableName = DEFAULT_TABLE_NAME, onError = warn, now = Date.now } = options ?? {}
+  if (options !== undefined) {
+    checkObject('options', options)
+    checkKnownKeys('options', options, STORE_OPTION_KEYS)
+  }
+  const { tableName = DEFAULT_TABLE_NAME, schema, onError = warn, now = Date.now } = options ?? {}
   const {
     cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE,
     maxDataSize = DEFAULT_MAX_DATA_SIZE,
+    timeout = DEFAULT_TIMEOUT,
+    retryBudget = DEFAULT_RETRY_BUDGET,
     family,
   } = options ?? {}
   checkTableName(tableName)
+  if (schema !== undefined) checkIdentifier('schema', schema)
   checkFunction('onError', onError)
   checkFunction('now', now)
   checkPositiveInteger('cleanupBatchSize', cleanupBatchSize, MAX_CLEANUP_BATCH_SIZE)
   checkPositiveInteger('maxDataSize', maxDataSize, MAX_DATA_SIZE)
+  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
+  checkInteger('retryBudget', retryBudget, 0, MAX_INTERVAL_MS)
   checkFamily(family)
-  return Object.freeze({ tableName, onError, now, cleanupBatchSize, maxDataSize, family })
+  return Object.freeze({
+    tableName,
+    schema,
+    onError,
+    now,
+    cleanupBatchSize,
+    maxDataSize,
+    timeout,
+    retryBudget,
+    family,
+  })
 }
 
 export function checkFamily(family: unknown): asserts family is FamilyName | undefined {

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
+import { Watchdog } from './deadline.js'
+import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
 import { resolveFamily, type SqlFamily, type Statements } from './families/index.js'
 import {
@@ -13,27 +15,92 @@ import {
   checkData,
   checkExpiry,
   checkInterval,
+  checkKnownKeys,
   checkObject,
   checkPositiveInteger,
+  checkSubject,
   checkToken,
 } from './validate.js'
-
-/** How often a statement chosen as a deadlock victim is tried in all. */
-const DEADLOCK_ATTEMPTS = 4
 
 /** Rows per page of {@link KyselyStore.entries}, unless told otherwise. */
 const DEFAULT_PAGE_SIZE = 1000
 const MAX_PAGE_SIZE = 100_000
+/** Sessions per page of {@link KyselyStore.listBySubject}, unless told otherwise. */
+const DEFAULT_LIST_LIMIT = 100
+const MAX_LIST_LIMIT = 10_000
+/** The first pause before a retry, doubled each time up to {@link MAX_RETRY_DELAY}. */
+const FIRST_RETRY_DELAY = 10
+const MAX_RETRY_DELAY = 1000
+const EMPTY = new Uint8Array(0)
+
+/**
+ * A live session as {@link KyselyStore.get} returns it.
+ *
+ * @example
+ * ```ts
+ * import type { StoredSession } from 'kysely-session-store'
+ *
+ * const stored: StoredSession | undefined = await store.get(token)
+ * if (stored) console.log(stored.expiry, stored.subject)
+ * ```
+ */
+export interface StoredSession {
+  readonly data: Uint8Array
+  readonly expiry: Date
+  /** Whom the session belongs to, or null. */
+  readonly subject: string | null
+  /** When it was first committed; null for rows written by another program (SCS). */
+  readonly createdAt: Date | null
+  /** When it was last committed, updated or touched; null for rows written by another program. */
+  readonly lastSeenAt: Date | null
+}
+
+/**
+ * One of a subject's live sessions, as {@link KyselyStore.listBySubject} lists it: no data.
+ *
+ * @example
+ * ```ts
+ * import type { SubjectSession } from 'kysely-session-store'
+ *
+ * const devices: SubjectSession[] = await store.listBySubject('user-42')
+ * ```
+ */
+export interface SubjectSession {
+  readonly token: string
+  readonly expiry: Date
+  readonly createdAt: Date | null
+  readonly lastSeenAt: Date | null
+}
+
+/**
+ * Options of {@link KyselyStore.commit} and {@link KyselyStore.update}.
+ *
+ * @example
+ * ```ts
+ * import type { CommitOptions } from 'kysely-session-store'
+ *
+ * const options: CommitOptions = { subject: 'user-42' }
+ * await store.commit(token, new Uint8Array([1]), new Date(Date.now() + 60_000), options)
+ * ```
+ */
+export interface CommitOptions {
+  /**
+   * Whom the session belongs to (a user id, 1 to 255 characters), or null for nobody.
+   * @default unchanged: a new session has none, an existing one keeps its own
+   */
+  readonly subject?: string | null
+}
 
 /**
  * A session store on any Kysely instance: Postgres, PGlite, SQLite or MySQL/MariaDB, one
  * code path.
  *
- * Sessions live in a table `sessions(token, data, expiry)` (create it with {@link migrate}).
- * A session is live while the application's clock reads earlier than its expiry. A
- * background cleanup deletes expired rows every `cleanupInterval` milliseconds (default
- * 5 minutes; 0 disables it; each wait is jittered by ±10% so that instances started together
- * drift apart). The store never closes `db`: the caller owns it.
+ * Sessions live in a table `sessions(token, data, expiry, ...)` (create it with
+ * {@link migrate}). A session is live while the application's clock reads earlier than its
+ * expiry and it has not been ended. A background cleanup deletes expired rows every
+ * `cleanupInterval` milliseconds (default 5 minutes; 0 disables it; each wait is jittered
+ * by ±10% so that instances started together drift apart). The store never closes `db`: the
+ * caller owns it.
  *
  * @example
  * ```ts
@@ -53,6 +120,8 @@ export class KyselyStore implements AsyncDisposable {
   readonly #family: SqlFamily
   readonly #sql: Statements
   readonly #scheduler: CleanupScheduler
+  readonly #watchdog: Watchdog
+  readonly #table: string
   #lastCleanup: Promise<unknown> = Promise.resolve()
 
   /**
@@ -63,8 +132,10 @@ export class KyselyStore implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const store = new KyselyStore(db)                 // cleanup every 5 minutes
-   * const manual = new KyselyStore(db, 0)             // no background cleanup
+   * import { KyselyStore } from 'kysely-session-store'
+   *
+   * const store = new KyselyStore(db) // cleanup every 5 minutes
+   * const manual = new KyselyStore(db, 0) // no background cleanup
    * const custom = new KyselyStore(db, 30 * 60_000, { tableName: 'app_sessions' })
    * ```
    */
@@ -78,7 +149,15 @@ export class KyselyStore implements AsyncDisposable {
     this.#options = resolveOptions(options)
     this.#db = db
     this.#family = resolveFamily(db, this.#options.family)
-    this.#sql = this.#family.statements(this.#options.tableName)
+    const { tableName, schema } = this.#options
+    if (schema !== undefined && !this.#family.schemas) {
+      throw new RangeError(
+        `schema must not be set on ${this.#family.name}: it has no schemas (use tableName)`,
+      )
+    }
+    this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
+    this.#sql = this.#family.statements({ schema, name: tableName })
+    this.#watchdog = new Watchdog(this.#options.timeout)
     const { onError } = this.#options
     this.#scheduler = new CleanupScheduler(
       (signal) => this.#serialisedCleanup(signal),
@@ -88,43 +167,132 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /**
-   * The data of a live session, or `undefined` when the token is unknown or its session has
-   * expired (expired rows are invisible even before a cleanup removed them).
+   * The data of a live session, or `undefined` when the token is unknown, its session has
+   * expired (expired rows are invisible even before a cleanup removed them) or was ended.
    *
    * @example
    * ```ts
    * const data = await store.find(token)
-   * if (data === undefined) startNewSession()
+   * if (data === undefined) console.log('no session: start a new one')
    * ```
    */
   async find(token: string): Promise<Uint8Array | undefined> {
     checkToken(token)
-    const result = await this.#run<{ data: Uint8Array }>('find', this.#sql.find, [token, this.#now()])
-    return result.rows[0]?.data
+    const { rows } = await this.#run<{ data: unknown }>('find', this.#sql.find, [token, this.#now()])
+    return rows.length === 0 ? undefined : bytes(rows[0]!.data)
+  }
+
+  /**
+   * A live session with what the table keeps beside its data (expiry, subject, when it was
+   * created and last seen), or `undefined` where {@link KyselyStore.find} finds nothing.
+   *
+   * @example
+   * ```ts
+   * const stored = await store.get(token)
+   * if (stored && stored.expiry.getTime() - Date.now() < 60_000) console.log('expires within a minute')
+   * ```
+   */
+  async get(token: string): Promise<StoredSession | undefined> {
+    checkToken(token)
+    const { rows } = await this.#run<Record<string, unknown>>('get', this.#sql.get, [token, this.#now()])
+    const row = rows[0]
+    if (row === undefined) return undefined
+    return {
+      data: bytes(row.data),
+      expiry: new Date(millis(row.expiry)!),
+      subject: (row.subject as string | null) ?? null,
+      createdAt: date(row.created_at),
+      lastSeenAt: date(row.last_seen_at),
+    }
   }
 
   /**
    * Stores `data` under `token` until `expiry`: inserts a new session, or replaces both the
    * data and the expiry of an existing one (an expiry moved earlier, even into the past,
-   * takes effect). Data larger than `maxDataSize` (default 4 MiB) is refused.
+   * takes effect). A session that was ended with `delete(token, { tombstone: true })` is
+   * never written again: the commit changes nothing. `subject` sets or (null) clears whom
+   * the session belongs to; without it, a session keeps its subject. Data larger than
+   * `maxDataSize` (default 4 MiB) is refused.
    *
    * @example
    * ```ts
    * await store.commit(token, new TextEncoder().encode('{"user":42}'), new Date(Date.now() + 3600_000))
+   * await store.commit(token, new TextEncoder().encode('{"user":42}'), new Date(Date.now() + 3600_000), {
+   *   subject: 'user-42',
+   * })
    * ```
    */
-  async commit(token: string, data: Uint8Array, expiry: Date): Promise<void> {
+  async commit(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<void> {
     checkToken(token)
     checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
+    const subject = checkCommitOptions(options)
     const family = this.#family
-    await this.#run('commit', this.#sql.commit, [token, family.data(data), family.expiry(expiry.getTime())])
+    const now = this.#now()
+    if (subject === undefined) {
+      await this.#run('commit', this.#sql.commit, [
+        token,
+        family.data(data),
+        family.time(expiry.getTime()),
+        now,
+        now,
+      ])
+    } else {
+      await this.#run('commit', this.#sql.commitSubject, [
+        token,
+        family.data(data),
+        family.time(expiry.getTime()),
+        subject,
+        now,
+        now,
+      ])
+    }
+  }
+
+  /**
+   * Replaces the data and expiry of a live session only, and resolves to `true`; resolves to
+   * `false`, writing nothing, when there is no live session under `token` (never committed,
+   * expired, deleted or ended). A session loaded in one request and deleted by another
+   * (a logout) is therefore never brought back by the first request's save. `subject` as in
+   * {@link KyselyStore.commit}.
+   *
+   * @example
+   * ```ts
+   * const saved = await store.update(token, new TextEncoder().encode('{"n":2}'), new Date(Date.now() + 3600_000))
+   * if (!saved) console.log('the session ended meanwhile: nothing was written')
+   * ```
+   */
+  async update(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<boolean> {
+    checkToken(token)
+    checkData(data, this.#options.maxDataSize)
+    checkExpiry(expiry)
+    const subject = checkCommitOptions(options)
+    const family = this.#family
+    const now = this.#now()
+    const result =
+      subject === undefined
+        ? await this.#run('update', this.#sql.update, [
+            family.data(data),
+            family.time(expiry.getTime()),
+            now,
+            token,
+            now,
+          ])
+        : await this.#run('update', this.#sql.updateSubject, [
+            family.data(data),
+            family.time(expiry.getTime()),
+            subject,
+            now,
+            token,
+            now,
+          ])
+    return Number(result.numAffectedRows ?? 0) > 0
   }
 
   /**
    * Moves the expiry of a live session without rewriting its data, and resolves to `true`.
    * Resolves to `false`, changing nothing, when the token is unknown or its session has
-   * already expired (a touch never revives a session).
+   * expired or ended (a touch never revives a session).
    *
    * @example
    * ```ts
@@ -134,29 +302,40 @@ export class KyselyStore implements AsyncDisposable {
   async touch(token: string, expiry: Date): Promise<boolean> {
     checkToken(token)
     checkExpiry(expiry)
+    const now = this.#now()
     const result = await this.#run('touch', this.#sql.touch, [
-      this.#family.expiry(expiry.getTime()),
+      this.#family.time(expiry.getTime()),
+      now,
       token,
-      this.#now(),
+      now,
     ])
     return Number(result.numAffectedRows ?? 0) > 0
   }
 
   /**
-   * Deletes the session of `token`; an unknown token is a no-op.
+   * Deletes the session of `token`; an unknown token is a no-op. With `tombstone: true` the
+   * session ends for good instead: its row stays, emptied, until its expiry, so that no
+   * later commit of the same token (an in-flight request that loaded it before a logout)
+   * can bring it back; find, get, all and entries never return it, and cleanup removes it
+   * once expired.
    *
    * @example
    * ```ts
    * await store.delete(token) // at logout
+   * await store.delete(token, { tombstone: true }) // when other requests may still save it
    * ```
    */
-  async delete(token: string): Promise<void> {
+  async delete(token: string, options?: { readonly tombstone?: boolean }): Promise<void> {
     checkToken(token)
-    await this.#run('delete', this.#sql.delete, [token])
+    if (checkTombstone(options)) {
+      await this.#run('delete', this.#sql.tombstone, [this.#family.data(EMPTY), this.#now(), token])
+    } else {
+      await this.#run('delete', this.#sql.delete, [token])
+    }
   }
 
   /**
-   * Every live session, token to data; expired sessions are omitted.
+   * Every live session, token to data; expired and ended sessions are omitted.
    *
    * @example
    * ```ts
@@ -164,8 +343,8 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async all(): Promise<Map<string, Uint8Array>> {
-    const result = await this.#run<{ token: string; data: Uint8Array }>('all', this.#sql.all, [this.#now()])
-    return new Map(result.rows.map((row) => [row.token, row.data]))
+    const { rows } = await this.#run<{ token: string; data: unknown }>('all', this.#sql.all, [this.#now()])
+    return new Map(rows.map((row) => [row.token, bytes(row.data)]))
   }
 
   /**
@@ -176,11 +355,13 @@ export class KyselyStore implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * let count = 0
    * for await (const [token, data] of store.entries({ pageSize: 500 })) count++
    * ```
    */
-  entries(options: { pageSize?: number } = {}): AsyncGenerator<[string, Uint8Array]> {
+  entries(options: { readonly pageSize?: number } = {}): AsyncGenerator<[string, Uint8Array]> {
     checkObject('options', options)
+    checkKnownKeys('options', options, ['pageSize'])
     const { pageSize = DEFAULT_PAGE_SIZE } = options
     checkPositiveInteger('pageSize', pageSize, MAX_PAGE_SIZE)
     return this.#pages(pageSize)
@@ -189,21 +370,135 @@ export class KyselyStore implements AsyncDisposable {
   async *#pages(pageSize: number): AsyncGenerator<[string, Uint8Array]> {
     let after = ''
     for (;;) {
-      const { rows } = await this.#run<{ token: string; data: Uint8Array }>('entries', this.#sql.page, [
+      const { rows } = await this.#run<{ token: string; data: unknown }>('entries', this.#sql.page, [
         this.#now(),
         after,
         pageSize,
       ])
-      for (const row of rows) yield [row.token, row.data]
+      for (const row of rows) yield [row.token, bytes(row.data)]
       if (rows.length < pageSize) return
       after = rows[rows.length - 1]!.token
     }
   }
 
   /**
-   * Deletes expired sessions now, in batches of `cleanupBatchSize` rows, and resolves to how
-   * many were deleted. Runs never overlap: a call made while another run is in progress
-   * starts after it.
+   * How many live sessions there are: one `COUNT` in the database.
+   *
+   * @example
+   * ```ts
+   * console.log(`${await store.count()} people are signed in`)
+   * ```
+   */
+  async count(): Promise<number> {
+    const { rows } = await this.#run<{ n: unknown }>('count', this.#sql.count, [this.#now()])
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  /**
+   * Deletes every row of the table, live, expired and ended alike, in one statement, and
+   * resolves to how many there were.
+   *
+   * @example
+   * ```ts
+   * const deleted = await store.clear() // everyone is signed out
+   * ```
+   */
+  async clear(): Promise<number> {
+    const result = await this.#run('clear', this.#sql.clear, [])
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  /**
+   * The live sessions of `subject`, without their data, ordered by token, at most `limit`
+   * (default 100, at most 10,000) per call; pass the last token of a page as `after` for
+   * the next one. One indexed query.
+   *
+   * @example
+   * ```ts
+   * for (const device of await store.listBySubject('user-42')) {
+   *   console.log(device.createdAt, device.lastSeenAt, device.expiry)
+   * }
+   * ```
+   */
+  async listBySubject(
+    subject: string,
+    options: { readonly limit?: number; readonly after?: string } = {},
+  ): Promise<SubjectSession[]> {
+    checkSubject(subject)
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['limit', 'after'])
+    const { limit = DEFAULT_LIST_LIMIT, after } = options
+    checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+    if (after !== undefined) checkToken(after, 'after')
+    const { rows } = await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubject, [
+      subject,
+      this.#now(),
+      after ?? '',
+      limit,
+    ])
+    return rows.map((row) => ({
+      token: row.token as string,
+      expiry: new Date(millis(row.expiry)!),
+      createdAt: date(row.created_at),
+      lastSeenAt: date(row.last_seen_at),
+    }))
+  }
+
+  /**
+   * How many live sessions `subject` has: one indexed `COUNT`.
+   *
+   * @example
+   * ```ts
+   * if ((await store.countBySubject('user-42')) > 5) console.log('signed in on many devices')
+   * ```
+   */
+  async countBySubject(subject: string): Promise<number> {
+    checkSubject(subject)
+    const { rows } = await this.#run<{ n: unknown }>('countBySubject', this.#sql.countBySubject, [
+      subject,
+      this.#now(),
+    ])
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  /**
+   * Deletes every live session of `subject` but the one of `except` (sign out everywhere
+   * else), and resolves to how many it deleted. One indexed statement. With
+   * `tombstone: true` they end for good, as with {@link KyselyStore.delete}.
+   *
+   * @example
+   * ```ts
+   * await store.deleteBySubject('user-42') // after a password change
+   * await store.deleteBySubject('user-42', { except: token }) // sign out other devices
+   * ```
+   */
+  async deleteBySubject(
+    subject: string,
+    options: { readonly except?: string; readonly tombstone?: boolean } = {},
+  ): Promise<number> {
+    checkSubject(subject)
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['except', 'tombstone'])
+    const { except, tombstone = false } = options
+    if (except !== undefined) checkToken(except, 'except')
+    if (typeof tombstone !== 'boolean') throw new TypeError('tombstone must be a boolean')
+    const now = this.#now()
+    const result = tombstone
+      ? await this.#run('deleteBySubject', this.#sql.tombstoneBySubject, [
+          this.#family.data(EMPTY),
+          now,
+          subject,
+          now,
+          except ?? '',
+        ])
+      : await this.#run('deleteBySubject', this.#sql.deleteBySubject, [subject, now, except ?? ''])
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  /**
+   * Deletes expired sessions (and the tombstones of ended ones) now, in batches of
+   * `cleanupBatchSize` rows, and resolves to how many were deleted. Runs never overlap: a
+   * call made while another run is in progress starts after it.
    *
    * @example
    * ```ts
@@ -220,7 +515,7 @@ export class KyselyStore implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * afterAll(() => store.stopCleanup())
+   * await store.stopCleanup() // in a test's afterAll, or at shutdown
    * ```
    */
   stopCleanup(): Promise<void> {
@@ -232,9 +527,11 @@ export class KyselyStore implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import { KyselyStore } from 'kysely-session-store'
+   *
    * {
-   *   await using store = new KyselyStore(db)
-   *   await store.find(token)
+   *   await using scoped = new KyselyStore(db)
+   *   await scoped.find(token)
    * } // cleanup stopped here
    * ```
    */
@@ -243,7 +540,7 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   #now(): unknown {
-    return this.#family.expiry(this.#options.now())
+    return this.#family.time(this.#options.now())
   }
 
   #serialisedCleanup(signal: AbortSignal | undefined): Promise<number> {
@@ -253,49 +550,219 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   async #cleanup(signal: AbortSignal | undefined): Promise<number> {
+    const started = performance.now()
     const batch = this.#options.cleanupBatchSize
     const now = this.#now()
     let deleted = 0
-    while (!signal?.aborted) {
-      const result = await this.#run('cleanup', this.#sql.cleanup, [now, batch])
-      const n = Number(result.numAffectedRows ?? 0)
-      deleted += n
-      if (n < batch) break
+    let batches = 0
+    try {
+      while (!signal?.aborted) {
+        batches++
+        const result = await this.#run('cleanup', this.#sql.cleanup, [now, batch])
+        const n = Number(result.numAffectedRows ?? 0)
+        deleted += n
+        if (n < batch) break
+      }
+    } catch (error) {
+      this.#publishCleanup(deleted, batches, started, signal !== undefined, error)
+      throw error
     }
+    this.#publishCleanup(deleted, batches, started, signal !== undefined)
     return deleted
   }
 
-  async #run<R>(operation: string, sql: string, parameters: unknown[]): Promise<QueryResult<R>> {
-    for (let attempt = 1; ; attempt++) {
+  #publishCleanup(
+    deleted: number,
+    batches: number,
+    started: number,
+    background: boolean,
+    error?: unknown,
+  ): void {
+    if (!cleanups.hasSubscribers) return
+    const { schema, tableName: table } = this.#options
+    const duration = performance.now() - started
+    cleanups.publish({
+      family: this.#family.name,
+      table,
+      schema,
+      deleted,
+      batches,
+      duration,
+      background,
+      error,
+    })
+  }
+
+  /**
+   * Runs one statement: traced when the tracing channel has subscribers, bounded by the
+   * `timeout` option, retried within `retryBudget` when the engine says it had no effect
+   * (deadlock victim) or its connection was lost, and mapped to a SessionStoreError.
+   */
+  #run<R>(operation: string, sql: string, parameters: unknown[]): Promise<QueryResult<R>> {
+    if (!calls.hasSubscribers) return this.#bounded<R>(operation, sql, parameters, undefined)
+    const { schema, tableName: table } = this.#options
+    const call: StoreCall = { operation, family: this.#family.name, table, schema }
+    // The traced function resolves to nothing: tracePromise hands its value to subscribers as
+    // `result`, and the rows may hold tokens and data.
+    let result: QueryResult<R>
+    return calls
+      .tracePromise(async () => {
+        result = await this.#bounded<R>(operation, sql, parameters, call)
+      }, call)
+      .then(() => result)
+  }
+
+  #bounded<R>(
+    operation: string,
+    sql: string,
+    parameters: unknown[],
+    call: StoreCall | undefined,
+  ): Promise<QueryResult<R>> {
+    const state = { attempts: 0, abandoned: false, started: performance.now() }
+    const { timeout } = this.#options
+    const run = this.#watchdog.watch(
+      this.#attempts<R>(operation, sql, parameters, state),
+      timeout,
+      () =>
+        new SessionStoreError(
+          `${operation} on table "${this.#table}" failed: no answer within ${timeout} ms (the timeout option)`,
+          'timeout',
+          undefined,
+        ),
+      () => (state.abandoned = true),
+    )
+    if (call === undefined) return run
+    return run.then(
+      (result) => {
+        call.duration = performance.now() - state.started
+        call.attempts = state.attempts
+        call.rows = result.rows.length > 0 ? result.rows.length : Number(result.numAffectedRows ?? 0)
+        return result
+      },
+      (error: unknown) => {
+        call.duration = performance.now() - state.started
+        call.attempts = state.attempts
+        call.error = error
+        throw error
+      },
+    )
+  }
+
+  async #attempts<R>(
+    operation: string,
+    sql: string,
+    parameters: unknown[],
+    state: { attempts: number; abandoned: boolean },
+  ): Promise<QueryResult<R>> {
+    let firstFailure: number | undefined
+    for (;;) {
+      state.attempts++
       try {
         return await this.#db.executeQuery<R>(CompiledQuery.raw(sql, parameters))
       } catch (cause) {
-        // A deadlock victim had no effect, and each statement stands alone: run it again. Not
-        // inside a caller's transaction, which the engine has rolled back as a whole.
-        if (attempt < DEADLOCK_ATTEMPTS && this.#family.isDeadlock(cause) && !this.#db.isTransaction) {
-          await sleep(attempt * 5 + Math.random() * 10)
+        // A transient failure had no effect, and each statement is idempotent: run it again,
+        // on a new connection. Not inside a caller's transaction, which failed as a whole.
+        const now = performance.now()
+        firstFailure ??= now
+        const delay =
+          Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** (state.attempts - 1)) * (0.5 + Math.random())
+        if (
+          !state.abandoned &&
+          !this.#db.isTransaction &&
+          now - firstFailure + delay <= this.#options.retryBudget &&
+          this.#family.isTransient(cause)
+        ) {
+          if (retries.hasSubscribers) {
+            const { schema, tableName: table } = this.#options
+            const reason = describeCause(cause).replace(/^the database (reported|driver threw) /, '')
+            retries.publish({
+              operation,
+              family: this.#family.name,
+              table,
+              schema,
+              attempt: state.attempts + 1,
+              delay,
+              reason,
+            })
+          }
+          await sleep(delay)
           continue
         }
-        throw engineError(operation, this.#options.tableName, this.#family, redact(cause, sql, parameters))
+        throw this.#error(operation, redact(cause, sql, parameters))
       }
     }
   }
-}
 
-function engineError(operation: string, table: string, family: SqlFamily, cause: unknown): SessionStoreError {
-  if (family.isMissingTable(cause)) {
-    const fix = table === 'sessions' ? 'migrate(db)' : `migrate(db, { tableName: '${table}' })`
+  #error(operation: string, cause: unknown): SessionStoreError {
+    const family = this.#family
+    const { tableName, schema } = this.#options
+    const fix =
+      tableName === 'sessions' && schema === undefined
+        ? 'migrate(db)'
+        : `migrate(db, { ${schema === undefined ? '' : `schema: '${schema}', `}tableName: '${tableName}' })`
+    if (family.isMissingTable(cause)) {
+      return new SessionStoreError(
+        `${operation} failed: table "${this.#table}" does not exist: run ${fix} or apply schema/${family.name}.sql`,
+        'missing_table',
+        cause,
+      )
+    }
+    if (family.isMissingColumn(cause)) {
+      return new SessionStoreError(
+        `${operation} failed: table "${this.#table}" lacks columns this version of kysely-session-store ` +
+          `uses: run ${fix}, which upgrades it in place (or it is not a sessions table)`,
+        'missing_column',
+        cause,
+      )
+    }
     return new SessionStoreError(
-      `${operation} failed: table "${table}" does not exist: run ${fix} or apply schema/${family.name}.sql`,
-      'missing_table',
+      `${operation} on table "${this.#table}" failed: ${describeCause(cause)} (see error.cause)`,
+      'engine',
       cause,
     )
   }
-  return new SessionStoreError(
-    `${operation} on table "${table}" failed: ${describeCause(cause)} (see error.cause)`,
-    'engine',
-    cause,
-  )
+}
+
+/** Session data as a Uint8Array, whatever the driver returns (Buffer, Uint8Array, ArrayBuffer). */
+function bytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value
+  if (value instanceof ArrayBuffer) return new Uint8Array(value)
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  throw new TypeError(`the database driver returned session data as ${typeof value}, not bytes`)
+}
+
+/** A time the driver returns (a Date, milliseconds as a number, bigint or string) in ms. */
+function millis(value: unknown): number | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number') return value
+  if (typeof value === 'bigint') return Number(value)
+  if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
+  throw new TypeError(`the database driver returned a time as ${typeof value}`)
+}
+
+function date(value: unknown): Date | null {
+  const ms = millis(value)
+  return ms === null ? null : new Date(ms)
+}
+
+/** The subject to write (a string or null), or undefined when the option is absent. */
+function checkCommitOptions(options: CommitOptions | undefined): string | null | undefined {
+  if (options === undefined) return undefined
+  checkObject('options', options)
+  checkKnownKeys('options', options, ['subject'])
+  if (!('subject' in options) || options.subject === undefined) return undefined
+  if (options.subject !== null) checkSubject(options.subject)
+  return options.subject
+}
+
+function checkTombstone(options: { readonly tombstone?: boolean } | undefined): boolean {
+  if (options === undefined) return false
+  checkObject('options', options)
+  checkKnownKeys('options', options, ['tombstone'])
+  const { tombstone = false } = options
+  if (typeof tombstone !== 'boolean') throw new TypeError('tombstone must be a boolean')
+  return tombstone
 }
 
 function checkKysely(db: unknown): asserts db is Kysely<any> {

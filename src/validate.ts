@@ -17,16 +17,21 @@ function kind(value: unknown): string {
   return `a ${typeof value}`
 }
 
-export function checkToken(token: unknown): asserts token is string {
+export function checkToken(token: unknown, name = 'token'): asserts token is string {
   if (typeof token !== 'string') {
-    throw new TypeError(`token must be a string, got ${kind(token)}`)
+    throw new TypeError(`${name} must be a string, got ${kind(token)}`)
   }
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-    throw new RangeError(`token must be 1 to ${MAX_TOKEN_LENGTH} characters long, got ${token.length}`)
+    throw new RangeError(`${name} must be 1 to ${MAX_TOKEN_LENGTH} characters long, got ${token.length}`)
   }
   if (token.includes('\0') || !token.isWellFormed()) {
-    throw new RangeError('token must not contain NUL characters or lone UTF-16 surrogates')
+    throw new RangeError(`${name} must not contain NUL characters or lone UTF-16 surrogates`)
   }
+}
+
+/** A subject (a user id): the same rules as a token, 1 to 255 characters. */
+export function checkSubject(subject: unknown, name = 'subject'): asserts subject is string {
+  checkToken(subject, name)
 }
 
 export function checkData(data: unknown, maxSize: number): asserts data is Uint8Array {
@@ -63,21 +68,35 @@ export function checkInterval(name: string, value: unknown): asserts value is nu
 }
 
 export function checkTableName(tableName: unknown): asserts tableName is string {
-  if (typeof tableName !== 'string') {
-    throw new TypeError(`tableName must be a string, got ${kind(tableName)}`)
+  checkIdentifier('tableName', tableName, MAX_TABLE_NAME_LENGTH)
+}
+
+/** A plain identifier: a letter or _, then letters, digits or _ (Postgres keeps 63 bytes). */
+export function checkIdentifier(name: string, value: unknown, maxLength = 63): asserts value is string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${name} must be a string, got ${kind(value)}`)
   }
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tableName) || tableName.length > MAX_TABLE_NAME_LENGTH) {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value) || value.length > maxLength) {
     throw new RangeError(
-      `tableName must be a plain identifier (a letter or _, then letters, digits or _, ` +
-        `at most ${MAX_TABLE_NAME_LENGTH} characters), got ${JSON.stringify(tableName.slice(0, 60))}`,
+      `${name} must be a plain identifier (a letter or _, then letters, digits or _, ` +
+        `at most ${maxLength} characters), got ${JSON.stringify(value.slice(0, 60))}`,
     )
   }
 }
 
 export function checkPositiveInteger(name: string, value: unknown, max: number): asserts value is number {
+  checkInteger(name, value, 1, max)
+}
+
+export function checkInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+): asserts value is number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${kind(value)}`)
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${value}`)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`)
   }
 }
 

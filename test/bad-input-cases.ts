@@ -229,6 +229,161 @@ const pageSizes: Case[] = [
   run: ({ store }: Context) => store.entries({ pageSize: pageSize as number }),
 }))
 
+const newStoreOptions: Case[] = [
+  ["tableName misspelt as 'table'", { table: 'x' }, TypeError, 'options.table'],
+  ["schema: 'a.b'", { schema: 'a.b' }, RangeError, 'schema'],
+  ['schema: 42', { schema: 42 }, TypeError, 'schema'],
+  ['schema on SQLite', { schema: 'app' }, RangeError, 'schema'],
+  ['timeout: 0', { timeout: 0 }, RangeError, 'timeout'],
+  ['timeout: 2^31 ms', { timeout: 2 ** 31 }, RangeError, 'timeout'],
+  ['retryBudget: -1', { retryBudget: -1 }, RangeError, 'retryBudget'],
+  ["retryBudget: '5s'", { retryBudget: '5s' }, TypeError, 'retryBudget'],
+].map(([input, options, type, argument]) => ({
+  entry: 'new KyselyStore',
+  input: input as string,
+  outcome: 'refused' as const,
+  error: [type as ErrorConstructor, argument as string] as [ErrorConstructor, string],
+  run: ({ db }: Context) => new KyselyStore(db, 0, options as never),
+}))
+
+const subjects: Case[] = [
+  ['undefined', undefined, TypeError],
+  ['a number', 42, TypeError],
+  ['an empty string', '', RangeError],
+  ['256 characters', 's'.repeat(256), RangeError],
+  ['a NUL character', 'a\u0000b', RangeError],
+].flatMap(([input, subject, type]) =>
+  (['listBySubject', 'countBySubject', 'deleteBySubject'] as const).map<Case>((method) => ({
+    entry: `store.${method}`,
+    input: `subject: ${input as string}`,
+    outcome: 'refused',
+    error: [type as ErrorConstructor, 'subject'],
+    run: ({ store }) => store[method](subject as string),
+  })),
+)
+
+const subjectOptions: Case[] = [
+  [
+    'store.commit',
+    'options: subject 42',
+    TypeError,
+    'subject',
+    ({ store }: Context) => store.commit('t', bytes('x'), later(), { subject: 42 as never }),
+  ],
+  [
+    'store.commit',
+    "options: subject ''",
+    RangeError,
+    'subject',
+    ({ store }: Context) => store.commit('t', bytes('x'), later(), { subject: '' }),
+  ],
+  [
+    'store.commit',
+    "options: { user: 'x' }",
+    TypeError,
+    'options.user',
+    ({ store }: Context) => store.commit('t', bytes('x'), later(), { user: 'x' } as never),
+  ],
+  [
+    'store.update',
+    'token: a number',
+    TypeError,
+    'token',
+    ({ store }: Context) => store.update(42 as never, bytes('x'), later()),
+  ],
+  [
+    'store.update',
+    'data: a string',
+    TypeError,
+    'data',
+    ({ store }: Context) => store.update('t', 'x' as never, later()),
+  ],
+  [
+    'store.update',
+    'expiry: a number',
+    TypeError,
+    'expiry',
+    ({ store }: Context) => store.update('t', bytes('x'), 5 as never),
+  ],
+  [
+    'store.update',
+    'options: subject 42',
+    TypeError,
+    'subject',
+    ({ store }: Context) => store.update('t', bytes('x'), later(), { subject: 42 as never }),
+  ],
+  ['store.get', 'token: an empty string', RangeError, 'token', ({ store }: Context) => store.get('')],
+  ['store.get', 'token: a number', TypeError, 'token', ({ store }: Context) => store.get(42 as never)],
+  [
+    'store.delete',
+    "options: tombstone 'yes'",
+    TypeError,
+    'tombstone',
+    ({ store }: Context) => store.delete('t', { tombstone: 'yes' as never }),
+  ],
+  [
+    'store.delete',
+    'options: a string',
+    TypeError,
+    'options',
+    ({ store }: Context) => store.delete('t', 'x' as never),
+  ],
+  [
+    'store.listBySubject',
+    'limit: 0',
+    RangeError,
+    'limit',
+    ({ store }: Context) => store.listBySubject('s', { limit: 0 }),
+  ],
+  [
+    'store.listBySubject',
+    'limit: 10,001',
+    RangeError,
+    'limit',
+    ({ store }: Context) => store.listBySubject('s', { limit: 10_001 }),
+  ],
+  [
+    'store.listBySubject',
+    "after: ''",
+    RangeError,
+    'after',
+    ({ store }: Context) => store.listBySubject('s', { after: '' }),
+  ],
+  [
+    'store.deleteBySubject',
+    'except: 42',
+    TypeError,
+    'except',
+    ({ store }: Context) => store.deleteBySubject('s', { except: 42 as never }),
+  ],
+  [
+    'store.deleteBySubject',
+    "options: { exept: 't' }",
+    TypeError,
+    'options.exept',
+    ({ store }: Context) => store.deleteBySubject('s', { exept: 't' } as never),
+  ],
+].map(([entry, input, type, argument, run]) => ({
+  entry: entry as string,
+  input: input as string,
+  outcome: 'refused' as const,
+  error: [type as ErrorConstructor, argument as string] as [ErrorConstructor, string],
+  run: run as (context: Context) => unknown,
+}))
+
+const migrateOptions: Case[] = [
+  ["tableName misspelt as 'table'", { table: 'x' }, TypeError, 'options.table'],
+  ["schema: 'x;y'", { schema: 'x;y' }, RangeError, 'schema'],
+  ['schema on SQLite', { schema: 'app' }, RangeError, 'schema'],
+  ['timeout: -1', { timeout: -1 }, RangeError, 'timeout'],
+].map(([input, options, type, argument]) => ({
+  entry: 'migrate',
+  input: input as string,
+  outcome: 'refused' as const,
+  error: [type as ErrorConstructor, argument as string] as [ErrorConstructor, string],
+  run: ({ db }: Context) => migrate(db, options as never),
+}))
+
 const reservedTables: Case[] = ['select', 'order', 'user', 'table'].map((name) => ({
   entry: 'migrate',
   input: `tableName: reserved word ${name}`,
@@ -336,6 +491,10 @@ export const cases: Case[] = [
   ...literalExpiries,
   ...intervals,
   ...storeOptions,
+  ...newStoreOptions,
+  ...subjects,
+  ...subjectOptions,
+  ...migrateOptions,
   ...notKysely,
   ...pageSizes,
   ...tableNames,
@@ -368,4 +527,18 @@ export function reliabilityTable(): string {
   return lines.join('\n')
 }
 
-if (process.argv[1]?.endsWith('bad-input-cases.ts')) console.log(reliabilityTable())
+// npx tsx test/bad-input-cases.ts prints the table; with --write-readme it replaces the README's.
+if (process.argv[1]?.endsWith('bad-input-cases.ts')) {
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  const table = reliabilityTable()
+  if (process.argv.includes('--write-readme')) {
+    const path = new URL('../README.md', import.meta.url)
+    const readme = readFileSync(path, 'utf8')
+    const start = readme.indexOf('\n| entry point ') + 1
+    const end = readme.indexOf('\n\n', start)
+    if (start === 0 || end === -1) throw new Error('README.md has no bad-input table to replace')
+    writeFileSync(path, readme.slice(0, start) + table + readme.slice(end))
+  } else {
+    console.log(table)
+  }
+}

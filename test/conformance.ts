@@ -12,6 +12,7 @@ import {
 } from '../src/index.js'
 import {
   bytes,
+  createVersion1Table,
   text,
   columnTypes,
   hasIndex,
@@ -586,6 +587,339 @@ export function conformance(leg: EngineLeg): void {
       })
     })
 
+    describe('get, subjects and when a session was created and last seen', () => {
+      test('get returns data, expiry, subject, createdAt and lastSeenAt of a live session', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('got'), at(HOUR), { subject: 'user-1' })
+        const stored = await s.get(token)
+        expect(text(stored?.data)).toBe('got')
+        expect(stored?.data).toBeInstanceOf(Uint8Array)
+        expect([stored?.expiry, stored?.subject, stored?.createdAt, stored?.lastSeenAt]).toEqual([
+          at(HOUR),
+          'user-1',
+          at(0),
+          at(0),
+        ])
+      })
+
+      test('get returns undefined where find finds nothing: unknown, expired, ended', async () => {
+        const s = store()
+        const [expired, ended] = [randomToken(), randomToken()]
+        await s.commit(expired, bytes('x'), at(0))
+        await s.commit(ended, bytes('x'), at(HOUR))
+        await s.delete(ended, { tombstone: true })
+        for (const token of [randomToken(), expired, ended]) expect(await s.get(token)).toBeUndefined()
+      })
+
+      test('commit sets created_at on insert only and last_seen_at on every commit', async () => {
+        const s = store()
+        const token = randomToken()
+        const created = clock.now
+        await s.commit(token, bytes('a'), at(HOUR))
+        clock.now += 5000
+        try {
+          await s.commit(token, bytes('b'), at(HOUR))
+          const row = (await readRows(db, table, leg.family)).find((r) => r.token === token)!
+          expect([row.createdAt, row.lastSeenAt]).toEqual([created, created + 5000])
+        } finally {
+          clock.now -= 5000
+        }
+      })
+
+      test('commit with subject sets it, subject null clears it, and without the option it is kept', async () => {
+        const s = store()
+        const token = randomToken()
+        const subject = async () =>
+          (await readRows(db, table, leg.family)).find((r) => r.token === token)?.subject
+        await s.commit(token, bytes('a'), at(HOUR))
+        expect(await subject()).toBeNull() // a new session without the option has none
+        await s.commit(token, bytes('a'), at(HOUR), { subject: 'alice' })
+        expect(await subject()).toBe('alice')
+        await s.commit(token, bytes('b'), at(HOUR))
+        expect(await subject()).toBe('alice')
+        await s.commit(token, bytes('c'), at(HOUR), { subject: 'bob' })
+        expect(await subject()).toBe('bob')
+        await s.commit(token, bytes('d'), at(HOUR), { subject: null })
+        expect(await subject()).toBeNull()
+      })
+
+      test('touch moves lastSeenAt to now, and leaves createdAt', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('a'), at(HOUR))
+        clock.now += 1234
+        try {
+          expect(await s.touch(token, at(2 * HOUR))).toBe(true)
+          const stored = await s.get(token)
+          expect([stored?.createdAt, stored?.lastSeenAt]).toEqual([at(-1234), at(0)])
+        } finally {
+          clock.now -= 1234
+        }
+      })
+    })
+
+    describe('update: update-only', () => {
+      test('update replaces data, expiry and lastSeenAt of a live session and resolves to true', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('old'), at(HOUR), { subject: 'kept' })
+        clock.now += 10
+        try {
+          expect(await s.update(token, bytes('new'), at(2 * HOUR))).toBe(true)
+          const row = (await readRows(db, table, leg.family)).find((r) => r.token === token)!
+          expect([text(row.data), row.expiry, row.subject, row.lastSeenAt, row.createdAt]).toEqual([
+            'new',
+            clock.now + 2 * HOUR,
+            'kept',
+            clock.now,
+            clock.now - 10,
+          ])
+          expect(await s.update(token, bytes('newer'), at(HOUR), { subject: 'changed' })).toBe(true)
+          expect((await s.get(token))?.subject).toBe('changed')
+        } finally {
+          clock.now -= 10
+        }
+      })
+
+      test('update writes nothing and resolves to false without a live session: unknown, expired, deleted, ended', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const [unknown, expired, deleted, ended] = [
+          randomToken(),
+          randomToken(),
+          randomToken(),
+          randomToken(),
+        ]
+        await s.commit(expired, bytes('x'), at(0))
+        await s.commit(deleted, bytes('x'), at(HOUR))
+        await s.delete(deleted)
+        await s.commit(ended, bytes('x'), at(HOUR))
+        await s.delete(ended, { tombstone: true })
+        const before = await readRows(db, name, leg.family)
+        for (const token of [unknown, expired, deleted, ended]) {
+          expect(await s.update(token, bytes('resurrected'), at(HOUR), { subject: 'x' })).toBe(false)
+        }
+        expect(await readRows(db, name, leg.family)).toEqual(before)
+      })
+    })
+
+    describe('tombstones: delete(token, { tombstone: true })', () => {
+      test('the row stays until its expiry, emptied, without subject, ended now', async () => {
+        const s = store()
+        const token = randomToken()
+        await s.commit(token, bytes('secret'), at(HOUR), { subject: 'user' })
+        await s.delete(token, { tombstone: true })
+        const row = (await readRows(db, table, leg.family)).find((r) => r.token === token)!
+        expect([row.data.byteLength, row.subject, row.expiry, row.endedAt]).toEqual([
+          0,
+          null,
+          clock.now + HOUR,
+          clock.now,
+        ])
+      })
+
+      test('find, get, all, entries and count never return an ended session', async () => {
+        const s = store({ tableName: await freshTable() })
+        const [live, ended] = [randomToken('live'), randomToken('ended')]
+        await s.commit(live, bytes('l'), at(HOUR))
+        await s.commit(ended, bytes('e'), at(HOUR))
+        await s.delete(ended, { tombstone: true })
+        expect(await s.find(ended)).toBeUndefined()
+        expect(await s.get(ended)).toBeUndefined()
+        expect([...(await s.all()).keys()]).toEqual([live])
+        const entries: string[] = []
+        for await (const [token] of s.entries()) entries.push(token)
+        expect(entries).toEqual([live])
+        expect(await s.count()).toBe(1)
+      })
+
+      test('no commit, update or touch brings an ended session back', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const token = randomToken()
+        await s.commit(token, bytes('before logout'), at(HOUR))
+        await s.delete(token, { tombstone: true })
+        const before = await readRows(db, name, leg.family)
+        await s.commit(token, bytes('resurrected'), at(2 * HOUR), { subject: 'attacker' })
+        await s.commit(token, bytes('resurrected'), at(2 * HOUR))
+        expect(await s.update(token, bytes('resurrected'), at(2 * HOUR))).toBe(false)
+        expect(await s.touch(token, at(2 * HOUR))).toBe(false)
+        expect(await s.find(token)).toBeUndefined()
+        expect(await readRows(db, name, leg.family)).toEqual(before)
+      })
+
+      test('cleanup removes a tombstone once its expiry has passed, and not before', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const token = randomToken()
+        await s.commit(token, bytes('x'), at(HOUR))
+        await s.delete(token, { tombstone: true })
+        expect(await s.cleanup()).toBe(0)
+        clock.now += HOUR
+        try {
+          expect(await s.cleanup()).toBe(1)
+          expect(await readRows(db, name, leg.family)).toEqual([])
+          await s.commit(token, bytes('a new session'), at(HOUR)) // the token is free again
+          expect(text(await s.find(token))).toBe('a new session')
+        } finally {
+          clock.now -= HOUR
+        }
+      })
+
+      test('a tombstone of an unknown token is a no-op', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.delete(randomToken(), { tombstone: true })
+        expect(await readRows(db, name, leg.family)).toEqual([])
+      })
+    })
+
+    describe('count and clear', () => {
+      test('count is the number of live sessions', async () => {
+        const s = store({ tableName: await freshTable() })
+        for (let i = 0; i < 3; i++) await s.commit(randomToken(), bytes('l'), at(HOUR))
+        await s.commit(randomToken(), bytes('expired'), at(0))
+        expect(await s.count()).toBe(3)
+      })
+
+      test('clear deletes every row, live, expired and ended, and resolves to how many', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        const ended = randomToken()
+        await s.commit(randomToken(), bytes('live'), at(HOUR))
+        await s.commit(randomToken(), bytes('expired'), at(-1))
+        await s.commit(ended, bytes('ended'), at(HOUR))
+        await s.delete(ended, { tombstone: true })
+        expect(await s.clear()).toBe(3)
+        expect(await readRows(db, name, leg.family)).toEqual([])
+      })
+    })
+
+    describe("a subject's sessions", () => {
+      /** Sessions of `subject` (and of others) in a fresh table. */
+      async function devices(subject: string, tokens: string[]) {
+        const s = store({ tableName: await freshTable() })
+        const base = clock.now
+        for (const [i, token] of tokens.entries()) {
+          clock.now = base + i // created (and last seen) i ms later, expiring an hour after that
+          await s.commit(token, bytes(`d${i}`), at(HOUR), { subject })
+        }
+        clock.now = base
+        await s.commit(randomToken('other'), bytes('o'), at(HOUR), { subject: `${subject}-other` })
+        await s.commit(randomToken('anon'), bytes('a'), at(HOUR))
+        return s
+      }
+
+      test('listBySubject lists its live sessions by token, with expiry, createdAt and lastSeenAt, no data', async () => {
+        const tokens = ['c', 'a', 'b']
+        const s = await devices('alice', tokens)
+        await s.commit('z-expired', bytes('x'), at(0), { subject: 'alice' })
+        await s.commit('y-ended', bytes('x'), at(HOUR), { subject: 'alice' })
+        await s.delete('y-ended', { tombstone: true })
+        const listed = await s.listBySubject('alice')
+        expect(listed).toEqual(
+          ['a', 'b', 'c'].map((token) => {
+            const i = tokens.indexOf(token)
+            return { token, expiry: at(HOUR + i), createdAt: at(i), lastSeenAt: at(i) }
+          }),
+        )
+      })
+
+      test('listBySubject pages with limit and after', async () => {
+        const s = await devices('bob', ['1', '2', '3', '4', '5'])
+        const first = await s.listBySubject('bob', { limit: 2 })
+        const second = await s.listBySubject('bob', { limit: 2, after: first.at(-1)!.token })
+        const third = await s.listBySubject('bob', { limit: 2, after: second.at(-1)!.token })
+        expect([first, second, third].map((page) => page.map((d) => d.token))).toEqual([
+          ['1', '2'],
+          ['3', '4'],
+          ['5'],
+        ])
+      })
+
+      test('countBySubject counts its live sessions only', async () => {
+        const s = await devices('carol', ['p', 'q'])
+        await s.commit('r', bytes('x'), at(0), { subject: 'carol' })
+        expect(await s.countBySubject('carol')).toBe(2)
+        expect(await s.countBySubject('nobody')).toBe(0)
+      })
+
+      test('deleteBySubject deletes its live sessions, resolves to how many, and leaves everyone else', async () => {
+        const s = await devices('dave', ['p', 'q', 'r'])
+        expect(await s.deleteBySubject('dave')).toBe(3)
+        expect(await s.listBySubject('dave')).toEqual([])
+        expect(await s.count()).toBe(2)
+      })
+
+      test('deleteBySubject with except keeps that session', async () => {
+        const s = await devices('erin', ['p', 'q', 'r'])
+        expect(await s.deleteBySubject('erin', { except: 'q' })).toBe(2)
+        expect((await s.listBySubject('erin')).map((d) => d.token)).toEqual(['q'])
+      })
+
+      test('deleteBySubject with tombstone ends them for good', async () => {
+        const s = await devices('fay', ['p', 'q'])
+        expect(await s.deleteBySubject('fay', { except: 'q', tombstone: true })).toBe(1)
+        await s.commit('p', bytes('resurrected'), at(HOUR), { subject: 'fay' })
+        expect(await s.find('p')).toBeUndefined()
+        expect((await s.listBySubject('fay')).map((d) => d.token)).toEqual(['q'])
+      })
+    })
+
+    describe('upgrading a table in place', () => {
+      test('migrate() adds the new columns and the subject index to a table of version 0.1, keeping every session', async () => {
+        const name = randomTable('v1')
+        tables.push(name)
+        await createVersion1Table(db, leg.family, name)
+        const old = new KyselyStore(db, 0, { tableName: name, now: () => clock.now })
+        const missing = (await old.find(randomToken()).catch((e: unknown) => e)) as SessionStoreError
+        expect(missing).toBeInstanceOf(SessionStoreError)
+        expect(missing.code).toBe('missing_column')
+        expect(missing.message).toContain(`migrate(db, { tableName: '${name}' })`)
+        const q = leg.family === 'mysql' ? '`' : '"'
+        const time =
+          leg.family === 'postgres'
+            ? `'${new Date(clock.now + HOUR).toISOString()}'`
+            : String(clock.now + HOUR)
+        const blob = leg.family === 'postgres' ? `'\\x6b657074'::bytea` : `X'6b657074'`
+        for (const token of ['kept-1', 'kept-2']) {
+          await sql
+            .raw(`INSERT INTO ${q}${name}${q} (token, data, expiry) VALUES ('${token}', ${blob}, ${time})`)
+            .execute(db)
+        }
+        await migrate(db, { tableName: name })
+        await migrate(db, { tableName: name }) // idempotent
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(true)
+        const s = store({ tableName: name })
+        for (const token of ['kept-1', 'kept-2']) expect(text(await s.find(token))).toBe('kept')
+        expect(await s.get('kept-1')).toMatchObject({ subject: null, createdAt: null, lastSeenAt: null })
+        await s.commit('kept-1', bytes('now with a subject'), at(HOUR), { subject: 'u' })
+        expect((await s.listBySubject('u')).map((d) => d.token)).toEqual(['kept-1'])
+      })
+
+      test('migrate() leaves a table of that name without token, data and expiry alone, naming its columns', async () => {
+        const name = randomTable('other')
+        tables.push(name)
+        const types = columnTypes(leg.family)
+        await db.schema
+          .createTable(name)
+          .addColumn('sid', types.token, (c) => c.primaryKey())
+          .addColumn('sess', types.data)
+          .addColumn('expire', types.expiry)
+          .execute()
+        const error = (await migrate(db, { tableName: name }).catch((e: unknown) => e)) as SessionStoreError
+        expect(error).toBeInstanceOf(SessionStoreError)
+        expect(error.code).toBe('table_shape')
+        expect(error.message).toContain(`migrate of table "${name}" failed: it exists with the columns`)
+        expect(error.message).toMatch(/\bsid\b.*\bsess\b.*\bexpire\b|\bexpire\b/)
+        const columns = (await db.introspection.getTables())
+          .find((t) => t.name === name)!
+          .columns.map((c) => c.name)
+        expect(columns.sort()).toEqual(['expire', 'sess', 'sid'])
+      })
+    })
+
     describe('engine failures', () => {
       test('a missing table rejects with an error naming the table and the fix, with cause', async () => {
         const name = randomTable('absent')
@@ -622,6 +956,10 @@ export function conformance(leg: EngineLeg): void {
           .addColumn('token', types.token, (c) => c.primaryKey())
           .addColumn('data', types.data, (c) => c.notNull().unique())
           .addColumn('expiry', types.expiry, (c) => c.notNull())
+          .addColumn('subject', types.subject)
+          .addColumn('created_at', types.expiry)
+          .addColumn('last_seen_at', types.expiry)
+          .addColumn('ended_at', types.expiry)
           .execute()
         const s = store({ tableName: name })
         const secretData = 'secret-data-0123456789'
@@ -665,16 +1003,24 @@ export function conformance(leg: EngineLeg): void {
         expect(text(await s.find('kept'))).toBe('x')
       })
 
-      test('migrate() creates the table with an index on expiry', async () => {
+      test('migrate() creates the table with its columns, an index on expiry and one on subject', async () => {
         const name = await freshTable()
-        const indexes = await db.introspection.getTables()
-        expect(indexes.some((t) => t.name === name)).toBe(true)
-        const columns = indexes
+        const tablesNow = await db.introspection.getTables()
+        const columns = tablesNow
           .find((t) => t.name === name)!
           .columns.map((c) => c.name)
           .sort()
-        expect(columns).toEqual(['data', 'expiry', 'token'])
+        expect(columns).toEqual([
+          'created_at',
+          'data',
+          'ended_at',
+          'expiry',
+          'last_seen_at',
+          'subject',
+          'token',
+        ])
         expect(await hasIndex(db, leg.family, name, `${name}_expiry_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(true)
       })
     })
   })

@@ -1,16 +1,23 @@
 // Faults on a real Postgres, inside the normal suite: the store's backends are terminated
 // (pg_terminate_backend) while a mixed load runs. Restarting the server needs root and takes
 // longer: scripts/fault-restart.ts does that, and .ci/run calls it.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { sql } from 'kysely'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
-import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
+import { KyselyStore, migrate, SessionStoreError, type StoreRetry } from '../src/index.js'
 import { bytes, randomTable, readRows, sleep, text } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
 
 await withServer('Postgres', () => {
   describe('Postgres connections terminated under load', () => {
-    test('in-flight operations reject with SessionStoreError and a cause; the same store recovers; nothing resolved is lost', async () => {
+    test.each([
+      ['without retries (retryBudget 0), in-flight operations reject with SessionStoreError and a cause', 0],
+      [
+        'with the default retryBudget, every operation is run again on a new connection: none rejects',
+        undefined,
+      ],
+    ])('%s; the same store recovers; nothing resolved is lost', async (_, retryBudget) => {
       const table = randomTable('fault')
       const application = randomTable('app')
       const db = postgres(`${postgresUrl}?application_name=${application}`)
@@ -22,7 +29,14 @@ await withServer('Postgres', () => {
       const { error: originalError, warn: originalWarn } = console
       console.error = console.warn = (...args: unknown[]) => logged.push(args.map(String).join(' '))
       const timerErrors: unknown[] = []
-      const store = new KyselyStore(db, 10, { tableName: table, onError: (e) => timerErrors.push(e) })
+      const store = new KyselyStore(db, 10, {
+        tableName: table,
+        onError: (e) => timerErrors.push(e),
+        ...(retryBudget === undefined ? {} : { retryBudget }),
+      })
+      const retried: StoreRetry[] = []
+      const onRetry = (message: unknown) => retried.push(message as StoreRetry)
+      subscribe('kysely-session-store:retry', onRetry)
       try {
         await migrate(db, { tableName: table })
         const resolved = new Map<string, string>()
@@ -58,7 +72,14 @@ await withServer('Postgres', () => {
         await Promise.all(workers)
 
         expect(terminated).toBeGreaterThan(0)
-        expect(failures.length).toBeGreaterThan(0) // the fault reached operations in flight
+        if (retryBudget === 0) {
+          expect(failures.length).toBeGreaterThan(0) // the fault reached operations in flight
+          expect(retried).toEqual([])
+        } else {
+          expect(failures).toEqual([])
+          expect(retried.length).toBeGreaterThan(0) // the fault reached operations in flight
+          for (const retry of retried) expect(retry.table).toBe(table)
+        }
         for (const failure of failures) {
           expect(failure).toBeInstanceOf(SessionStoreError)
           expect((failure as SessionStoreError).cause).toBeDefined()
@@ -77,12 +98,18 @@ await withServer('Postgres', () => {
         for (const error of timerErrors) expect(error).toBeInstanceOf(SessionStoreError)
         expect(unhandled).toEqual([])
         // No token and no session data in anything printed or thrown.
-        const printed = [...logged, ...failures.map(String), ...timerErrors.map(String)].join('\n')
+        const printed = [
+          ...logged,
+          ...failures.map(String),
+          ...timerErrors.map(String),
+          JSON.stringify(retried),
+        ].join('\n')
         expect(printed).not.toMatch(/tok-\d|value of/)
       } finally {
         console.error = originalError
         console.warn = originalWarn
         process.off('unhandledRejection', onUnhandled)
+        unsubscribe('kysely-session-store:retry', onRetry)
         await store.stopCleanup()
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()

@@ -22,23 +22,40 @@ export function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text)
 }
 
-/** A row as the table holds it, with expiry read back as milliseconds since the epoch. */
+/** A row as the table holds it, with its times read back as milliseconds since the epoch. */
 export interface StoredRow {
   token: string
   data: Uint8Array
   expiry: number
+  subject: string | null
+  createdAt: number | null
+  lastSeenAt: number | null
+  endedAt: number | null
 }
 
 /**
- * Reads the table directly, around the store. On Postgres the expiry is read as epoch
+ * Reads the table directly, around the store. On Postgres times are read as epoch
  * milliseconds computed by the server: PGlite's own timestamptz parser turns the year 0001
  * into 2001 (it is stored right; only its JavaScript parsing is wrong).
  */
 export async function readRows(db: Kysely<any>, table: string, family: FamilyName): Promise<StoredRow[]> {
-  const expiry = family === 'postgres' ? sql`round(extract(epoch FROM expiry) * 1000)::bigint` : sql`expiry`
-  const { rows } = await sql<{ token: string; data: Uint8Array; expiry: unknown }>`
-    SELECT token, data, ${expiry} AS expiry FROM ${sql.table(table)} ORDER BY token`.execute(db)
-  return rows.map((row) => ({ token: row.token, data: row.data, expiry: expiryMs(row.expiry) }))
+  const time = (column: string) =>
+    family === 'postgres'
+      ? sql`round(extract(epoch FROM ${sql.ref(column)}) * 1000)::bigint`
+      : sql.ref(column)
+  const { rows } = await sql<Record<string, unknown>>`
+    SELECT token, data, ${time('expiry')} AS expiry, subject, ${time('created_at')} AS created_at,
+      ${time('last_seen_at')} AS last_seen_at, ${time('ended_at')} AS ended_at
+    FROM ${sql.table(table)} ORDER BY token`.execute(db)
+  return rows.map((row) => ({
+    token: row.token as string,
+    data: new Uint8Array(row.data as Uint8Array),
+    expiry: expiryMs(row.expiry),
+    subject: (row.subject as string | null) ?? null,
+    createdAt: row.created_at === null ? null : expiryMs(row.created_at),
+    lastSeenAt: row.last_seen_at === null ? null : expiryMs(row.last_seen_at),
+    endedAt: row.ended_at === null ? null : expiryMs(row.ended_at),
+  }))
 }
 
 function expiryMs(value: unknown): number {
@@ -109,11 +126,34 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, ms = 
 export function columnTypes(family: FamilyName) {
   return (
     {
-      postgres: { token: 'text', data: 'bytea', expiry: 'timestamptz' },
-      sqlite: { token: 'text', data: 'blob', expiry: 'integer' },
-      mysql: { token: 'varchar(255)', data: 'varbinary(64)', expiry: 'bigint' },
+      postgres: { token: 'text', data: 'bytea', expiry: 'timestamptz', subject: 'text' },
+      sqlite: { token: 'text', data: 'blob', expiry: 'integer', subject: 'text' },
+      mysql: { token: 'varchar(255)', data: 'varbinary(64)', expiry: 'bigint', subject: 'varchar(255)' },
     } as const
   )[family]
+}
+
+/**
+ * Creates `table` by hand as version 0.1 of migrate() made it (SCS's three columns and the
+ * expiry index), for upgrade tests.
+ */
+export async function createVersion1Table(db: Kysely<any>, family: FamilyName, table: string): Promise<void> {
+  const q = family === 'mysql' ? (name: string) => `\`${name}\`` : (name: string) => `"${name}"`
+  const statements = {
+    postgres: [
+      `CREATE TABLE ${q(table)} (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)`,
+      `CREATE INDEX ${q(`${table}_expiry_idx`)} ON ${q(table)} (expiry)`,
+    ],
+    sqlite: [
+      `CREATE TABLE ${q(table)} (token TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expiry INTEGER NOT NULL)`,
+      `CREATE INDEX ${q(`${table}_expiry_idx`)} ON ${q(table)} (expiry)`,
+    ],
+    mysql: [
+      `CREATE TABLE ${q(table)} (token VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL PRIMARY KEY, ` +
+        `data LONGBLOB NOT NULL, expiry BIGINT NOT NULL, INDEX ${q(`${table}_expiry_idx`)} (expiry)) ENGINE = InnoDB`,
+    ],
+  }[family]
+  for (const statement of statements) await sql.raw(statement).execute(db)
 }
 
 /** Query for one index of a table, per family. */

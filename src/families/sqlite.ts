@@ -1,45 +1,85 @@
-import { sql } from 'kysely'
-import type { SqlFamily } from './family.js'
+import { sql, type Kysely } from 'kysely'
+import { commonStatements, messageOf, missingColumns, type SqlFamily } from './family.js'
 
-/** The SQLite SQL family: expiry is INTEGER milliseconds since the epoch. */
+const quote = (identifier: string) => `"${identifier}"`
+
+/** The SQLite SQL family: times are INTEGER milliseconds since the epoch. */
 export const sqliteFamily: SqlFamily = {
   name: 'sqlite',
   detect: (compiled) => compiled.includes('"c"') && compiled.includes('?'),
-  quote: (identifier) => `"${identifier}"`,
-  statements(table) {
-    const t = `"${table}"`
+  schemas: false,
+  quote,
+  statements({ name }) {
+    const t = quote(name)
+    // In an upsert's DO UPDATE, an unqualified column is the existing row's.
+    const upsert = (columns: string, set: string) =>
+      `INSERT INTO ${t} (${columns}) VALUES (${columns.replace(/\w+/g, '?')}) ` +
+      `ON CONFLICT (token) DO UPDATE SET ${set} WHERE ended_at IS NULL`
     return {
-      find: `SELECT data FROM ${t} WHERE token = ? AND expiry > ?`,
-      commit:
-        `INSERT INTO ${t} (token, data, expiry) VALUES (?, ?, ?) ` +
-        `ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-      touch: `UPDATE ${t} SET expiry = ? WHERE token = ? AND expiry > ?`,
-      delete: `DELETE FROM ${t} WHERE token = ?`,
-      all: `SELECT token, data FROM ${t} WHERE expiry > ?`,
-      page: `SELECT token, data FROM ${t} WHERE expiry > ? AND token > ? ORDER BY token LIMIT ?`,
+      ...commonStatements(t, (text) => text),
+      commit: upsert(
+        'token, data, expiry, created_at, last_seen_at',
+        'data = excluded.data, expiry = excluded.expiry, last_seen_at = excluded.last_seen_at',
+      ),
+      commitSubject: upsert(
+        'token, data, expiry, subject, created_at, last_seen_at',
+        'data = excluded.data, expiry = excluded.expiry, subject = excluded.subject, ' +
+          'last_seen_at = excluded.last_seen_at',
+      ),
       cleanup: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,
     }
   },
   // Tokens are TEXT with SQLite's default BINARY collation: they compare byte for byte.
-  ddl: (table) => [
-    `CREATE TABLE IF NOT EXISTS "${table}" (\n` +
+  ddl: ({ name }) => [
+    `CREATE TABLE IF NOT EXISTS ${quote(name)} (\n` +
       `  token TEXT NOT NULL PRIMARY KEY,\n` +
       `  data BLOB NOT NULL,\n` +
-      `  expiry INTEGER NOT NULL\n` +
+      `  expiry INTEGER NOT NULL,\n` +
+      `  subject TEXT,\n` +
+      `  created_at INTEGER,\n` +
+      `  last_seen_at INTEGER,\n` +
+      `  ended_at INTEGER\n` +
       `)`,
-    `CREATE INDEX IF NOT EXISTS "${table}_expiry_idx" ON "${table}" (expiry)`,
+    `CREATE INDEX IF NOT EXISTS ${quote(`${name}_expiry_idx`)} ON ${quote(name)} (expiry)`,
+    `CREATE INDEX IF NOT EXISTS ${quote(`${name}_subject_idx`)} ON ${quote(name)} (subject) WHERE subject IS NOT NULL`,
   ],
-  expiry: (ms) => ms,
+  time: (ms) => ms,
   // better-sqlite3 binds Buffers, not other Uint8Arrays: wrap the same memory, no copy.
   data: (bytes) =>
     Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-  isMissingTable: (error) => error instanceof Error && /^no such table\b/.test(error.message),
-  isDeadlock: () => false, // one writer at a time: busy_timeout waits instead
-  async migrate(db, _table, ddl) {
-    const run = async (trx: typeof db) => {
-      for (const statement of ddl) await sql.raw(statement).execute(trx)
+  // Drivers put the phrase in different places ("SQLITE_ERROR: no such table: x" in libSQL).
+  isMissingTable: (error) => /\bno such table\b/.test(messageOf(error)),
+  isMissingColumn: (error) => /\b(no such column|has no column named)\b/.test(messageOf(error)),
+  isTransient: () => false, // one process, no network; busy_timeout waits for other writers
+  async migrate(db, table) {
+    const run = async (trx: Kysely<any>) => {
+      // Literals, not parameters: a Kysely instance forced to this family may compile
+      // parameters its own way; the name is a checked identifier.
+      const { rows } = await sql
+        .raw<{ name: string }>(`SELECT name FROM pragma_table_info('${table.name}')`)
+        .execute(trx)
+      const [create, ...indexes] = this.ddl(table)
+      if (rows.length === 0) await sql.raw(create!).execute(trx)
+      const types: Record<string, string> = { subject: 'TEXT' }
+      for (const column of rows.length === 0 ? [] : missingColumns(rows.map((row) => row.name))) {
+        await sql
+          .raw(`ALTER TABLE ${quote(table.name)} ADD COLUMN ${column} ${types[column] ?? 'INTEGER'}`)
+          .execute(trx)
+      }
+      for (const statement of indexes) await sql.raw(statement).execute(trx)
     }
-    if (db.isTransaction) await run(db)
-    else await db.transaction().execute(run)
+    if (db.isTransaction) return run(db)
+    // BEGIN IMMEDIATE takes the write lock first: a deferred transaction that read the
+    // columns and then writes would fail (SQLITE_BUSY) when another process migrated meanwhile.
+    await db.connection().execute(async (connection) => {
+      await sql`BEGIN IMMEDIATE`.execute(connection)
+      try {
+        await run(connection)
+        await sql`COMMIT`.execute(connection)
+      } catch (error) {
+        await sql`ROLLBACK`.execute(connection).catch(() => undefined)
+        throw error
+      }
+    })
   },
 }

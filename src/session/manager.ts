@@ -1,43 +1,18 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_DATA_SIZE } from '../options.js'
-import { checkInterval, checkKnownKeys, checkObject, checkPositiveInteger } from '../validate.js'
+import type { CommitOptions, StoredSession, SubjectSession } from '../store.js'
+import {
+  checkInterval,
+  checkKnownKeys,
+  checkObject,
+  checkPositiveInteger,
+  checkSubject,
+} from '../validate.js'
 import { jsonCodec, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
 import { hold, type Saver } from './hold.js'
-import { checkSubject, REMEMBER_ME, Session, type SessionBackend } from './session.js'
-
-/**
- * A session as {@link SessionStore.get} returns it: its data and expiry, and what a devices
- * page shows.
- *
- * @example
- * ```ts
- * const row: StoredSession | undefined = await store.get(token)
- * ```
- */
-export interface StoredSession {
-  data: Uint8Array
-  expiry: Date
-  subject: string | null
-  createdAt: Date | null
-  lastSeenAt: Date | null
-}
-
-/**
- * One of a subject's sessions as {@link SessionStore.listBySubject} returns it.
- *
- * @example
- * ```ts
- * const rows: SubjectRow[] = await store.listBySubject('user-42', { limit: 10 })
- * ```
- */
-export interface SubjectRow {
-  token: string
-  expiry: Date
-  createdAt: Date | null
-  lastSeenAt: Date | null
-}
+import { REMEMBER_ME, Session, type SessionBackend } from './session.js'
 
 /**
  * What a SessionManager needs of a store: {@link KyselyStore} fits, and so does any object
@@ -60,7 +35,7 @@ export interface SubjectRow {
  */
 export interface SessionStore {
   find(token: string): Promise<Uint8Array | undefined>
-  commit(token: string, data: Uint8Array, expiry: Date, options?: { subject?: string | null }): Promise<void>
+  commit(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<void>
   delete(token: string): Promise<void>
   all(): Promise<Map<string, Uint8Array>>
   /** Optional: lets an idle timeout be extended without rewriting the data. */
@@ -77,7 +52,7 @@ export interface SessionStore {
   /** Optional: live sessions in pages. */
   entries?(options?: { pageSize?: number }): AsyncIterable<[string, Uint8Array]>
   /** Optional: a subject's live sessions, ordered by token, `limit` at a time after `after`. */
-  listBySubject?(subject: string, options?: { limit?: number; after?: string }): Promise<SubjectRow[]>
+  listBySubject?(subject: string, options?: { limit?: number; after?: string }): Promise<SubjectSession[]>
   /** Optional: how many live sessions a subject has. */
   countBySubject?(subject: string): Promise<number>
   /** Optional: deletes a subject's sessions but `except`; resolves to how many. */
@@ -569,7 +544,7 @@ export class SessionManager {
     subject: string,
     options: { limit?: number; current?: Session } = {},
   ): Promise<SessionSummary[]> {
-    checkSubjectId(subject)
+    checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['limit', 'current'])
     const { limit = DEFAULT_LIST_LIMIT, current } = options
@@ -597,7 +572,7 @@ export class SessionManager {
    * ```
    */
   async countSubject(subject: string): Promise<number> {
-    checkSubjectId(subject)
+    checkSubject(subject)
     return this.#subjectStore('countBySubject').countBySubject!(subject)
   }
 
@@ -625,9 +600,9 @@ export class SessionManager {
     if (subject === undefined || Buffer.from(subject, 'utf8').toString('base64url') !== match![1]) {
       throw new RangeError('id must be an id from listSubject()')
     }
-    checkSubjectId(subject, 'id')
+    checkSubject(subject, 'id')
     if (options.subject !== undefined) {
-      checkSubjectId(options.subject, 'options.subject')
+      checkSubject(options.subject, 'options.subject')
       if (options.subject !== subject) return false
     }
     const wanted = Buffer.from(match![2]!, 'base64url')
@@ -661,7 +636,7 @@ export class SessionManager {
    * ```
    */
   async revokeSubject(subject: string, options: { except?: Session } = {}): Promise<number> {
-    checkSubjectId(subject)
+    checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['except'])
     const { except } = options
@@ -833,11 +808,6 @@ export class SessionManager {
 function checkPositive(name: string, value: unknown): void {
   checkInterval(name, value)
   if (value === 0) throw new RangeError(`${name} must be a positive number of milliseconds, got 0`)
-}
-
-function checkSubjectId(subject: unknown, name = 'subject'): asserts subject is string {
-  if (subject === null) throw new TypeError(`${name} must be a string`)
-  checkSubject(subject, name)
 }
 
 function resolveSecrets(secret: unknown): readonly string[] {

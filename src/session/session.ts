@@ -1,3 +1,5 @@
+import { checkSubject } from '../validate.js'
+
 /**
  * What a session's changes look like to its manager: `'unmodified'` (nothing to save),
  * `'modified'` (saved at the end of the request) or `'destroyed'` (deleted; its cookie is
@@ -39,9 +41,6 @@ export interface SessionState {
  */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
-/** Longest subject, in UTF-16 code units: the store's column holds 255 characters. */
-export const MAX_SUBJECT_LENGTH = 255
-
 /** The key under which remember-me is kept among the values (SCS's name), hidden from keys(). */
 export const REMEMBER_ME = '__rememberMe'
 
@@ -72,7 +71,11 @@ export class Session {
   #storedExpiry: number | undefined
   #pending: Array<Promise<void>> | undefined
 
-  /** @internal Sessions are made by SessionManager. */
+  /**
+   * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
+   * one there. The constructor is declared with what it needs (the manager's backend and the
+   * loaded state) so that its published type is honest: `new Session()` does not compile.
+   */
   constructor(backend: SessionBackend, state: SessionState = {}) {
     this.#backend = backend
     this.#token = state.token
@@ -304,7 +307,10 @@ export class Session {
    * ```
    */
   setSubject(subject: string | null): void {
-    checkSubject(subject)
+    if (subject !== null) {
+      if (typeof subject !== 'string') throw new TypeError('subject must be a string or null')
+      checkSubject(subject) // what the store's subject column holds: 1 to 255 characters
+    }
     if (subject === this.#subject) return
     this.#subject = subject
     this.#subjectChanged = true
@@ -467,18 +473,6 @@ export class Session {
 function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
   return key
-}
-
-/** Throws unless `subject` is null or a string the store's subject column can hold. */
-export function checkSubject(subject: unknown, name = 'subject'): asserts subject is string | null {
-  if (subject === null) return
-  if (typeof subject !== 'string') throw new TypeError(`${name} must be a string or null`)
-  if (subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
-    throw new RangeError(`${name} must be 1 to ${MAX_SUBJECT_LENGTH} characters long, got ${subject.length}`)
-  }
-  if (subject.includes('\0') || !subject.isWellFormed()) {
-    throw new RangeError(`${name} must not contain NUL characters or lone UTF-16 surrogates`)
-  }
 }
 
 /**
