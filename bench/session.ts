@@ -4,7 +4,8 @@
  *
  * "before" is the source tree at a git ref (default: the commit before the logout and
  * performance work of issues 10 and 15), extracted into bench/tmp/; "after" is this working
- * tree. Each request runs through `middleware()` on a real `http.ServerResponse` whose socket
+ * tree; "old manager" is before's SessionManager on this tree's store, so that after / old
+ * manager is the manager's own change and after / before includes the store's. Each request runs through `middleware()` on a real `http.ServerResponse` whose socket
  * discards what it is given (no network, no client), and ends when the response's real `end`
  * runs (after the session is saved). Scenarios:
  *
@@ -20,6 +21,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { IncomingMessage, ServerResponse } from 'node:http'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Duplex } from 'node:stream'
@@ -36,17 +38,20 @@ const ROUNDS = Number(args.rounds)
 const OPS = Number(args.ops)
 const SESSIONS = 1000
 
-/** What both variants offer: the package's entry and its SQLite factory. */
+/** A SessionManager class, and the store (with its migrate and SQLite factory) under it. */
 interface Variant {
-  name: 'before' | 'after'
-  lib: any
-  sqlite: (file: string) => any
+  name: string
+  SessionManager: any
+  store: { KyselyStore: any; migrate: any; sqlite: (file: string) => any }
 }
 
-async function loadVariant(name: 'before' | 'after', dir: string): Promise<Variant> {
+async function loadTree(dir: string) {
   const lib = await import(join(dir, 'src/index.ts'))
   const { sqlite } = await import(join(dir, 'dialects/sqlite.ts'))
-  return { name, lib, sqlite }
+  return {
+    SessionManager: lib.SessionManager,
+    store: { KyselyStore: lib.KyselyStore, migrate: lib.migrate, sqlite },
+  }
 }
 
 function extract(ref: string): string {
@@ -159,13 +164,14 @@ interface Setup {
 }
 
 async function setup(variant: Variant, scenario: Scenario): Promise<Setup> {
-  const { KyselyStore, SessionManager, migrate } = variant.lib
+  const { SessionManager } = variant
+  const { KyselyStore, migrate } = variant.store
   let db: any
   let store: any
   if (scenario.memory) {
     store = memoryStore()
   } else {
-    db = variant.sqlite(':memory:')
+    db = variant.store.sqlite(':memory:')
     await migrate(db)
     store = new KyselyStore(db, 0)
   }
@@ -199,35 +205,47 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-const variants = [await loadVariant('before', extract(args.before!)), await loadVariant('after', root)]
+const before = await loadTree(extract(args.before!))
+const after = await loadTree(root)
+const variants: Variant[] = [
+  { name: 'before', ...before },
+  { name: 'old manager', SessionManager: before.SessionManager, store: after.store },
+  { name: 'after', ...after },
+]
 const lines: string[] = []
 const log = (line: string) => {
   lines.push(line)
   console.log(line)
 }
 log(
-  `SessionManager per request, before (${args.before}) and after (this tree): ${ROUNDS} rounds of ${OPS} requests each`,
+  `SessionManager per request: before (${args.before}), old manager (before's SessionManager on this tree's store) and after (this tree); ${ROUNDS} rounds of ${OPS} requests each`,
 )
 log('')
-log('| scenario | before req/s | after req/s | after / before (median of rounds) |')
-log('| --- | ---: | ---: | ---: |')
+log('| scenario | before req/s | old manager req/s | after req/s | after / before | after / old manager |')
+log('| --- | ---: | ---: | ---: | ---: | ---: |')
 for (const scenario of scenarios) {
   const setups = await Promise.all(variants.map((variant) => setup(variant, scenario)))
   for (const each of setups) await each.run(OPS / 2) // warm-up
-  const rates: number[][] = [[], []]
-  const ratios: number[] = []
+  const rates: number[][] = variants.map(() => [])
+  const whole: number[] = []
+  const manager: number[] = []
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? [0, 1] : [1, 0]
-    for (const index of order) rates[index]!.push(await setups[index]!.run(OPS))
-    ratios.push(rates[1]![round]! / rates[0]![round]!)
+    // A rotating order, so that noise from elsewhere lands on every variant alike.
+    for (let i = 0; i < variants.length; i++) {
+      const index = (round + i) % variants.length
+      rates[index]!.push(await setups[index]!.run(OPS))
+    }
+    whole.push(rates[2]![round]! / rates[0]![round]!)
+    manager.push(rates[2]![round]! / rates[1]![round]!)
   }
   for (const each of setups) await each.close()
+  const [b, o, a] = rates.map((r) => Math.round(median(r)))
   log(
-    `| ${scenario.name} | ${Math.round(median(rates[0]!))} | ${Math.round(median(rates[1]!))} | ${median(ratios).toFixed(2)}x |`,
+    `| ${scenario.name} | ${b} | ${o} | ${a} | ${median(whole).toFixed(2)}x | ${median(manager).toFixed(2)}x |`,
   )
 }
 mkdirSync(join(root, 'bench/report'), { recursive: true })
 writeFileSync(
   join(root, 'bench/report/session.md'),
-  `${lines.join('\n')}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}. Ratios are within one run; absolute rates are not comparable across runs.\n`,
+  `${lines.join('\n')}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores). Ratios are medians of per-round ratios within one run; absolute rates are not comparable across runs.\n`,
 )

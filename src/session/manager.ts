@@ -369,7 +369,7 @@ export class SessionManager {
    */
   async save(session: Session): Promise<HeaderList> {
     if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
-    await session.settle()
+    if (session.hasPending) await session.settle() // no promise on the usual path
     const now = this.#now()
     switch (session.status) {
       case 'destroyed':
@@ -524,7 +524,7 @@ export class SessionManager {
         values: decoded.values,
       })
       await fn(session)
-      await session.settle()
+      if (session.hasPending) await session.settle()
       if (session.status === 'modified') await this.#write(session, this.#expiry(session, this.#now()))
     }
   }
