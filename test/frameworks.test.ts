@@ -118,6 +118,7 @@ function frameworkSuite(leg: EngineLeg) {
     }
 
     describe('SessionManager.middleware() on node:http', () => {
+      const ended: boolean[] = []
       function app(sessions: SessionManager): RequestListener {
         const middleware = sessions.middleware()
         return (req, res) =>
@@ -127,6 +128,12 @@ function frameworkSuite(leg: EngineLeg) {
               return res.end('load failed')
             }
             const session = (req as WithSession).session
+            if (req.url === '/sync' || req.url === '/sync-write') {
+              if (req.url === '/sync-write') session.set('written', true)
+              res.end('sync')
+              ended.push(res.writableEnded) // whether end() ran at once or waits for a save
+              return
+            }
             if (req.url === '/stream') {
               session.set('streamed', true)
               res.setHeader('Content-Type', 'text/plain')
@@ -154,6 +161,17 @@ function frameworkSuite(leg: EngineLeg) {
         )
         expect(second.headers.get('vary')).toBe('Cookie')
         expect(second.headers.get('cache-control')).toBe('no-cache="Set-Cookie"')
+      })
+
+      test('with nothing to save the response goes out at once; with something, after the save', async () => {
+        const browser = await serve(app(new SessionManager({ store })))
+        ended.length = 0
+        const read = await browser.get('/sync')
+        const write = await browser.get('/sync-write')
+        expect([read.text_, write.text_]).toEqual(['sync', 'sync'])
+        expect(ended).toEqual([true, false])
+        expect(read.headers.getSetCookie()).toEqual([])
+        expect(write.headers.getSetCookie()).toHaveLength(1)
       })
 
       test('a handler that streams its body still has its session saved and its cookie set', async () => {

@@ -456,6 +456,54 @@ export function sessionConformance(leg: EngineLeg): void {
       },
     )
 
+    test('a store without update(): a loaded session is committed, so the guarantee needs update()', async () => {
+      const real = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      const sessions = new SessionManager({
+        store: replacing(real, 'update', undefined as never),
+        now: () => clock.now,
+      })
+      const { cookie, key } = await loggedIn(sessions)
+      const inFlight = await sessions.load(cookie)
+      await (await sessions.load(cookie)).destroy()
+      inFlight.set('cart', ['book'])
+      expect(setCookie(await sessions.save(inFlight))).toBeDefined() // SCS's upsert: it comes back
+      expect(await rowOf(key)).toBeDefined()
+    })
+
+    test('a store without get(): with idleTimeout every request writes (touchAfter needs get)', async () => {
+      const real = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      const store = replacing(real, 'get', undefined as never)
+      const sessions = new SessionManager({ store, now: () => clock.now, idleTimeout: HOUR })
+      const { cookie } = await loggedIn(sessions)
+      clock.now += 1000
+      try {
+        const loaded = await sessions.load(cookie)
+        expect(loaded.get('userId')).toBe('alice') // found with find()
+        expect(setCookie(await sessions.save(loaded))).toBeDefined() // 1 s later: touched anyway
+      } finally {
+        clock.now -= 1000
+      }
+    })
+
+    test('iterate reads all() where the store has no entries()', async () => {
+      const name = randomTable('iterall')
+      await migrate(db, { tableName: name })
+      try {
+        const real = new KyselyStore(db, 0, { tableName: name, now: () => clock.now })
+        const sessions = new SessionManager({
+          store: replacing(real, 'entries', undefined as never),
+          now: () => clock.now,
+        })
+        await loggedIn(sessions, 'a')
+        await loggedIn(sessions, 'b')
+        const seen: string[] = []
+        await sessions.iterate((session) => void seen.push(session.get('userId') as string))
+        expect(seen.sort()).toEqual(['a', 'b'])
+      } finally {
+        await db.schema.dropTable(name).execute()
+      }
+    })
+
     // Issue 10: a safe codec and values.
 
     test('the keys __proto__, constructor and prototype are refused by set, naming the key', async () => {
@@ -697,6 +745,9 @@ export function sessionConformance(leg: EngineLeg): void {
       const listed = await sessions.listSubject(subject, { current: devices[0]!.session })
       expect(listed).toHaveLength(3)
       expect(listed.filter((d) => d.current)).toHaveLength(1)
+      // The most recently seen first.
+      expect(listed.map((d) => d.lastSeenAt!.getTime() - clock.now)).toEqual([2000, 1000, 0])
+      expect(listed[2]!.current).toBe(true)
       const tokens = devices.map((d) => d.cookie.split('=')[1]!)
       for (const device of listed) {
         expect(device.createdAt).toBeInstanceOf(Date)

@@ -76,7 +76,13 @@ function heldFlushHeaders(this: Held): unknown {
 function intercept(res: Held, method: Method, args: IArguments): unknown {
   const state = res[STATE]
   if (state.calls === undefined) {
-    if (!state.saver.needsSave(state.session)) {
+    let needed = true // when the check itself fails, save() reports it
+    try {
+      needed = state.saver.needsSave(state.session)
+    } catch {
+      // needed stays true
+    }
+    if (!needed) {
       restore(res, state)
       return state[method].apply(res, args as unknown as unknown[])
     }

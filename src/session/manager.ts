@@ -531,9 +531,10 @@ export class SessionManager {
 
   /**
    * The live sessions of `subject` (see {@link Session.setSubject}), for a "your devices"
-   * page: at most `limit` of them (default 100, at most 1000), each with an opaque `id`
-   * for {@link SessionManager.revoke}, when it was created and last seen, and whether it is
-   * `current`. One indexed query. Needs a store with subjects (a {@link KyselyStore}).
+   * page: at most `limit` of them (default 100, at most 1000), the most recently seen first,
+   * each with an opaque `id` for {@link SessionManager.revoke}, when it was created and last
+   * seen, and whether it is `current`. One indexed query. Needs a store with subjects (a
+   * {@link KyselyStore}).
    *
    * @example
    * ```ts
@@ -554,13 +555,16 @@ export class SessionManager {
     }
     const rows = await this.#subjectStore('listBySubject').listBySubject!(subject, { limit })
     const currentKey = current?.stored ? current.key : undefined
-    return rows.map((row) => ({
-      id: this.#deviceId(subject, row.token),
-      createdAt: row.createdAt,
-      lastSeenAt: row.lastSeenAt,
-      expiry: row.expiry,
-      current: row.token === currentKey,
-    }))
+    const seen = (summary: SessionSummary) => (summary.lastSeenAt ?? summary.createdAt)?.getTime() ?? 0
+    return rows
+      .map((row) => ({
+        id: this.#deviceId(subject, row.token),
+        createdAt: row.createdAt,
+        lastSeenAt: row.lastSeenAt,
+        expiry: row.expiry,
+        current: row.token === currentKey,
+      }))
+      .sort((a, b) => seen(b) - seen(a))
   }
 
   /**
