@@ -187,7 +187,7 @@ export function text(data: Uint8Array | undefined): string | undefined {
  * entry; resolves to each process's outcome ('ok' or its error).
  */
 export async function migrateInProcesses(
-  engine: 'postgres' | 'mysql',
+  engine: 'postgres' | 'mysql' | 'sqlite',
   url: string,
   table: string,
 ): Promise<string[]> {

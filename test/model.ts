@@ -19,10 +19,15 @@ import type { EngineLeg } from './legs.js'
  */
 export const TOKENS = ['a', 'A', 'a ', 'ä', '😀'] as const
 
-/** One session as the contract sees it. */
+/** One row as the contract sees it. */
 export interface ModelSession {
   data: Uint8Array
   expiry: number
+  subject: string | null
+  createdAt: number
+  lastSeenAt: number
+  /** Set when the session was ended with a tombstone. */
+  endedAt: number | null
 }
 
 /** The reference model: the application's clock and the rows the table should hold. */
@@ -33,7 +38,7 @@ export interface Model {
 
 /** Counters shared by every run on one engine. */
 export interface ModelStats {
-  /** Store calls executed (commit, find, delete, all, cleanup, touch). */
+  /** Store calls executed (commit, update, find, get, touch, delete, all, count, cleanup, and by subject). */
   operations: number
   /** Clock moves executed. */
   clockMoves: number
@@ -72,8 +77,15 @@ function sameBytes(actual: unknown, expected: Uint8Array): boolean {
 
 function live(model: Model, token: string): ModelSession | undefined {
   const session = model.sessions.get(token)
-  return session !== undefined && model.now < session.expiry ? session : undefined
+  return session !== undefined && model.now < session.expiry && session.endedAt === null ? session : undefined
 }
+
+/** The tokens of the live sessions of `subject`. */
+function liveOf(model: Model, subject: string): string[] {
+  return [...model.sessions.keys()].filter((token) => live(model, token)?.subject === subject)
+}
+
+const EMPTY = new Uint8Array(0)
 
 const at = (offset: number) => (offset === 0 ? 'now' : offset > 0 ? `now+${offset}` : `now${offset}`)
 
@@ -87,11 +99,22 @@ async function checkTable(model: Model, real: Real, after: string): Promise<void
   for (const [token, expected] of model.sessions) {
     const row = stored.get(token)
     if (row === undefined) problems.push(`${JSON.stringify(token)} missing`)
-    else if (!sameBytes(row.data, expected.data) || row.expiry !== expected.expiry) {
-      problems.push(
-        `${JSON.stringify(token)} is ${hex(row.data)} until ${row.expiry}, ` +
-          `model says ${hex(expected.data)} until ${expected.expiry}`,
-      )
+    else {
+      const actual = [hex(row.data), row.expiry, row.subject, row.createdAt, row.lastSeenAt, row.endedAt]
+      const wanted = [
+        hex(expected.data),
+        expected.expiry,
+        expected.subject,
+        expected.createdAt,
+        expected.lastSeenAt,
+        expected.endedAt,
+      ]
+      if (JSON.stringify(actual) !== JSON.stringify(wanted)) {
+        problems.push(
+          `${JSON.stringify(token)} is [data, expiry, subject, createdAt, lastSeenAt, endedAt] ` +
+            `${JSON.stringify(actual)}, model says ${JSON.stringify(wanted)}`,
+        )
+      }
     }
   }
   for (const token of stored.keys()) {
@@ -102,21 +125,102 @@ async function checkTable(model: Model, real: Real, after: string): Promise<void
   }
 }
 
+/** `, { subject: ... }` as the command's text shows it, or nothing. */
+const subjectText = (subject: string | null | undefined) =>
+  subject === undefined ? '' : `, { subject: ${JSON.stringify(subject)} }`
+
 class Commit implements ModelCommand {
   constructor(
     readonly token: string,
     readonly data: Uint8Array,
     readonly offset: number,
+    readonly subject: string | null | undefined,
   ) {}
   check = () => true
   async run(model: Model, real: Real): Promise<void> {
     const expiry = model.now + this.offset
     real.stats.operations++
-    await real.store.commit(this.token, this.data, new Date(expiry))
-    model.sessions.set(this.token, { data: this.data, expiry })
+    const options = this.subject === undefined ? undefined : { subject: this.subject }
+    await real.store.commit(this.token, this.data, new Date(expiry), options)
+    const existing = model.sessions.get(this.token)
+    if (existing === undefined) {
+      const { now } = model
+      model.sessions.set(this.token, {
+        data: this.data,
+        expiry,
+        subject: this.subject ?? null,
+        createdAt: now,
+        lastSeenAt: now,
+        endedAt: null,
+      })
+    } else if (existing.endedAt === null) {
+      // An expired row that cleanup has not removed yet is replaced like a live one.
+      Object.assign(existing, { data: this.data, expiry, lastSeenAt: model.now })
+      if (this.subject !== undefined) existing.subject = this.subject
+    } // an ended session (a tombstone) is never written again
     await checkTable(model, real, this.toString())
   }
-  toString = () => `commit(${JSON.stringify(this.token)}, ${hex(this.data)}, ${at(this.offset)})`
+  toString = () =>
+    `commit(${JSON.stringify(this.token)}, ${hex(this.data)}, ${at(this.offset)}${subjectText(this.subject)})`
+}
+
+class Update implements ModelCommand {
+  constructor(
+    readonly token: string,
+    readonly data: Uint8Array,
+    readonly offset: number,
+    readonly subject: string | null | undefined,
+  ) {}
+  check = () => true
+  async run(model: Model, real: Real): Promise<void> {
+    const expiry = model.now + this.offset
+    real.stats.operations++
+    const options = this.subject === undefined ? undefined : { subject: this.subject }
+    const actual = await real.store.update(this.token, this.data, new Date(expiry), options)
+    const session = live(model, this.token)
+    if (session !== undefined) {
+      Object.assign(session, { data: this.data, expiry, lastSeenAt: model.now })
+      if (this.subject !== undefined) session.subject = this.subject
+    }
+    if (actual !== (session !== undefined))
+      throw new Divergence(`${this} at now=${model.now}: got ${actual}, model says ${session !== undefined}`)
+    await checkTable(model, real, this.toString())
+  }
+  toString = () =>
+    `update(${JSON.stringify(this.token)}, ${hex(this.data)}, ${at(this.offset)}${subjectText(this.subject)})`
+}
+
+class Get implements ModelCommand {
+  constructor(readonly token: string) {}
+  check = () => true
+  async run(model: Model, real: Real): Promise<void> {
+    real.stats.operations++
+    const actual = await real.store.get(this.token)
+    const session = live(model, this.token)
+    const show = (value: Awaited<ReturnType<Real['store']['get']>>) =>
+      value === undefined
+        ? 'undefined'
+        : JSON.stringify([
+            hex(value.data),
+            value.expiry.getTime(),
+            value.subject,
+            value.createdAt?.getTime() ?? null,
+            value.lastSeenAt?.getTime() ?? null,
+          ])
+    const expected =
+      session === undefined
+        ? undefined
+        : {
+            data: session.data,
+            expiry: new Date(session.expiry),
+            subject: session.subject,
+            createdAt: new Date(session.createdAt),
+            lastSeenAt: new Date(session.lastSeenAt),
+          }
+    if (show(actual) !== show(expected))
+      throw new Divergence(`${this} at now=${model.now}: got ${show(actual)}, model says ${show(expected)}`)
+  }
+  toString = () => `get(${JSON.stringify(this.token)})`
 }
 
 class Find implements ModelCommand {
@@ -135,16 +239,104 @@ class Find implements ModelCommand {
 }
 
 class Delete implements ModelCommand {
-  constructor(readonly token: string) {}
+  constructor(
+    readonly token: string,
+    readonly tombstone: boolean,
+  ) {}
   check = () => true
   async run(model: Model, real: Real): Promise<void> {
     real.stats.operations++
-    const result: unknown = await real.store.delete(this.token)
+    const result: unknown = await real.store.delete(
+      this.token,
+      this.tombstone ? { tombstone: true } : undefined,
+    )
     if (result !== undefined) throw new Divergence(`${this}: resolved to ${String(result)}, not undefined`)
-    model.sessions.delete(this.token)
+    const session = model.sessions.get(this.token)
+    if (!this.tombstone) model.sessions.delete(this.token)
+    else if (session !== undefined && session.endedAt === null)
+      Object.assign(session, { data: EMPTY, subject: null, endedAt: model.now })
     await checkTable(model, real, this.toString())
   }
-  toString = () => `delete(${JSON.stringify(this.token)})`
+  toString = () => `delete(${JSON.stringify(this.token)}${this.tombstone ? ', { tombstone: true }' : ''})`
+}
+
+class Count implements ModelCommand {
+  check = () => true
+  async run(model: Model, real: Real): Promise<void> {
+    real.stats.operations++
+    const actual = await real.store.count()
+    const expected = [...model.sessions.keys()].filter((token) => live(model, token)).length
+    if (actual !== expected)
+      throw new Divergence(`count() at now=${model.now}: got ${actual}, model says ${expected}`)
+  }
+  toString = () => 'count()'
+}
+
+class ListBySubject implements ModelCommand {
+  constructor(readonly subject: string) {}
+  check = () => true
+  async run(model: Model, real: Real): Promise<void> {
+    real.stats.operations++
+    // Pages of 2, so that paging is exercised; compared as sets (ORDER BY token follows the
+    // database's collation, which differs between engines for these tokens).
+    const listed: string[] = []
+    let after: string | undefined
+    for (;;) {
+      const page = await real.store.listBySubject(this.subject, { limit: 2, ...(after ? { after } : {}) })
+      listed.push(...page.map((device) => device.token))
+      for (const device of page) {
+        const session = live(model, device.token)
+        if (
+          session === undefined ||
+          device.expiry.getTime() !== session.expiry ||
+          device.lastSeenAt?.getTime() !== session.lastSeenAt
+        )
+          throw new Divergence(
+            `${this} at now=${model.now}: listed ${JSON.stringify(device)}, model has ${JSON.stringify(session)}`,
+          )
+      }
+      if (page.length < 2) break
+      after = page.at(-1)!.token
+    }
+    const expected = liveOf(model, this.subject).sort()
+    if (JSON.stringify([...listed].sort()) !== JSON.stringify(expected))
+      throw new Divergence(
+        `${this} at now=${model.now}: got ${JSON.stringify(listed)}, model says ${JSON.stringify(expected)}`,
+      )
+    const counted = await real.store.countBySubject(this.subject)
+    if (counted !== expected.length)
+      throw new Divergence(
+        `countBySubject(${JSON.stringify(this.subject)}) at now=${model.now}: got ${counted}, model says ${expected.length}`,
+      )
+  }
+  toString = () => `listBySubject(${JSON.stringify(this.subject)}) and countBySubject`
+}
+
+class DeleteBySubject implements ModelCommand {
+  constructor(
+    readonly subject: string,
+    readonly except: string | undefined,
+    readonly tombstone: boolean,
+  ) {}
+  check = () => true
+  async run(model: Model, real: Real): Promise<void> {
+    real.stats.operations++
+    const actual = await real.store.deleteBySubject(this.subject, {
+      ...(this.except === undefined ? {} : { except: this.except }),
+      tombstone: this.tombstone,
+    })
+    const doomed = liveOf(model, this.subject).filter((token) => token !== this.except)
+    for (const token of doomed) {
+      if (this.tombstone)
+        Object.assign(model.sessions.get(token)!, { data: EMPTY, subject: null, endedAt: model.now })
+      else model.sessions.delete(token)
+    }
+    if (actual !== doomed.length)
+      throw new Divergence(`${this} at now=${model.now}: got ${actual}, model says ${doomed.length}`)
+    await checkTable(model, real, this.toString())
+  }
+  toString = () =>
+    `deleteBySubject(${JSON.stringify(this.subject)}, { except: ${JSON.stringify(this.except)}, tombstone: ${this.tombstone} })`
 }
 
 class All implements ModelCommand {
@@ -201,7 +393,7 @@ class Touch implements ModelCommand {
     real.stats.operations++
     const actual = await real.store.touch(this.token, new Date(expiry))
     const session = live(model, this.token)
-    if (session !== undefined) session.expiry = expiry
+    if (session !== undefined) Object.assign(session, { expiry, lastSeenAt: model.now })
     const expected = session !== undefined
     if (actual !== expected)
       throw new Divergence(`${this} at now=${model.now}: got ${actual}, model says ${expected}`)
@@ -222,6 +414,9 @@ class AdvanceClock implements ModelCommand {
 }
 
 const token = fc.constantFrom(...TOKENS)
+const subject = fc.constantFrom('alice', 'bob')
+/** The subject option of commit and update: absent, cleared, or one of two subjects. */
+const subjectOption = fc.constantFrom(undefined, undefined, null, 'alice', 'bob')
 // Small byte arrays, the empty one included (and often: it is the smallest value).
 const data = fc.uint8Array({ maxLength: 6 })
 // Expiries relative to the clock, from 2 s ago to 5 s ahead, with the boundaries (now,
@@ -241,10 +436,26 @@ const clockMove = fc.oneof(
 /** Every command the model knows, weighted towards the ones that change state. */
 export const commandArbitraries: fc.Arbitrary<ModelCommand>[] = [
   fc.oneof(
-    { arbitrary: fc.tuple(token, data, offset).map(([t, d, o]) => new Commit(t, d, o)), weight: 4 },
+    {
+      arbitrary: fc.tuple(token, data, offset, subjectOption).map(([t, d, o, s]) => new Commit(t, d, o, s)),
+      weight: 4,
+    },
+    {
+      arbitrary: fc.tuple(token, data, offset, subjectOption).map(([t, d, o, s]) => new Update(t, d, o, s)),
+      weight: 2,
+    },
     { arbitrary: token.map((t) => new Find(t)), weight: 3 },
+    { arbitrary: token.map((t) => new Get(t)), weight: 1 },
     { arbitrary: fc.tuple(token, offset).map(([t, o]) => new Touch(t, o)), weight: 3 },
-    { arbitrary: token.map((t) => new Delete(t)), weight: 1 },
+    { arbitrary: fc.tuple(token, fc.boolean()).map(([t, tomb]) => new Delete(t, tomb)), weight: 2 },
+    { arbitrary: fc.constant(new Count()), weight: 1 },
+    { arbitrary: subject.map((s) => new ListBySubject(s)), weight: 1 },
+    {
+      arbitrary: fc
+        .tuple(subject, fc.option(token, { nil: undefined }), fc.boolean())
+        .map(([s, e, tomb]) => new DeleteBySubject(s, e, tomb)),
+      weight: 1,
+    },
     { arbitrary: fc.constant(new All()), weight: 2 },
     { arbitrary: fc.constant(new Cleanup()), weight: 2 },
     { arbitrary: clockMove.map((ms) => new AdvanceClock(ms)), weight: 3 },
