@@ -1,6 +1,6 @@
 /**
  * The SessionManager's own cost per request, before and after a change, in one run:
- * `npx tsx bench/session.ts [--before <git ref>] [--rounds 7] [--ops 4000]`.
+ * `npx tsx bench/session.ts [--before <git ref>] [--rounds 7] [--ops 4000] [--only <scenario>]`.
  *
  * "before" is the source tree at a git ref (default: the commit before the logout and
  * performance work of issues 10 and 15), extracted into bench/tmp/; "after" is this working
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     before: { type: 'string', default: 'c4ef128' },
     rounds: { type: 'string', default: '7' },
     ops: { type: 'string', default: '4000' },
+    only: { type: 'string' },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -223,7 +224,7 @@ log(
 log('')
 log('| scenario | before req/s | old manager req/s | after req/s | after / before | after / old manager |')
 log('| --- | ---: | ---: | ---: | ---: | ---: |')
-for (const scenario of scenarios) {
+for (const scenario of scenarios.filter((s) => args.only === undefined || s.name === args.only)) {
   const setups = await Promise.all(variants.map((variant) => setup(variant, scenario)))
   for (const each of setups) await each.run(OPS / 2) // warm-up
   const rates: number[][] = variants.map(() => [])

@@ -581,6 +581,19 @@ export function sessionConformance(leg: EngineLeg): void {
       )
       expect((await rowOf(sha256(cookie.split('=')[1]!)))!.data).toEqual(before)
       expect(() => manager({ maxDataSize: 0 })).toThrow(/^maxDataSize must be an integer/)
+      // Small sets near the limit: each is accepted while the session fits, exactly.
+      const near = await sessions.load(undefined)
+      near.set('a', 'x'.repeat(900))
+      let accepted = 0
+      expect(() => {
+        for (; accepted < 100; accepted++) near.set(`k${accepted}`, accepted)
+      }).toThrow(/^value of "k\d+" makes the session \d+ bytes when encoded, more than maxDataSize/)
+      expect(accepted).toBeGreaterThan(5)
+      expect(near.keys()).toHaveLength(accepted + 1)
+      const saved = cookiePair(await sessions.save(near)) // what set accepted, save takes
+      const row = await rowOf(sha256(saved.split('=')[1]!))
+      expect(row!.data.byteLength).toBeLessThanOrEqual(1024)
+      expect(row!.data.byteLength).toBeGreaterThan(1024 - 16)
     })
 
     test('iterate reports a session it cannot decode to onError and goes on', async () => {

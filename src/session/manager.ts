@@ -338,12 +338,19 @@ export class SessionManager {
         values,
         subject: row.subject,
         expiry: row.expiry.getTime(),
+        size: row.data.byteLength,
       })
     }
     const data = await this.#store.find(key)
     if (data === undefined) return new Session(this.#backend)
     const { deadline, values } = this.#codec.decode(data)
-    return new Session(this.#backend, { token, key, deadline: deadline.getTime(), values })
+    return new Session(this.#backend, {
+      token,
+      key,
+      deadline: deadline.getTime(),
+      values,
+      size: data.byteLength,
+    })
   }
 
   /**
@@ -664,8 +671,17 @@ export class SessionManager {
       },
       deleteKey: (key) => this.#store.delete(key),
       check: (value, path) => this.#codec.check?.(value, path),
-      checkSize: (session, key) => {
-        this.#encode(session, key)
+      checkSize: (session, key, value) => {
+        // Setting a short primitive under a short key grows jsonCodec's output by at most
+        // `bound` bytes: when the session stays under the limit even so, there is no need
+        // to encode it all again (the usual set: a counter, an id, a flag). Else, exactly.
+        const bound = this.#codec === jsonCodec ? primitiveBound(key, value) : undefined
+        const size = session.size
+        if (bound !== undefined && size !== undefined && size + bound <= this.#maxDataSize) {
+          session.size = size + bound
+          return
+        }
+        session.size = this.#encode(session, key).byteLength
       },
     }
   }
@@ -688,6 +704,7 @@ export class SessionManager {
    */
   async #write(session: Session, expiry: number): Promise<boolean> {
     const data = this.#encode(session)
+    session.size = data.byteLength
     const key = session.key!
     const store = this.#store
     if (session.created || store.update === undefined) {
@@ -812,6 +829,25 @@ export class SessionManager {
 function checkPositive(name: string, value: unknown): void {
   checkInterval(name, value)
   if (value === 0) throw new RangeError(`${name} must be a positive number of milliseconds, got 0`)
+}
+
+/**
+ * At most how many bytes `"key":value,` adds to jsonCodec's output, for a primitive value
+ * (a string up to 1,024 characters); undefined for anything else. Every character may be
+ * escaped as \uXXXX (6 bytes); 64 bytes cover the punctuation, the longest number, and the
+ * wrapper a key named like the codec's tag adds.
+ */
+function primitiveBound(key: string, value: unknown): number | undefined {
+  if (key.length > 1024) return undefined
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+      return 6 * key.length + 64
+    case 'string':
+      return value.length > 1024 ? undefined : 6 * (key.length + value.length) + 64
+    default:
+      return value === null ? 6 * key.length + 64 : undefined
+  }
 }
 
 function resolveSecrets(secret: unknown): readonly string[] {

@@ -20,8 +20,8 @@ export interface SessionBackend {
   deleteKey(key: string): Promise<void>
   /** Throws when `value` cannot be kept under `path` (the codec's check). */
   check(value: unknown, path: string): void
-  /** Throws when the session, as it now is, is larger than the manager accepts. */
-  checkSize(session: Session, key: string): void
+  /** Throws when the session, as it now is, with `value` just set under `key`, is larger than the manager accepts. */
+  checkSize(session: Session, key: string, value: unknown): void
 }
 
 /** What a session loaded from the store, or made by the manager, starts with. */
@@ -33,6 +33,8 @@ export interface SessionState {
   subject?: string | null
   /** The expiry the store holds for this session (when the store tells it). */
   expiry?: number | undefined
+  /** The size of the data it was decoded from, in bytes. */
+  size?: number | undefined
 }
 
 /**
@@ -70,6 +72,8 @@ export class Session {
   #created = false
   #storedExpiry: number | undefined
   #pending: Array<Promise<void>> | undefined
+  /** At least the size of the session's encoding, in bytes, when known; see {@link SessionBackend.checkSize}. */
+  #size: number | undefined
 
   /**
    * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
@@ -85,6 +89,7 @@ export class Session {
     this.#values = ownValues(state.values)
     this.#subject = state.subject ?? null
     this.#storedExpiry = state.expiry
+    this.#size = state.size
   }
 
   /**
@@ -122,7 +127,7 @@ export class Session {
     const previous = this.#values[key]
     this.#values[key] = value
     try {
-      this.#backend.checkSize(this, key)
+      this.#backend.checkSize(this, key, value)
     } catch (error) {
       if (had) this.#values[key] = previous
       else delete this.#values[key]
@@ -425,6 +430,16 @@ export class Session {
   /** @internal The expiry the store holds, when known. */
   get storedExpiry(): number | undefined {
     return this.#storedExpiry
+  }
+
+  /** @internal At least the size of the session's encoding, in bytes, when known. */
+  get size(): number | undefined {
+    return this.#size
+  }
+
+  /** @internal See {@link Session.size}. */
+  set size(size: number | undefined) {
+    this.#size = size
   }
 
   /** @internal Whether a deletion (of renewToken or destroy) has not been waited for yet. */
