@@ -14,8 +14,12 @@
  * - read: reads a value, no idle timeout, SQLite :memory:
  * - read, memory store: the same on an in-memory store, so the manager's own cost shows
  *
- * Rounds alternate the two variants (in a rotating order), and the ratio after/before is
- * taken per round; the median is reported. A benchmark, not a test: nothing is asserted.
+ * Then hold() alone, before and after: the cost it adds to a response (against the same
+ * response without it), with nothing to save and with a save that resolves at once.
+ *
+ * In each round the variants take turns in batches of 100 requests (in a rotating order);
+ * the ratios are taken per round, and their medians are reported. Rates are requests per second of this process's CPU time
+ * (user + system), which a busy shared machine disturbs far less than wall time. A benchmark, not a test: nothing is asserted.
  * Writes bench/report/session.md.
  */
 import { execFileSync } from 'node:child_process'
@@ -38,6 +42,8 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds)
 const OPS = Number(args.ops)
 const SESSIONS = 1000
+/** Requests a variant runs before the next takes its turn. */
+const BATCH = 100
 
 /** A SessionManager class, and the store (with its migrate and SQLite factory) under it. */
 interface Variant {
@@ -189,12 +195,17 @@ async function setup(variant: Variant, scenario: Scenario): Promise<Setup> {
   const middleware = manager.middleware()
   let next = 0
   return {
+    /** Runs `ops` requests; resolves to the CPU time they took, in microseconds. */
     async run(ops) {
-      const start = process.hrtime.bigint()
+      // CPU time of this process, not wall time: everything here runs in-process (SQLite,
+      // the discarding socket), so it is the cost, and it does not count the time other
+      // processes on a shared machine took the core away.
+      const start = process.cpuUsage()
       for (let i = 0; i < ops; i++) {
         await request(middleware, cookies[next++ % SESSIONS]!, scenario.handler)
       }
-      return ops / (Number(process.hrtime.bigint() - start) / 1e9)
+      const used = process.cpuUsage(start)
+      return used.user + used.system
     },
     close: async () => db?.destroy(),
   }
@@ -222,7 +233,9 @@ log(
   `SessionManager per request: before (${args.before}), old manager (before's SessionManager on this tree's store) and after (this tree); ${ROUNDS} rounds of ${OPS} requests each`,
 )
 log('')
-log('| scenario | before req/s | old manager req/s | after req/s | after / before | after / old manager |')
+log(
+  '| scenario | before req/CPU-s | old manager req/CPU-s | after req/CPU-s | after / before | after / old manager |',
+)
 log('| --- | ---: | ---: | ---: | ---: | ---: |')
 for (const scenario of scenarios.filter((s) => args.only === undefined || s.name === args.only)) {
   const setups = await Promise.all(variants.map((variant) => setup(variant, scenario)))
@@ -231,11 +244,16 @@ for (const scenario of scenarios.filter((s) => args.only === undefined || s.name
   const whole: number[] = []
   const manager: number[] = []
   for (let round = 0; round < ROUNDS; round++) {
-    // A rotating order, so that noise from elsewhere lands on every variant alike.
-    for (let i = 0; i < variants.length; i++) {
-      const index = (round + i) % variants.length
-      rates[index]!.push(await setups[index]!.run(OPS))
+    // Small batches, the variants taking turns in a rotating order, so that garbage one
+    // leaves and noise from elsewhere land on every variant alike.
+    const cpu = variants.map(() => 0)
+    for (let batch = 0; batch < OPS / BATCH; batch++) {
+      for (let i = 0; i < variants.length; i++) {
+        const index = (batch + i) % variants.length
+        cpu[index]! += await setups[index]!.run(BATCH)
+      }
     }
+    cpu.forEach((micros, index) => rates[index]!.push(OPS / (micros / 1e6)))
     whole.push(rates[2]![round]! / rates[0]![round]!)
     manager.push(rates[2]![round]! / rates[1]![round]!)
   }
@@ -245,6 +263,60 @@ for (const scenario of scenarios.filter((s) => args.only === undefined || s.name
     `| ${scenario.name} | ${b} | ${o} | ${a} | ${median(whole).toFixed(2)}x | ${median(manager).toFixed(2)}x |`,
   )
 }
+/** One response with `hold` (or none) around its end(); resolves when the real end() ran. */
+function heldResponse(install: ((res: ServerResponse) => void) | undefined): Promise<void> {
+  const req = new IncomingMessage(socket as never)
+  const res = new ServerResponse(req)
+  res.assignSocket(socket as never)
+  return new Promise<void>((resolve) => {
+    res.end = function (this: ServerResponse, ...rest: unknown[]) {
+      const result = realEnd.apply(this, rest as never)
+      res.detachSocket(socket as never)
+      resolve()
+      return result
+    } as never
+    install?.(res)
+    res.end('ok')
+  })
+}
+
+const oldHold = (await import(join(extract(args.before!), 'src/session/hold.ts'))).hold
+const newHold = (await import(join(root, 'src/session/hold.ts'))).hold
+log('')
+log('hold() alone: CPU microseconds it adds to one response (the response without it as the base)')
+log('')
+log('| | before | after | after / before |')
+log('| --- | ---: | ---: | ---: |')
+for (const save of [false, true]) {
+  const headers = save ? [['Set-Cookie', 'session=x']] : []
+  const installs = [
+    undefined,
+    (res: ServerResponse) =>
+      oldHold(
+        res,
+        () => Promise.resolve(headers),
+        () => undefined,
+      ),
+    (res: ServerResponse) =>
+      newHold(res, {}, { needsSave: () => save, save: async () => headers, report: () => undefined }),
+  ]
+  const cpu = installs.map(() => 0)
+  const rounds = ROUNDS * 20
+  for (let round = 0; round < rounds + 20; round++) {
+    for (let i = 0; i < installs.length; i++) {
+      const index = (round + i) % installs.length
+      const start = process.cpuUsage()
+      for (let n = 0; n < BATCH; n++) await heldResponse(installs[index])
+      const used = process.cpuUsage(start)
+      if (round >= 20) cpu[index]! += used.user + used.system // the first 20 warm up
+    }
+  }
+  const [base, old, now] = cpu.map((micros) => micros / (rounds * BATCH))
+  log(
+    `| ${save ? 'with a save' : 'nothing to save'} | ${(old! - base!).toFixed(2)} us | ${(now! - base!).toFixed(2)} us | ${((now! - base!) / (old! - base!)).toFixed(2)}x |`,
+  )
+}
+
 mkdirSync(join(root, 'bench/report'), { recursive: true })
 writeFileSync(
   join(root, 'bench/report/session.md'),
