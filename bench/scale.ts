@@ -9,6 +9,12 @@
  * 3. Four store instances in four processes cleaning one Postgres table at once: errors,
  *    rows deleted in all (each row once), time against one instance alone.
  * 4. all() against entries() on 1,000,000 sessions: peak memory of each, in a fresh process.
+ * 5. A subject's sessions with 1,000,000 sessions of 100,000 subjects (Postgres and SQLite file):
+ *    listBySubject, countBySubject and deleteBySubject of one subject (10 sessions) against a
+ *    find, p50; and what the new columns cost find and commit: the statements of 0.1 on a
+ *    table of 0.1 against today's on today's table, through the same Kysely dialect, in
+ *    interleaved rounds.
+ * `--only=find,cleanup,concurrent,memory,subjects` runs some of them.
  */
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,9 +22,12 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
-import { sql, type Kysely } from 'kysely'
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely'
+import pg from 'pg'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
+import { postgresFamily } from '../src/families/postgres.js'
+import { sqliteFamily } from '../src/families/sqlite.js'
 import { KyselyStore, migrate } from '../src/index.js'
 
 const run = promisify(execFile)
@@ -76,19 +85,34 @@ async function fillPostgres(db: Kysely<any>, table: string, live: number, expire
   await sql.raw(`VACUUM ANALYZE "${table}"`).execute(db)
 }
 
-function fillSqlite(file: string, rows: number): void {
+/** The table of version 0.1: SCS's three columns and the expiry index. */
+const V1_SQLITE =
+  'CREATE TABLE IF NOT EXISTS sessions (token TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expiry INTEGER NOT NULL); ' +
+  'CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)'
+
+/** A SQLite file with `rows` sessions; `subjects` > 0 gives today's table, each session a subject. */
+function fillSqlite(file: string, rows: number, subjects = 0): void {
   const database = new Database(file)
   database.pragma('journal_mode = WAL')
-  database.exec(
-    'CREATE TABLE IF NOT EXISTS sessions (token TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expiry INTEGER NOT NULL); ' +
-      'CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)',
-  )
-  const insert = database.prepare('INSERT INTO sessions VALUES (?, ?, ?)')
   const data = Buffer.alloc(256, 0xab)
-  const expiry = Date.now() + 86_400_000
-  database.transaction(() => {
-    for (let i = 1; i <= rows; i++) insert.run(`tok-${i}`, data, expiry)
-  })()
+  const now = Date.now()
+  const expiry = now + 86_400_000
+  if (subjects === 0) {
+    database.exec(V1_SQLITE)
+    const insert = database.prepare('INSERT INTO sessions VALUES (?, ?, ?)')
+    database.transaction(() => {
+      for (let i = 1; i <= rows; i++) insert.run(`tok-${i}`, data, expiry)
+    })()
+  } else {
+    for (const statement of sqliteFamily.ddl({ schema: undefined, name: 'sessions' }))
+      database.exec(statement)
+    const insert = database.prepare(
+      'INSERT INTO sessions (token, data, expiry, subject, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    database.transaction(() => {
+      for (let i = 1; i <= rows; i++) insert.run(`tok-${i}`, data, expiry, `user-${i % subjects}`, now, now)
+    })()
+  }
   database.close()
 }
 
@@ -308,15 +332,228 @@ async function memoryOfAll(): Promise<void> {
   }
 }
 
+// 5. A subject's sessions at scale, and what the new columns cost.
+const V1 = {
+  postgres: {
+    find: 'SELECT data FROM "scale_v1" WHERE token = $1 AND expiry > $2',
+    commit:
+      'INSERT INTO "scale_v1" (token, data, expiry) VALUES ($1, $2, $3) ' +
+      'ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry',
+  },
+  sqlite: {
+    find: 'SELECT data FROM "sessions" WHERE token = ? AND expiry > ?',
+    commit:
+      'INSERT INTO "sessions" (token, data, expiry) VALUES (?, ?, ?) ' +
+      'ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry',
+  },
+}
+
+/** p50 (ms) of `count` calls of `fn`, one at a time. */
+async function p50Of(count: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const latencies: number[] = []
+  for (let i = 0; i < count; i++) {
+    const start = process.hrtime.bigint()
+    await fn(i)
+    latencies.push(ms(process.hrtime.bigint() - start))
+  }
+  return percentile(
+    latencies.sort((a, b) => a - b),
+    50,
+  )
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+async function subjectsAtScale(): Promise<void> {
+  const SUBJECTS = MILLION / 10
+  const results: Record<string, Record<string, number>> = {}
+  const random = (n: number) => 1 + Math.floor(Math.random() * n)
+  const payload = new Uint8Array(256).fill(0xcd)
+
+  // Postgres: today's table with a subject per session, and a table of 0.1 beside it.
+  const admin = postgres(url)
+  await admin.schema.dropTable('scale_subjects').ifExists().execute()
+  await admin.schema.dropTable('scale_v1').ifExists().execute()
+  await migrate(admin, { tableName: 'scale_subjects' })
+  await sql`INSERT INTO scale_subjects (token, data, expiry, subject, created_at, last_seen_at)
+    SELECT 'tok-' || g, decode(repeat('ab', 256), 'hex'), now() + interval '1 day', 'user-' || (g % ${SUBJECTS}::int), now(), now()
+    FROM generate_series(1, ${MILLION}::int) g`.execute(admin)
+  await sql`CREATE TABLE scale_v1 (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)`.execute(
+    admin,
+  )
+  await sql`CREATE INDEX scale_v1_expiry_idx ON scale_v1 (expiry)`.execute(admin)
+  await sql`INSERT INTO scale_v1 SELECT token, data, expiry FROM scale_subjects`.execute(admin)
+  await sql.raw('VACUUM ANALYZE scale_subjects').execute(admin)
+  await sql.raw('VACUUM ANALYZE scale_v1').execute(admin)
+  const store = new KyselyStore(admin, 0, { tableName: 'scale_subjects' })
+  results.postgres = await subjectRounds(store, random, SUBJECTS)
+  // Column cost, on Kysely's stock dialect for both (unnamed statements alike).
+  const stock = new Kysely<any>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+  })
+  const v2 = postgresFamily.statements({ schema: undefined, name: 'scale_subjects' })
+  const now = () => new Date().toISOString()
+  Object.assign(
+    results.postgres,
+    await columnCost(
+      stock,
+      {
+        find: (i) => CompiledQuery.raw(V1.postgres.find, [`tok-${random(MILLION)}`, now()]),
+        commit: (i) =>
+          CompiledQuery.raw(V1.postgres.commit, [
+            `tok-${i % 10_000}`,
+            payload,
+            new Date(Date.now() + 3600e3).toISOString(),
+          ]),
+      },
+      {
+        find: (i) => CompiledQuery.raw(v2.find, [`tok-${random(MILLION)}`, now()]),
+        commit: (i) => {
+          const t = now()
+          return CompiledQuery.raw(v2.commit, [
+            `tok-${i % 10_000}`,
+            payload,
+            new Date(Date.now() + 3600e3).toISOString(),
+            t,
+            t,
+          ])
+        },
+      },
+    ),
+  )
+  await stock.destroy()
+  await admin.schema.dropTable('scale_subjects').execute()
+  await admin.schema.dropTable('scale_v1').execute()
+  await admin.destroy()
+
+  // SQLite: two files, today's and 0.1's, through sqlite() (the statement cache serves both).
+  const dir = mkdtempSync(join(tmpdir(), 'kss-scale-subjects-'))
+  fillSqlite(join(dir, 'v2.db'), MILLION, SUBJECTS)
+  fillSqlite(join(dir, 'v1.db'), MILLION)
+  const db2 = sqlite(join(dir, 'v2.db'))
+  const db1 = sqlite(join(dir, 'v1.db'))
+  results.sqlite = await subjectRounds(new KyselyStore(db2, 0), random, SUBJECTS)
+  const v2s = sqliteFamily.statements({ schema: undefined, name: 'sessions' })
+  Object.assign(
+    results.sqlite,
+    await columnCost(
+      db1,
+      {
+        find: () => CompiledQuery.raw(V1.sqlite.find, [`tok-${random(MILLION)}`, Date.now()]),
+        commit: (i) =>
+          CompiledQuery.raw(V1.sqlite.commit, [
+            `tok-${i % 10_000}`,
+            Buffer.from(payload),
+            Date.now() + 3600e3,
+          ]),
+      },
+      {
+        find: () => CompiledQuery.raw(v2s.find, [`tok-${random(MILLION)}`, Date.now()]),
+        commit: (i) => {
+          const t = Date.now()
+          return CompiledQuery.raw(v2s.commit, [`tok-${i % 10_000}`, Buffer.from(payload), t + 3600e3, t, t])
+        },
+      },
+      db2,
+    ),
+  )
+  await db1.destroy()
+  await db2.destroy()
+  rmSync(dir, { recursive: true, force: true })
+
+  report.subjects = results
+  say(
+    `\n## A subject's sessions: ${MILLION} sessions of ${SUBJECTS} subjects (10 each), p50 in ms, medians of 5 rounds`,
+  )
+  say(
+    '| engine | find | listBySubject | x find | countBySubject | x find | deleteBySubject | x find | target (<= 2x find) |',
+  )
+  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const [engine, r] of Object.entries(results)) {
+    const x = (v: number) => round(v / r.find!, 2)
+    const met = x(r.listBySubject!) <= 2 && x(r.deleteBySubject!) <= 2
+    say(
+      `| ${engine} | ${round(r.find!, 4)} | ${round(r.listBySubject!, 4)} | ${x(r.listBySubject!)}x | ${round(r.countBySubject!, 4)} | ${x(r.countBySubject!)}x | ${round(r.deleteBySubject!, 4)} | ${x(r.deleteBySubject!)}x | ${round(r.delete!, 4)} | ${round(r.deleteBySubject! / r.delete!, 2)}x | ${met ? 'met' : 'missed'} |`,
+    )
+  }
+  say(
+    "\n### What the new columns cost (0.1 statements on a 0.1 table against today's, same dialect, p50 ratios)",
+  )
+  say('| engine | find today / 0.1 | commit today / 0.1 | target (<= 1.10x) |')
+  say('| --- | --- | --- | --- |')
+  for (const [engine, r] of Object.entries(results)) {
+    const met = r.findCost! <= 1.1 && r.commitCost! <= 1.1
+    say(`| ${engine} | ${round(r.findCost!, 3)}x | ${round(r.commitCost!, 3)}x | ${met ? 'met' : 'missed'} |`)
+  }
+}
+
+/** find, listBySubject, countBySubject and deleteBySubject p50, in 5 interleaved rounds. */
+async function subjectRounds(store: KyselyStore, random: (n: number) => number, subjects: number) {
+  const rounds: Record<string, number[]> = {
+    find: [],
+    listBySubject: [],
+    countBySubject: [],
+    deleteBySubject: [],
+  }
+  const deleted = new Set<number>()
+  for (let round = 0; round < 5; round++) {
+    rounds.find!.push(await p50Of(2000, () => store.find(`tok-${random(MILLION)}`)))
+    rounds.listBySubject!.push(await p50Of(2000, () => store.listBySubject(`user-${random(subjects - 1)}`)))
+    rounds.countBySubject!.push(await p50Of(2000, () => store.countBySubject(`user-${random(subjects - 1)}`)))
+    rounds.deleteBySubject!.push(
+      await p50Of(300, async () => {
+        let subject = random(subjects - 1)
+        while (deleted.has(subject)) subject = random(subjects - 1)
+        deleted.add(subject)
+        return store.deleteBySubject(`user-${subject}`)
+      }),
+    )
+    // A one-row delete: what any write costs (a transaction commit), for comparison.
+    rounds.delete!.push(await p50Of(300, () => store.delete(`tok-${random(MILLION)}`)))
+  }
+  return Object.fromEntries(Object.entries(rounds).map(([name, values]) => [name, median(values)]))
+}
+
+/** p50 ratios today / 0.1 for find and commit, rounds interleaved. */
+async function columnCost(
+  v1db: Kysely<any>,
+  v1: Record<'find' | 'commit', (i: number) => CompiledQuery>,
+  v2: Record<'find' | 'commit', (i: number) => CompiledQuery>,
+  v2db: Kysely<any> = v1db,
+) {
+  const ratios: Record<'findCost' | 'commitCost', number[]> = { findCost: [], commitCost: [] }
+  for (let round = 0; round < 5; round++) {
+    for (const [op, key] of [
+      ['find', 'findCost'],
+      ['commit', 'commitCost'],
+    ] as const) {
+      const old = await p50Of(2000, (i) => v1db.executeQuery(v1[op](i)))
+      const now = await p50Of(2000, (i) => v2db.executeQuery(v2[op](i)))
+      ratios[key].push(now / old)
+    }
+  }
+  return { findCost: median(ratios.findCost), commitCost: median(ratios.commitCost) }
+}
+
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+const wanted = (name: string) => only === undefined || only.includes(name)
 const started = Date.now()
 say(
   `# Scale (${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model}, ${cpus().length} cores, Node ${process.version})`,
 )
-await findAtScale()
-await cleanupAtScale()
-await concurrentCleanup()
-await memoryOfAll()
+if (wanted('find')) await findAtScale()
+if (wanted('cleanup')) await cleanupAtScale()
+if (wanted('concurrent')) await concurrentCleanup()
+if (wanted('memory')) await memoryOfAll()
+if (wanted('subjects')) await subjectsAtScale()
 say(`\n(${Math.round((Date.now() - started) / 1000)} s in all)`)
-mkdirSync(join(import.meta.dirname, 'report'), { recursive: true })
-writeFileSync(join(import.meta.dirname, 'report', 'scale.json'), JSON.stringify(report, null, 2) + '\n')
-writeFileSync(join(import.meta.dirname, 'report', 'scale.md'), lines.join('\n') + '\n')
+if (only === undefined && MILLION === 1_000_000) {
+  mkdirSync(join(import.meta.dirname, 'report'), { recursive: true })
+  writeFileSync(join(import.meta.dirname, 'report', 'scale.json'), JSON.stringify(report, null, 2) + '\n')
+  writeFileSync(join(import.meta.dirname, 'report', 'scale.md'), lines.join('\n') + '\n')
+} else {
+  console.log('(a partial run: bench/report/scale.* are left as they are)')
+}

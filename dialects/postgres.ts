@@ -6,16 +6,68 @@ import {
   type PostgresPoolClient,
 } from 'kysely'
 import { statementName } from '../src/families/postgres.js'
-import { checkFactoryConfig, optionalPeer } from './shared.js'
+import {
+  checkFactoryOptions,
+  checkScheme,
+  ConnectionTimeoutError,
+  DEFAULT_CONNECTION_TIMEOUT,
+  endpointOf,
+  kyselyOptions,
+  type ServerPoolOptions,
+} from './connection.js'
+import { optionalPeer } from './shared.js'
+
+export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
+
+/**
+ * Options of {@link postgres}: the pool's (when it opens one from a connection string), how
+ * the store's statements are sent, and Kysely's own (`log`, `plugins`). Unknown keys are refused.
+ *
+ * @example
+ * ```ts
+ * import { postgres, type PostgresOptions } from 'kysely-session-store/postgres'
+ *
+ * const options: PostgresOptions = { poolSize: 20, connectionTimeout: 5_000, log: ['error'] }
+ * const db = postgres('postgres://app@db.internal:5432/app', options)
+ * ```
+ */
+export interface PostgresOptions extends ServerPoolOptions, Omit<KyselyConfig, 'dialect'> {
+  /**
+   * Whether the store's own statements (find, commit, touch, delete, all, cleanup) are sent as
+   * named prepared statements, parsed once per connection and then only bound and executed
+   * (about a quarter less work per query than Kysely's unnamed statements).
+   *
+   * With `true`, a connection whose server session turns out to be shared with other client
+   * connections (PgBouncer or another pooler in transaction mode, pglite-socket) is noticed by
+   * the first name that collides (`42P05` "already exists" or `26000` "does not exist"): that
+   * statement is sent again unnamed, once, and from then on this `postgres()` instance sends
+   * every statement unnamed. No error reaches the caller. Inside a transaction of yours,
+   * statements are always sent unnamed, since a failed statement would abort the transaction.
+   *
+   * With `false`, nothing is ever named: every query is sent as Kysely sends it. Use it behind a
+   * transaction-mode pooler to skip even that first collision.
+   * @default true
+   */
+  readonly preparedStatements?: boolean
+}
+
+const OPTION_KEYS = ['preparedStatements'] as const
+
+/** The error codes of a named statement that met a session it was not prepared in (or prepared twice). */
+const SHARED_SESSION_CODES = new Set(['42P05', '26000'])
+
+/** What the wrappers share: whether names are still used, and how to describe a connection timeout. */
+interface Naming {
+  enabled: boolean
+  timeoutMessage: string
+}
 
 /**
  * `pool` handing out clients that run the store's statements as named prepared statements
- * (parsed once per connection, then only bound and executed: about a quarter less work per
- * query than Kysely's unnamed statements). pg's Client remembers per connection which names it
- * has prepared, so a connection the pool replaces prepares them again on first use. Every
- * other query goes through unchanged. `end` runs on `db.destroy()`.
+ * (see {@link PostgresOptions.preparedStatements}). Every other query goes through unchanged.
+ * `end` runs on `db.destroy()`.
  */
-function namingPool(pool: Partial<PostgresPool>, end: () => Promise<void>): PostgresPool {
+function namingPool(pool: Partial<PostgresPool>, naming: Naming, end: () => Promise<void>): PostgresPool {
   const clients = new WeakMap<PostgresPoolClient, PostgresPoolClient>()
   return {
     get Client() {
@@ -25,20 +77,31 @@ function namingPool(pool: Partial<PostgresPool>, end: () => Promise<void>): Post
       return pool.options ?? {}
     },
     async connect() {
-      const client = await pool.connect!()
-      let named = clients.get(client)
-      if (named === undefined) {
+      let client: PostgresPoolClient
+      try {
+        client = await pool.connect!()
+      } catch (cause) {
+        throw isPoolTimeout(cause) ? new ConnectionTimeoutError(naming.timeoutMessage, { cause }) : cause
+      }
+      let wrapped = clients.get(client)
+      if (wrapped === undefined) {
         // A connection the server drops while checked out (between two queries) emits 'error'
         // on its client, which crashes Node without a listener; pg-pool listens only while it
         // is idle. The next query on it fails with a SessionStoreError and the pool drops it.
         ;(client as { on?: (event: string, listener: () => void) => void }).on?.('error', () => undefined)
-        named = isPgClient(client) ? namingClient(client) : client
-        clients.set(client, named)
+        wrapped = isPgClient(client) ? namingClient(client, naming) : client
+        clients.set(client, wrapped)
       }
-      return named
+      return wrapped
     },
     end,
   }
+}
+
+/** pg-pool's errors when no connection came in time (it gives them no code). */
+function isPoolTimeout(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : ''
+  return /timeout exceeded when trying to connect|due to connection timeout|timeout expired/i.test(message)
 }
 
 /** Whether `client` is pg's own Client, which takes `{ name, text, values }` and caches by name. */
@@ -47,19 +110,58 @@ function isPgClient(client: PostgresPoolClient): boolean {
   return typeof connection?.parsedStatements === 'object' && connection.parsedStatements !== null
 }
 
-function namingClient(client: PostgresPoolClient): PostgresPoolClient {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown
+interface PgClientInternals {
+  getTransactionStatus?: () => string | null
+  connection?: { on?: (event: string, listener: (message: { status?: string }) => void) => void }
+}
+
+/**
+ * The transaction status the server last reported on this connection: `'I'` idle (no
+ * transaction), `'T'` in a transaction, `'E'` in a failed one, or null before any.
+ */
+function transactionStatus(client: PostgresPoolClient): () => string | null {
+  const internals = client as unknown as PgClientInternals
+  if (typeof internals.getTransactionStatus === 'function') {
+    return () => internals.getTransactionStatus!()
+  }
+  let status: string | null = null // pg before 8.12: read it from the protocol
+  internals.connection?.on?.('readyForQuery', (message) => {
+    status = message.status ?? null
+  })
+  return () => status
+}
+
+function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolClient {
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>
+  const status = transactionStatus(client)
   return {
     get processID() {
       return client.processID
     },
-    query: ((textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
+    query: (async (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
       const name = typeof textOrCursor === 'string' ? statementName(textOrCursor) : undefined
-      // Parameterless texts keep pg's simple protocol, exactly as before.
-      if (name === undefined || parameters === undefined || parameters.length === 0) {
+      // Parameterless texts keep pg's simple protocol, exactly as before. Inside a transaction
+      // a name is never used: on a shared session it could fail, and abort the transaction.
+      if (
+        !naming.enabled ||
+        name === undefined ||
+        parameters === undefined ||
+        parameters.length === 0 ||
+        (status() ?? 'I') !== 'I'
+      ) {
         return parameters === undefined ? query(textOrCursor) : query(textOrCursor, parameters)
       }
-      return query({ name, text: textOrCursor, values: parameters })
+      try {
+        return await query({ name, text: textOrCursor, values: parameters })
+      } catch (error) {
+        const code = (error as { code?: unknown } | null)?.code
+        if (typeof code !== 'string' || !SHARED_SESSION_CODES.has(code)) throw error
+        // The server session is shared (a pooler in transaction mode): the name was prepared
+        // by another client connection, or this one's went to another session. Parse or Bind
+        // failed, so nothing ran; send it unnamed, and name nothing from now on.
+        naming.enabled = false
+        return query(textOrCursor, parameters)
+      }
     }) as PostgresPoolClient['query'],
     release: (destroy) => client.release(destroy),
   }
@@ -71,7 +173,9 @@ function namingClient(client: PostgresPoolClient): PostgresPoolClient {
  *
  * @example
  * ```ts
- * postgres(new pg.Pool({ max: 20 }))
+ * import pg from 'pg'
+ *
+ * postgres(new pg.Pool({ max: 20, connectionTimeoutMillis: 10_000 }))
  * ```
  */
 export type PostgresPoolLike = PostgresPool
@@ -79,55 +183,122 @@ export type PostgresPoolLike = PostgresPool
 /**
  * A Kysely instance on server Postgres, over `pg` (an optional peer dependency).
  *
- * Given a connection string, it opens its own `pg.Pool` on first use; `db.destroy()` ends
- * that pool, and a connection the server drops never crashes the process. Given a pool, it
- * uses it and `db.destroy()` leaves it open: the pool is yours (give it an `'error'`
- * listener, as pg requires).
+ * Given a connection string (`postgres://` or `postgresql://`), it opens its own `pg.Pool` on
+ * first use, with `poolSize` connections (default 10), a `connectionTimeout` (default 10 s:
+ * a statement that cannot get a connection in that time rejects, with a
+ * {@link ConnectionTimeoutError} as its cause, instead of waiting forever as pg's default
+ * does) and an `idleTimeout` (pg's default, 10 s); `db.destroy()` ends that pool, and a
+ * connection the server drops never crashes the process. Given a `pg.Pool`, it uses it and
+ * `db.destroy()` leaves it open: the pool is yours (give it an `'error'` listener and a
+ * `connectionTimeoutMillis`, as pg's defaults have neither).
  *
- * Either way, the store's own statements (find, commit, touch, delete, all, cleanup) run as
- * named prepared statements, parsed once per connection (Kysely's `PostgresDialect` sends
- * every query unnamed, parsed each time); every other query is sent exactly as Kysely sends it.
- * A pooler in transaction mode must support protocol-level prepared statements (PgBouncer
- * 1.21+ with `max_prepared_statements` above 0).
+ * The store's own statements run as named prepared statements where that is safe (see
+ * `preparedStatements`). Behind poolers:
+ * - PgBouncer in **session** mode, or any pooler that gives a client connection a server
+ *   session of its own: statements stay named, nothing to configure.
+ * - PgBouncer in **transaction** mode (1.18 and every version without
+ *   `max_prepared_statements`), and other poolers that share server sessions between
+ *   transactions (pgcat, Supavisor in transaction mode): names collide. `postgres()` notices the first collision, sends that
+ *   statement again unnamed and names nothing from then on: no error reaches you. Pass
+ *   `{ preparedStatements: false }` to skip even that first attempt. PgBouncer 1.21+ with
+ *   `max_prepared_statements` above 0 and pgcat with `prepared_statements = true` support
+ *   named statements themselves; either setting works there.
  *
- * @param poolOrConnectionString - `postgres://user@host:5432/db`, or a `pg.Pool`.
- * @param config - further Kysely options (`log`, `plugins`).
+ * @param poolOrConnectionString - `postgres://user@host:5432/db`, or a `pg.Pool` (not a `pg.Client`).
+ * @param options - pool options (connection strings only), `preparedStatements`, and Kysely's `log` and `plugins`.
+ * @throws TypeError for a `pg.Client`, a non-pool object, or an unknown or misplaced option;
+ *   RangeError for another engine's URL (`mysql://`, `file:`, a SQLite file) or a bad option value.
  *
  * @example
  * ```ts
  * import { KyselyStore, migrate } from 'kysely-session-store'
  * import { postgres } from 'kysely-session-store/postgres'
  *
- * const db = postgres(process.env.DATABASE_URL!)
+ * const db = postgres(process.env.DATABASE_URL!, { poolSize: 20, connectionTimeout: 5_000 })
  * await migrate(db)
  * const store = new KyselyStore(db)
+ * const behindPgBouncer = postgres('postgres://app@pgbouncer:6432/app', { preparedStatements: false })
  * ```
  */
 export function postgres(
   poolOrConnectionString: string | PostgresPoolLike,
-  config?: Omit<KyselyConfig, 'dialect'>,
+  options?: PostgresOptions,
 ): Kysely<any> {
-  checkFactoryConfig('postgres', config)
-  if (typeof poolOrConnectionString === 'string' && poolOrConnectionString.length > 0) {
+  const ownPool = typeof poolOrConnectionString === 'string' && poolOrConnectionString.length > 0
+  if (ownPool) checkScheme('postgres', poolOrConnectionString, ['postgres', 'postgresql', 'socket'])
+  else checkPool(poolOrConnectionString)
+  checkFactoryOptions(
+    'postgres',
+    options,
+    OPTION_KEYS,
+    ownPool,
+    'configure your pg.Pool instead (max, connectionTimeoutMillis, idleTimeoutMillis)',
+  )
+  const { preparedStatements = true } = options ?? {}
+  if (typeof preparedStatements !== 'boolean') {
+    throw new TypeError(`options.preparedStatements must be a boolean, got ${typeof preparedStatements}`)
+  }
+  const config = kyselyOptions(options as Record<string, unknown> | undefined)
+  if (ownPool) {
     const connectionString = poolOrConnectionString
+    const connectionTimeoutMillis = options?.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT
+    const naming: Naming = {
+      enabled: preparedStatements,
+      timeoutMessage:
+        `postgres(): no connection within ${connectionTimeoutMillis} ms (the connectionTimeout option): ` +
+        `the server${describeEndpoint(connectionString)} did not complete a connection in time, or every connection of the pool stayed busy`,
+    }
     const pool = async (): Promise<PostgresPool> => {
       const pg = await optionalPeer<typeof import('pg')>('pg', 'postgres', () => import('pg'))
-      const opened = new pg.default.Pool({ connectionString })
+      const opened = new pg.default.Pool({
+        connectionString,
+        connectionTimeoutMillis,
+        ...(options?.poolSize === undefined ? {} : { max: options.poolSize }),
+        ...(options?.idleTimeout === undefined ? {} : { idleTimeoutMillis: options.idleTimeout }),
+      })
       // An idle connection that the server drops (a restart, pg_terminate_backend) makes the
       // pool emit 'error', which crashes Node without a listener. The pool discards that
       // connection itself and the next query gets a new one, so there is nothing to do.
       opened.on('error', () => undefined)
-      return namingPool(opened, () => opened.end())
+      return namingPool(opened, naming, () => opened.end())
     }
     return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
   }
-  const given = poolOrConnectionString as Partial<PostgresPool> | null | undefined
-  if (typeof given?.connect !== 'function' || typeof given.end !== 'function') {
+  const given = poolOrConnectionString as Partial<PostgresPool>
+  const timeout = (given.options as { connectionTimeoutMillis?: unknown } | undefined)
+    ?.connectionTimeoutMillis
+  const naming: Naming = {
+    enabled: preparedStatements,
+    timeoutMessage: `postgres(): no connection within ${typeof timeout === 'number' ? `${timeout} ms` : 'the time'} (your pool's connectionTimeoutMillis)`,
+  }
+  // The pool is the caller's: db.destroy() leaves it open.
+  const pool = namingPool(given, naming, async () => undefined)
+  return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
+}
+
+function describeEndpoint(url: string): string {
+  const endpoint = endpointOf(url)
+  return endpoint === undefined ? '' : ` at ${endpoint}`
+}
+
+function checkPool(given: unknown): asserts given is PostgresPool {
+  const candidate = given as Record<string, unknown> | null | undefined
+  // A pg.Client has connect() and end() too, but one connection, and connect() resolves to nothing.
+  if (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.query === 'function' &&
+    ('connectionParameters' in candidate || 'processID' in candidate) &&
+    !('totalCount' in candidate)
+  ) {
+    throw new TypeError(
+      'postgres(poolOrConnectionString): got a pg.Client; pass a pg.Pool (new pg.Pool({ connectionString })), ' +
+        'since the store runs statements on several connections at once, or a connection string',
+    )
+  }
+  if (typeof candidate?.connect !== 'function' || typeof candidate.end !== 'function') {
     throw new TypeError(
       "postgres(poolOrConnectionString): expected a connection string such as 'postgres://user@localhost:5432/app' or a pg.Pool",
     )
   }
-  // The pool is the caller's: db.destroy() leaves it open.
-  const pool = namingPool(given, async () => undefined)
-  return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
 }

@@ -474,7 +474,7 @@ const cookieHeaders: Case[] = [
 const expressOptions: Case[] = [
   ['store: a plain object', { find() {} }, undefined, TypeError, 'store'],
   ['ttl: 0', undefined, { ttl: 0 }, RangeError, 'ttl'],
-  ['ttl: a string', undefined, { ttl: '1h' }, RangeError, 'ttl'],
+  ['ttl: a string', undefined, { ttl: '1h' }, TypeError, 'ttl'],
 ].map(([input, badStore, options, type, argument]) => ({
   entry: 'new ExpressSessionStore',
   input: input as string,

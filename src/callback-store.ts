@@ -1,0 +1,580 @@
+// The callback store that express-session and @fastify/session both call (get, set,
+// destroy, touch, all, length, clear), over a KyselyStore. It imports neither framework, so
+// the Fastify entry works where express-session is not installed; src/express.ts adds the
+// three methods express-session's own Store base class provides.
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { parseJson } from './session/codec.js'
+import type { KyselyStore } from './store.js'
+import { checkKnownKeys, checkObject, checkPositiveInteger } from './validate.js'
+
+/**
+ * What the adapters need of a store: these methods of {@link KyselyStore}.
+ *
+ * @example
+ * ```ts
+ * const backing: AdapterStore = new KyselyStore(db)
+ * ```
+ */
+export type AdapterStore = Pick<
+  KyselyStore,
+  | 'get'
+  | 'commit'
+  | 'update'
+  | 'touch'
+  | 'delete'
+  | 'all'
+  | 'count'
+  | 'clear'
+  | 'listBySubject'
+  | 'deleteBySubject'
+>
+
+/**
+ * A session as the frameworks hand it to a store: any object, with its cookie.
+ *
+ * @example
+ * ```ts
+ * const stored: AdapterSession = { cookie: { originalMaxAge: 3600_000, expires: new Date() } }
+ * ```
+ */
+export interface AdapterSession {
+  cookie?: { expires?: Date | string | null; originalMaxAge?: number | null } & object
+}
+
+/**
+ * A node-style callback: called once, with an error or with `null` and the result.
+ *
+ * @example
+ * ```ts
+ * const callback: Callback<number> = (error, count) => console.log(error ?? count)
+ * ```
+ */
+export type Callback<T = void> = (error: any, result?: T) => void
+
+/**
+ * Options of {@link ExpressSessionStore} and {@link FastifySessionStore}. Unknown keys are
+ * refused with a TypeError.
+ *
+ * @example
+ * ```ts
+ * const options: AdapterOptions = { ttl: 3600, subject: (session) => session.userId }
+ * ```
+ */
+export interface AdapterOptions<S extends object = AdapterSession> {
+  /**
+   * How long a session lives, in **seconds** (as connect-pg-simple's, connect-redis's and
+   * connect-mongo's `ttl`), when its cookie has no `expires` (a browser-session cookie);
+   * otherwise the cookie's `expires` decides. At most 400 days: a larger number is refused,
+   * since it is most likely milliseconds.
+   * @default 86400 (one day)
+   */
+  readonly ttl?: number
+  /**
+   * `touch` (which express-session calls after every request that did not change the
+   * session) writes only when the stored expiry is older than the new one by at least this
+   * many **seconds** (connect-mongo's `touchAfter`), or when the cookie itself changed. An
+   * idle session therefore ends between `maxAge - touchAfter` and `maxAge` after its last
+   * request. 0 writes on every touch.
+   * @default a tenth of the cookie's maxAge (of `ttl` without one)
+   */
+  readonly touchAfter?: number
+  /**
+   * `touch` does nothing (connect-pg-simple's `disableTouch`): a session then ends at the
+   * expiry of its last save, however active it is.
+   * @default false
+   */
+  readonly disableTouch?: boolean
+  /**
+   * Keep the SHA-256 hash of each session id as its key instead of the id, so that a
+   * leaked table holds no usable session id (as SessionManager's `hashTokens`). Turn it
+   * off only to keep sessions stored in clear by an earlier version or another store.
+   * @default true
+   */
+  readonly hashSids?: boolean
+  /**
+   * The subject (a user id) a session belongs to, read from the session at every save:
+   * a string of 1 to 255 characters or a number; `null` or `undefined` for none. Lets
+   * `listBySubject` and `destroyBySubject` reach all of a user's sessions in one indexed
+   * query.
+   * @default none: sessions keep whatever subject they have
+   */
+  readonly subject?: (session: S & Record<string, any>) => string | number | null | undefined
+}
+
+/**
+ * One of a subject's sessions, as {@link CallbackSessionStore.listBySubject} lists it.
+ *
+ * @example
+ * ```ts
+ * const item: SubjectDevice = { id: 'ab12…', expires: new Date(), createdAt: null, lastSeenAt: null }
+ * ```
+ */
+export interface SubjectDevice {
+  /**
+   * The SHA-256 hash (hex) of the session id: tells sessions apart and matches
+   * {@link CallbackSessionStore.idOf}`(req.sessionID)` for the current one; it is not a
+   * usable session id.
+   */
+  readonly id: string
+  readonly expires: Date
+  readonly createdAt: Date | null
+  readonly lastSeenAt: Date | null
+}
+
+const OPTION_KEYS = ['ttl', 'touchAfter', 'disableTouch', 'hashSids', 'subject']
+const STORE_METHODS = [
+  'get',
+  'commit',
+  'update',
+  'touch',
+  'delete',
+  'all',
+  'count',
+  'clear',
+  'listBySubject',
+  'deleteBySubject',
+] as const
+const DAY_SECONDS = 86_400
+const DEFAULT_TTL_SECONDS = DAY_SECONDS
+const MAX_TTL_SECONDS = 400 * DAY_SECONDS
+/** Without `touchAfter`, touch writes once the stored expiry lags by a tenth of the lifetime. */
+const TOUCH_FRACTION = 10
+const MAX_SUBJECT_LENGTH = 255
+const DEFAULT_LIST_LIMIT = 100
+const MAX_LIST_LIMIT = 1000
+
+/** What this process last read or wrote for one session object. */
+interface Known {
+  /** The row's expiry, ms since the epoch. */
+  expiry: number
+  /** The cookie without its expiry, in a canonical JSON form. */
+  cookie: string
+}
+
+/**
+ * The store express-session and @fastify/session call, over a {@link KyselyStore}:
+ * {@link ExpressSessionStore} and {@link FastifySessionStore} are this class. Every
+ * callback is called exactly once, with the error when there is one; nothing rejects
+ * unhandled.
+ *
+ * What it keeps consistent: the row's expiry is the session's expiry. `get` hands out the
+ * session with `cookie.expires` set to it, so a session saved in the middle of a request
+ * (`req.session.save()` before a redirect) keeps its live expiry, never a stale one from
+ * the session's last save.
+ *
+ * @example
+ * ```ts
+ * const adapter = new CallbackSessionStore(new KyselyStore(db), { ttl: 3600 })
+ * ```
+ */
+export class CallbackSessionStore<S extends object = AdapterSession> extends EventEmitter {
+  readonly #store: AdapterStore
+  readonly #ttl: number
+  readonly #touchAfter: number | undefined
+  readonly #disableTouch: boolean
+  readonly #hashSids: boolean
+  readonly #subject: ((session: S) => unknown) | undefined
+  /** Keyed by the session objects this process loaded or saved: what the row holds. */
+  readonly #known = new WeakMap<object, Known>()
+
+  /**
+   * @param store - a {@link KyselyStore}.
+   * @param options - see {@link AdapterOptions}.
+   * @throws TypeError or RangeError when an argument is not valid.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(new KyselyStore(db), { disableTouch: true })
+   * ```
+   */
+  constructor(store: AdapterStore, options: AdapterOptions<S> = {}) {
+    super()
+    for (const method of STORE_METHODS) {
+      if (typeof (store as Partial<AdapterStore> | undefined)?.[method] !== 'function') {
+        throw new TypeError(`store must be a KyselyStore, it has no ${method}()`)
+      }
+    }
+    checkObject('options', options)
+    checkKnownKeys('options', options, OPTION_KEYS)
+    const { ttl = DEFAULT_TTL_SECONDS, touchAfter, disableTouch = false, hashSids = true, subject } = options
+    checkSeconds('ttl', ttl)
+    if (ttl <= 0 || ttl > MAX_TTL_SECONDS) {
+      throw new RangeError(
+        `ttl must be a number of seconds (as connect-pg-simple's), more than 0 and at most ${MAX_TTL_SECONDS} ` +
+          `(400 days), got ${ttl}` +
+          (ttl > MAX_TTL_SECONDS ? `: milliseconds? one day is ttl: ${DAY_SECONDS}` : ''),
+      )
+    }
+    if (touchAfter !== undefined) {
+      checkSeconds('touchAfter', touchAfter)
+      if (touchAfter < 0 || touchAfter > MAX_TTL_SECONDS) {
+        throw new RangeError(
+          `touchAfter must be a number of seconds from 0 to ${MAX_TTL_SECONDS}, got ${touchAfter}`,
+        )
+      }
+    }
+    if (typeof disableTouch !== 'boolean') throw new TypeError('disableTouch must be a boolean')
+    if (typeof hashSids !== 'boolean') throw new TypeError('hashSids must be a boolean')
+    if (subject !== undefined && typeof subject !== 'function') {
+      throw new TypeError('subject must be a function of the session, such as (session) => session.userId')
+    }
+    this.#store = store
+    this.#ttl = ttl * 1000
+    this.#touchAfter = touchAfter === undefined ? undefined : touchAfter * 1000
+    this.#disableTouch = disableTouch
+    this.#hashSids = hashSids
+    this.#subject = subject as ((session: S) => unknown) | undefined
+  }
+
+  /**
+   * Reads a live session: `callback(null, session)`, or `callback(null, null)` when there
+   * is none (unknown, expired or ended). Its `cookie.expires` is the stored expiry.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.get('sid-from-the-cookie', (error, session) => console.log(error ?? session?.cookie))
+   * ```
+   */
+  get(sid: string, callback: Callback<S | null>): void {
+    settle(async () => {
+      const row = await this.#store.get(this.#key(sid))
+      if (row === undefined) return null
+      const session = decode(row.data)
+      const cookie = session.cookie
+      if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
+        cookie.expires = row.expiry.toISOString()
+      }
+      this.#known.set(session, { expiry: row.expiry.getTime(), cookie: cookieKey(cookie) })
+      return session as S
+    }, callback)
+  }
+
+  /**
+   * Saves a session until its cookie's `expires` (or `ttl` from now). A session this
+   * process loaded is written only while its row is live: one that was destroyed,
+   * regenerated or has expired meanwhile (in this process or another) stays ended, and
+   * nothing is written. A new session is inserted, never over an ended one.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * const session = { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000) } }
+   * adapter.set('sid-from-the-cookie', session, (error) => error && console.error(error.message))
+   * ```
+   */
+  set(sid: string, session: S, callback?: Callback): void {
+    settle(async () => {
+      const key = this.#key(sid)
+      const expiry = this.#expiryOf(session)
+      const data = encode(session)
+      const subject = this.#subjectOf(session)
+      const options = subject === undefined ? {} : { subject }
+      if (this.#known.has(session)) {
+        if (!(await this.#store.update(key, data, new Date(expiry), options))) return
+      } else {
+        await this.#store.commit(key, data, new Date(expiry), options)
+      }
+      this.#known.set(session, { expiry, cookie: cookieKey((session as AdapterSession).cookie) })
+    }, callback)
+  }
+
+  /**
+   * Ends a session for good: its row stays as a tombstone until its expiry, so no later
+   * save (of a request that loaded it before, here or in another process) brings it back.
+   * An unknown id is a no-op.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.destroy('sid-from-the-cookie', (error) => error && console.error(error.message))
+   * ```
+   */
+  destroy(sid: string, callback?: Callback): void {
+    settle(() => this.#store.delete(this.#key(sid), { tombstone: true }), callback)
+  }
+
+  /**
+   * Records that a session was used: stores the cookie it is given with its new expiry,
+   * writing only when it must. Nothing is written when the cookie is unchanged and the
+   * stored expiry lags the new one by less than `touchAfter`; the cookie's `expires` is
+   * then set back to the stored expiry, so a cookie sent with this response says what is
+   * stored. Only a live session is touched (a touch never revives one). With
+   * `disableTouch`, does nothing.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * const session = { cookie: { originalMaxAge: 3600_000, expires: new Date(Date.now() + 3600_000) } }
+   * adapter.touch('sid-from-the-cookie', session, (error) => error && console.error(error.message))
+   * ```
+   */
+  touch(sid: string, session: S, callback?: Callback): void {
+    if (this.#disableTouch) return settle(async () => undefined, callback)
+    const known = this.#known.get(session)
+    const cookie = (session as AdapterSession).cookie
+    if (known !== undefined && known.cookie === cookieKey(cookie)) {
+      const expiry = this.#expiryOf(session)
+      if (expiry - known.expiry < this.#touchAfterOf(session)) {
+        if (known.expiry < expiry) alignExpires(cookie, known.expiry)
+        return settle(async () => undefined, callback)
+      }
+      return settle(async () => {
+        if (await this.#store.touch(this.#key(sid), new Date(expiry))) known.expiry = expiry
+      }, callback)
+    }
+    // The cookie changed (a new maxAge, say), or this process never read the session:
+    // write the cookie into what is stored, with the new expiry, if the session is live.
+    settle(async () => {
+      const key = this.#key(sid)
+      const expiry = this.#expiryOf(session)
+      const row = await this.#store.get(key)
+      if (row === undefined) return
+      const stored = decode(row.data)
+      if (cookieKey(stored.cookie) === cookieKey(cookie)) {
+        if (expiry - row.expiry.getTime() < this.#touchAfterOf(session)) return
+        await this.#store.touch(key, new Date(expiry))
+      } else {
+        stored.cookie = JSON.parse(JSON.stringify(cookie ?? null))
+        if (!(await this.#store.update(key, encode(stored), new Date(expiry)))) return
+      }
+      this.#known.set(session, { expiry, cookie: cookieKey(cookie) })
+    }, callback)
+  }
+
+  /**
+   * Every live session, as an array (each session's `cookie.expires` is as of its last
+   * save). Reads them all: on a large table prefer {@link CallbackSessionStore.length} or
+   * {@link CallbackSessionStore.listBySubject}.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.all((error, sessions) => console.log(error ?? sessions?.length))
+   * ```
+   */
+  all(callback: Callback<S[]>): void {
+    settle(async () => [...(await this.#store.all()).values()].map((data) => decode(data) as S), callback)
+  }
+
+  /**
+   * How many live sessions there are: one COUNT query.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.length((error, count) => console.log(error ?? count))
+   * ```
+   */
+  length(callback: Callback<number>): void {
+    settle(() => this.#store.count(), callback)
+  }
+
+  /**
+   * Deletes every session (live, expired and ended) in one statement.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.clear((error) => error && console.error(error.message))
+   * ```
+   */
+  clear(callback?: Callback): void {
+    settle(async () => {
+      await this.#store.clear()
+    }, callback)
+  }
+
+  /**
+   * The live sessions of `subject` (see the `subject` option), ordered by id, at most
+   * `limit` of them (default 100, at most 1000): for a "your devices" page.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.listBySubject('alice', (error, sessions) => {
+   *   for (const s of sessions ?? []) console.log(s.id === adapter.idOf('sid-from-the-cookie') ? 'this device' : s.lastSeenAt)
+   * })
+   * ```
+   */
+  listBySubject(subject: string, callback: Callback<SubjectDevice[]>): void
+  listBySubject(subject: string, options: { limit?: number }, callback: Callback<SubjectDevice[]>): void
+  listBySubject(
+    subject: string,
+    optionsOrCallback: { limit?: number } | Callback<SubjectDevice[]>,
+    maybeCallback?: Callback<SubjectDevice[]>,
+  ): void {
+    const [options, callback] = split<{ limit?: number }, Callback<SubjectDevice[]>>(
+      optionsOrCallback,
+      maybeCallback,
+    )
+    settle(async () => {
+      checkObject('options', options)
+      checkKnownKeys('options', options, ['limit'])
+      const { limit = DEFAULT_LIST_LIMIT } = options
+      checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+      const rows = await this.#store.listBySubject(subject, { limit })
+      return rows.map((row) => ({
+        id: this.#hashSids ? row.token : sha256(row.token),
+        expires: row.expiry,
+        createdAt: row.createdAt,
+        lastSeenAt: row.lastSeenAt,
+      }))
+    }, callback)
+  }
+
+  /**
+   * Ends every session of `subject` (for example after a password change), but the one of
+   * `except` (a session id, such as `req.sessionID`, to keep the current device signed
+   * in), in one statement; `callback(null, count)`. They end for good, as with
+   * {@link CallbackSessionStore.destroy}.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * adapter.destroyBySubject('alice', { except: 'sid-from-the-cookie' }, (error, count) => console.log(error ?? count))
+   * ```
+   */
+  destroyBySubject(subject: string, callback: Callback<number>): void
+  destroyBySubject(subject: string, options: { except?: string }, callback: Callback<number>): void
+  destroyBySubject(
+    subject: string,
+    optionsOrCallback: { except?: string } | Callback<number>,
+    maybeCallback?: Callback<number>,
+  ): void {
+    const [options, callback] = split<{ except?: string }, Callback<number>>(optionsOrCallback, maybeCallback)
+    settle(async () => {
+      checkObject('options', options)
+      checkKnownKeys('options', options, ['except'])
+      const { except } = options
+      return this.#store.deleteBySubject(subject, {
+        ...(except === undefined ? {} : { except: this.#key(except) }),
+        tombstone: true,
+      })
+    }, callback)
+  }
+
+  /**
+   * The id under which {@link CallbackSessionStore.listBySubject} lists the session of
+   * `sid`: its SHA-256 hash, in hex.
+   *
+   * @example
+   * ```ts
+   * const adapter = new CallbackSessionStore(store)
+   * const current = adapter.idOf('sid-from-the-cookie')
+   * ```
+   */
+  idOf(sid: string): string {
+    checkSid(sid)
+    return sha256(sid)
+  }
+
+  /** @internal Hands what is known of `from` (as `get` returned it) to `to`, the framework's session object built from it. */
+  protected adopt(from: object, to: object): void {
+    const known = this.#known.get(from)
+    if (known !== undefined) this.#known.set(to, known)
+  }
+
+  #key(sid: string): string {
+    checkSid(sid)
+    return this.#hashSids ? sha256(sid) : sid
+  }
+
+  #expiryOf(session: S): number {
+    const expires = (session as AdapterSession).cookie?.expires
+    if (expires !== undefined && expires !== null) {
+      const ms = new Date(expires).getTime()
+      if (!Number.isNaN(ms)) return ms
+    }
+    return Date.now() + this.#ttl
+  }
+
+  #touchAfterOf(session: S): number {
+    if (this.#touchAfter !== undefined) return this.#touchAfter
+    const maxAge = (session as AdapterSession).cookie?.originalMaxAge
+    const lifetime = typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttl
+    return lifetime / TOUCH_FRACTION
+  }
+
+  #subjectOf(session: S): string | null | undefined {
+    if (this.#subject === undefined) return undefined
+    const value = this.#subject(session)
+    if (value === undefined || value === null) return null
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+    if (typeof value === 'string' && value.length > 0 && value.length <= MAX_SUBJECT_LENGTH) return value
+    throw new TypeError(
+      `subject(session) must return a string of 1 to ${MAX_SUBJECT_LENGTH} characters, a number, null or undefined`,
+    )
+  }
+}
+
+/** Calls `callback` exactly once, outside the promise chain, so its own throw is not swallowed. */
+function settle<T>(run: () => Promise<T>, callback: Callback<T> | undefined): void {
+  let promise: Promise<T>
+  try {
+    promise = run()
+  } catch (error) {
+    promise = Promise.reject(error)
+  }
+  promise.then(
+    (result) => callback && process.nextTick(callback, null, result),
+    (error: unknown) => callback && process.nextTick(callback, error),
+  )
+}
+
+function split<O extends object, C>(optionsOrCallback: O | C, callback: C | undefined): [O, C] {
+  return typeof optionsOrCallback === 'function'
+    ? [{} as O, optionsOrCallback as C]
+    : [optionsOrCallback as O, callback as C]
+}
+
+function encode(session: object): Uint8Array {
+  return Buffer.from(JSON.stringify(session), 'utf8')
+}
+
+function decode(data: Uint8Array): AdapterSession {
+  const session = parseJson(data)
+  if (!isObject(session)) throw new TypeError(`session data is not a JSON object (${data.byteLength} bytes)`)
+  return session as AdapterSession
+}
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The cookie as JSON, keys sorted, without `expires`: equal when only the expiry moved. */
+function cookieKey(cookie: unknown): string {
+  if (cookie === undefined || cookie === null) return ''
+  const plain = JSON.parse(JSON.stringify(cookie)) as Record<string, unknown>
+  if (!isObject(plain)) return JSON.stringify(plain)
+  delete plain.expires
+  return JSON.stringify(
+    Object.keys(plain)
+      .sort()
+      .map((key) => [key, plain[key]]),
+  )
+}
+
+/** Sets the cookie's `expires` to `ms`, leaving express-session's `originalMaxAge` as it was. */
+function alignExpires(cookie: AdapterSession['cookie'], ms: number): void {
+  if (!(cookie?.expires instanceof Date)) return
+  const { originalMaxAge } = cookie
+  cookie.expires = new Date(ms)
+  cookie.originalMaxAge = originalMaxAge
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+function checkSid(sid: unknown): asserts sid is string {
+  if (typeof sid !== 'string') throw new TypeError(`sid must be a string, got ${typeof sid}`)
+}
+
+function checkSeconds(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be a number of seconds, got ${typeof value}`)
+  if (!Number.isFinite(value))
+    throw new RangeError(`${name} must be a finite number of seconds, got ${value}`)
+}

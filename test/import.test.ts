@@ -1,0 +1,384 @@
+// Switching stores without logging anyone out: tables filled by the real connect-pg-simple
+// and connect-session-knex through real HTTP requests, imported, and the same cookies then
+// served by ExpressSessionStore. On every engine those stores run on here.
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import pgSession from 'connect-pg-simple'
+import { ConnectSessionKnexStore } from 'connect-session-knex'
+import express from 'express'
+import expressSession from 'express-session'
+import knexFactory, { type Knex } from 'knex'
+import { sql, type Kysely } from 'kysely'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { mysql } from '../dialects/mysql.js'
+import { postgres } from '../dialects/postgres.js'
+import { sqlite } from '../dialects/sqlite.js'
+import { ExpressSessionStore } from '../src/express.js'
+import { importSessions, type ImportOptions } from '../src/import/index.js'
+import { KyselyStore, migrate, type FamilyName } from '../src/index.js'
+import { randomTable, readRows } from './helpers.js'
+import { Browser, listen } from './http.js'
+import { tempDir } from './legs.js'
+import { mysqlUrl, postgresUrl, withServer } from './servers.js'
+
+const root = join(import.meta.dirname, '..')
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+const SECRET = 'the same secret before and after'
+
+function sidOf(cookie: string): string {
+  return decodeURIComponent(cookie).slice(2).split('.')[0]!
+}
+
+/** The same browser (its cookies) pointed at another server: the app after the switch. */
+function moveTo(browser: Browser, base: string): Browser {
+  const moved = new Browser(base)
+  for (const [name, value] of browser.cookies) moved.cookies.set(name, value)
+  return moved
+}
+
+function app(store: expressSession.Store): Server {
+  const application = express()
+  application.use(
+    expressSession({
+      store,
+      secret: SECRET,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 3600_000 },
+    }),
+  )
+  application.get('/login', (req, res) => {
+    ;(req.session as unknown as Record<string, unknown>).userId = req.query.user
+    res.send('ok')
+  })
+  application.get('/read', (req, res) => {
+    res.send(String((req.session as unknown as Record<string, unknown>).userId ?? 'none'))
+  })
+  application.get('/logout', (req, res, next) => {
+    req.session.destroy((error) => (error ? next(error) : res.send('bye')))
+  })
+  return createServer(application)
+}
+
+interface Engine {
+  /** Our Kysely instance on the engine. */
+  db: Kysely<any>
+  family: FamilyName
+  /** The old store, as its users configure it, on table `table`. */
+  oldStore(name: string): Promise<expressSession.Store>
+  /** Where the old store named `name` keeps its table, as importSessions' options. */
+  where(name: string): { table: string; schema?: string }
+  /** Drops the old store named `name`. */
+  drop(name: string): Promise<void>
+  /** Moves one old row's expiry into the past, as time would. */
+  expire(table: string, sid: string): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The whole switch, as the README tells it: users log in on the old store; the import;
+ * the app restarted on ExpressSessionStore; every cookie still finds its session.
+ */
+function switchSuite(name: string, from: ImportOptions['from'], engine: () => Promise<Engine>) {
+  describe(name, () => {
+    let e: Engine
+    const closers: Array<() => Promise<void>> = []
+    const tables: string[] = []
+    const table = (prefix: string) => {
+      tables.push(randomTable(prefix))
+      return tables.at(-1)!
+    }
+    beforeAll(async () => {
+      e = await engine()
+    })
+    afterAll(async () => {
+      for (const close of closers) await close()
+      for (const name of tables) {
+        if (name.startsWith('old')) await e.drop(name)
+        else await e.db.schema.dropTable(name).ifExists().execute()
+      }
+      await e.close()
+    })
+
+    async function serve(server: Server) {
+      const listening = await listen(server)
+      closers.push(listening.close)
+      return listening.url
+    }
+
+    test('every live session is imported, hashed, and served by ExpressSessionStore to the same cookie', async () => {
+      const old = table('old')
+      const ours = table('ours')
+      const before = await serve(app(await e.oldStore(old)))
+      const users = ['alice', 'bob', 'carol', 'dave']
+      let browsers = users.map(() => new Browser(before))
+      for (const [i, browser] of browsers.entries()) await browser.get(`/login?user=${users[i]}`)
+      for (const [i, browser] of browsers.entries()) expect((await browser.get('/read')).text_).toBe(users[i])
+      const sids = browsers.map((b) => sidOf(b.cookies.get('connect.sid')!))
+      await e.expire(old, sids[3]!) // dave's session has expired
+
+      await migrate(e.db, { tableName: ours })
+      const options = { from, ...e.where(old), tableName: ours, batchSize: 2 } as const
+      expect(await importSessions(e.db, options)).toEqual({
+        read: 4,
+        imported: 3,
+        existing: 0,
+        expired: 1,
+        invalid: 0,
+      })
+
+      const store = new KyselyStore(e.db, 0, { tableName: ours })
+      const after = await serve(app(new ExpressSessionStore(store)))
+      browsers = browsers.map((browser) => moveTo(browser, after))
+      expect(await Promise.all(browsers.map(async (b) => (await b.get('/read')).text_))).toEqual([
+        'alice',
+        'bob',
+        'carol',
+        'none',
+      ])
+      const tokens = (await readRows(e.db, ours, e.family)).map((row) => row.token)
+      expect(tokens).toEqual(expect.arrayContaining(sids.slice(0, 3).map(sha256)))
+      for (const sid of sids) expect(tokens).not.toContain(sid)
+
+      // Again, after bob logged out and alice's session changed on the new store: nothing
+      // imported twice, nothing overwritten, nobody brought back.
+      await browsers[1]!.get('/logout')
+      await browsers[0]!.get('/login?user=alice2')
+      expect(await importSessions(e.db, options)).toMatchObject({ read: 4, imported: 0, existing: 3 })
+      expect((await browsers[0]!.get('/read')).text_).toBe('alice2')
+      expect((await browsers[1]!.get('/read')).text_).toBe('none') // bob's old cookie: still logged out
+      expect(await store.get(sha256(sids[1]!))).toBeUndefined()
+    })
+
+    test('hashSids: false imports the ids as they are, for an adapter with hashSids: false', async () => {
+      const old = table('old')
+      const ours = table('ours')
+      const browser = new Browser(await serve(app(await e.oldStore(old))))
+      await browser.get('/login?user=erin')
+      await migrate(e.db, { tableName: ours })
+      await importSessions(e.db, { from, ...e.where(old), tableName: ours, hashSids: false })
+      const store = new KyselyStore(e.db, 0, { tableName: ours })
+      const after = moveTo(browser, await serve(app(new ExpressSessionStore(store, { hashSids: false }))))
+      expect((await after.get('/read')).text_).toBe('erin')
+      expect((await readRows(e.db, ours, e.family)).map((r) => r.token)).toEqual([
+        sidOf(browser.cookies.get('connect.sid')!),
+      ])
+    })
+
+    test('subject: imported sessions belong to their user', async () => {
+      const old = table('old')
+      const ours = table('ours')
+      const browser = new Browser(await serve(app(await e.oldStore(old))))
+      await browser.get('/login?user=frank')
+      await migrate(e.db, { tableName: ours })
+      await importSessions(e.db, { from, ...e.where(old), tableName: ours, subject: (s) => s.userId })
+      expect((await readRows(e.db, ours, e.family)).map((r) => r.subject)).toEqual(['frank'])
+    })
+  })
+}
+
+describe('importSessions refuses bad options before any query', () => {
+  const db = sqlite(':memory:')
+  afterAll(() => db.destroy())
+  test.each([
+    [
+      { from: 'connect-redis' },
+      RangeError,
+      "options.from must be one of 'connect-pg-simple', 'connect-session-knex', 'kysely-session-store'",
+    ],
+    [{ from: 'connect-pg-simple', table: 'a;b' }, RangeError, 'table must be a plain identifier'],
+    [{ from: 'connect-pg-simple', batchSize: 0 }, RangeError, 'batchSize must be an integer from 1 to 5000'],
+    [{ from: 'connect-pg-simple', hashSid: false }, TypeError, 'options.hashSid is not an option here'],
+    [{ from: 'connect-pg-simple' }, RangeError, 'options.from: connect-pg-simple does not run on sqlite'],
+    [{ from: 'kysely-session-store', hashSids: false }, RangeError, 'hashSids must be true'],
+    [
+      { from: 'connect-session-knex' },
+      RangeError,
+      'options.tableName: our table must not be the old store\'s table "sessions"',
+    ],
+  ])('%o', async (options, type, message) => {
+    const error = await importSessions(db, options as never).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(type)
+    expect((error as Error).message).toContain(message)
+  })
+})
+
+switchSuite('connect-session-knex on SQLite', 'connect-session-knex', async () => {
+  const file = join(tempDir('import-'), 'app.db')
+  const knex = knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+  })
+  const db = sqlite(file)
+  return {
+    db,
+    family: 'sqlite',
+    oldStore: async (table) => knexStore(knex, table),
+    where: (table) => ({ table }),
+    drop: (table) => knex.schema.dropTableIfExists(table),
+    expire: async (table, sid) => {
+      await knex(table)
+        .where('sid', sid)
+        .update({ expired: new Date(Date.now() - 1000).toISOString() })
+    },
+    close: async () => {
+      await knex.destroy()
+      await db.destroy()
+    },
+  }
+})
+
+type OldPgStore = expressSession.Store & { close(): Promise<void> }
+
+/** connect-pg-simple as its README sets it up, creating its own table (its table.sql). */
+function pgStore(pool: pg.Pool, tableName: string, schemaName?: string): OldPgStore {
+  const PgStore = pgSession(expressSession)
+  const options = { pool, tableName, schemaName, createTableIfMissing: true, pruneSessionInterval: false }
+  return new PgStore(options) as OldPgStore
+}
+
+function knexStore(knex: Knex, tableName: string): expressSession.Store {
+  return new ConnectSessionKnexStore({
+    knex,
+    tableName,
+    cleanupInterval: 0,
+  }) as unknown as expressSession.Store
+}
+
+await withServer('Postgres', () => {
+  switchSuite('connect-pg-simple on Postgres', 'connect-pg-simple', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 4 })
+    const db = postgres(postgresUrl)
+    const stores: OldPgStore[] = []
+    return {
+      db,
+      family: 'postgres',
+      // connect-pg-simple names its key and index after "session" whatever the table's name,
+      // so a second table in one schema fails: each old store gets a schema of its own.
+      oldStore: async (schemaName) => {
+        await pool.query(`CREATE SCHEMA "${schemaName}"`)
+        const store = pgStore(pool, 'session', schemaName)
+        stores.push(store)
+        return store
+      },
+      where: (schema) => ({ schema, table: 'session' }),
+      drop: async (schema) => {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      },
+      expire: async (schema, sid) => {
+        await pool.query(
+          `UPDATE "${schema}".session SET expire = now() - interval '1 second' WHERE sid = $1`,
+          [sid],
+        )
+      },
+      close: async () => {
+        for (const store of stores) await store.close()
+        await pool.end()
+        await db.destroy()
+      },
+    }
+  })
+
+  switchSuite('connect-session-knex on Postgres', 'connect-session-knex', async () => {
+    const knex = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 0, max: 4 } })
+    const db = postgres(postgresUrl)
+    return {
+      db,
+      family: 'postgres',
+      oldStore: async (table) => knexStore(knex, table),
+      where: (table) => ({ table }),
+      drop: (table) => knex.schema.dropTableIfExists(table),
+      expire: async (table, sid) => {
+        await knex(table)
+          .where('sid', sid)
+          .update({ expired: new Date(Date.now() - 1000) })
+      },
+      close: async () => {
+        await knex.destroy()
+        await db.destroy()
+      },
+    }
+  })
+
+  describe('the command', () => {
+    test('npx kysely-session-store import connect-pg-simple: creates our table, imports, says what it did', async () => {
+      const old = randomTable('old')
+      const ours = randomTable('ours')
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 })
+      await pool.query(`CREATE SCHEMA "${old}"`)
+      const oldStore = pgStore(pool, 'session', old)
+      const listening = await listen(app(oldStore))
+      const browser = new Browser(listening.url)
+      await browser.get('/login?user=grace')
+      await listening.close()
+      const run = (...args: string[]) =>
+        promisify(execFile)(
+          process.execPath,
+          ['dist/bin/kysely-session-store.js', 'import', 'connect-pg-simple', '--url', postgresUrl, ...args],
+          { cwd: root, timeout: 30_000 },
+        )
+      const from = ['--from-schema', old, '--to', ours]
+      const { stdout } = await run(...from, '--subject', 'passport.user,userId')
+      expect(stdout).toMatch(/^read 1: imported 1, already there 0, expired 0, invalid 0 in [\d.]+ s/)
+      expect((await run(...from)).stdout).toMatch(/^read 1: imported 0, already there 1,/)
+      const db = postgres(postgresUrl)
+      const rows = await readRows(db, ours, 'postgres')
+      expect(rows.map((r) => [r.token, r.subject])).toEqual([
+        [sha256(sidOf(browser.cookies.get('connect.sid')!)), 'grace'],
+      ])
+      await sql`DROP TABLE ${sql.table(ours)}`.execute(db)
+      await sql`DROP SCHEMA ${sql.id(old)} CASCADE`.execute(db)
+      await db.destroy()
+      await oldStore.close()
+      await pool.end()
+    })
+
+    test('a bad command prints the usage and exits 2', async () => {
+      const error = (await promisify(execFile)(
+        process.execPath,
+        ['dist/bin/kysely-session-store.js', 'import', 'connect-redis'],
+        { cwd: root, timeout: 30_000 },
+      ).catch((e: unknown) => e)) as { code: number; stderr: string }
+      expect(error.code).toBe(2)
+      const same = (await promisify(execFile)(
+        process.execPath,
+        ['dist/bin/kysely-session-store.js', 'import', 'connect-session-knex', '--url', 'sqlite::memory:'],
+        { cwd: root, timeout: 30_000 },
+      ).catch((e: unknown) => e)) as { code: number; stderr: string }
+      expect([same.code, same.stderr]).toEqual([
+        2,
+        'kysely-session-store: the old table "sessions" cannot be ours too: name ours otherwise with --to\n',
+      ])
+      expect(error.stderr).toContain(
+        'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store>',
+      )
+    })
+  })
+})
+
+await withServer('MySQL', () => {
+  switchSuite('connect-session-knex on MariaDB', 'connect-session-knex', async () => {
+    const knex = knexFactory({ client: 'mysql2', connection: mysqlUrl, pool: { min: 0, max: 4 } })
+    const db = mysql(mysqlUrl)
+    return {
+      db,
+      family: 'mysql',
+      oldStore: async (table) => knexStore(knex, table),
+      where: (table) => ({ table }),
+      drop: (table) => knex.schema.dropTableIfExists(table),
+      expire: async (table, sid) => {
+        const past = new Date(Date.now() - 1000).toISOString().slice(0, 19).replace('T', ' ')
+        await knex(table).where('sid', sid).update({ expired: past })
+      },
+      close: async () => {
+        await knex.destroy()
+        await db.destroy()
+      },
+    }
+  })
+})
