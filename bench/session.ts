@@ -1,66 +1,57 @@
 /**
  * The SessionManager's own cost per request, before and after a change, in one run:
- * `npx tsx bench/session.ts [--before <git ref>] [--rounds 7] [--ops 4000] [--only <scenario>]`.
+ * `npx tsx bench/session.ts [--before <git ref>] [--rounds 5] [--ops 20000] [--only <scenario>]`.
  *
- * "before" is the source tree at a git ref (default: the commit before the logout and
- * performance work of issues 10 and 15), extracted into bench/tmp/; "after" is this working
- * tree; "old manager" is before's SessionManager on this tree's store, so that after / old
- * manager is the manager's own change and after / before includes the store's. Each request runs through `middleware()` on a real `http.ServerResponse` whose socket
- * discards what it is given (no network, no client), and ends when the response's real `end`
- * runs (after the session is saved). Scenarios:
+ * Variants: "before" is the source tree at a git ref (default: the commit before the logout
+ * and performance work of issues 10 and 15), extracted into bench/tmp/; "after" is this
+ * working tree; "old manager" is before's SessionManager on this tree's store, so that
+ * after / old manager is the manager's own change and after / before includes the store's;
+ * "before, again" repeats before, so that its ratio to before shows the noise.
  *
- * - save: a logged-in session increments a counter (a write per request), SQLite :memory:
- * - read, idleTimeout: reads a value with idleTimeout 30 minutes, SQLite :memory:
- * - read: reads a value, no idle timeout, SQLite :memory:
- * - read, memory store: the same on an in-memory store, so the manager's own cost shows
+ * Each request runs through `middleware()` on a real `http.ServerResponse` whose socket
+ * discards what it is given (no network, no client), and ends when the response's real
+ * `end` runs (after the session is saved). Scenarios, on SQLite :memory: with 1,000 sessions:
  *
- * Then hold() alone, before and after: the cost it adds to a response (against the same
- * response without it), with nothing to save and with a save that resolves at once.
+ * - save: a logged-in session increments a counter (a write per request)
+ * - read, idleTimeout: reads a value with idleTimeout 30 minutes
+ * - read: reads a value, no idle timeout
  *
- * In each round the variants take turns in batches of 100 requests (in a rotating order);
- * the ratios are taken per round, and their medians are reported. Rates are requests per second of this process's CPU time
- * (user + system), which a busy shared machine disturbs far less than wall time. A benchmark, not a test: nothing is asserted.
- * Writes bench/report/session.md.
+ * Each measurement is a child process of its own (so that no variant's code shares JIT
+ * state with another's) that warms up, then runs `--ops` requests and reports the CPU time
+ * they took (user + system: everything runs in-process, so that is the cost, and a busy
+ * shared machine disturbs it far less than wall time). Rounds run every variant once, in a
+ * rotating order; a variant's rate is the median over rounds.
+ *
+ * Then hold() alone, before and after, in this process: the CPU it adds to one response
+ * (against the same response without it), with nothing to save and with a save that
+ * resolves at once.
+ *
+ * A benchmark, not a test: nothing is asserted. Writes bench/report/session.md.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { Duplex } from 'node:stream'
+import { parseArgs } from 'node:util'
 
 const root = join(import.meta.dirname, '..')
 const { values: args } = parseArgs({
   options: {
     before: { type: 'string', default: 'c4ef128' },
-    rounds: { type: 'string', default: '7' },
-    ops: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '5' },
+    ops: { type: 'string', default: '20000' },
     only: { type: 'string' },
+    child: { type: 'string' }, // internal: "<variant>/<scenario>"
   },
 })
 const ROUNDS = Number(args.rounds)
 const OPS = Number(args.ops)
 const SESSIONS = 1000
-/** Requests a variant runs before the next takes its turn. */
 const BATCH = 100
 
-/** A SessionManager class, and the store (with its migrate and SQLite factory) under it. */
-interface Variant {
-  name: string
-  SessionManager: any
-  store: { KyselyStore: any; migrate: any; sqlite: (file: string) => any }
-}
-
-async function loadTree(dir: string) {
-  const lib = await import(join(dir, 'src/index.ts'))
-  const { sqlite } = await import(join(dir, 'dialects/sqlite.ts'))
-  return {
-    SessionManager: lib.SessionManager,
-    store: { KyselyStore: lib.KyselyStore, migrate: lib.migrate, sqlite },
-  }
-}
-
+/** The source tree at `ref`, extracted once into bench/tmp/. */
 function extract(ref: string): string {
   const sha = execFileSync('git', ['-C', root, 'rev-parse', '--short', ref], { encoding: 'utf8' }).trim()
   const dir = join(root, 'bench/tmp', `before-${sha}`)
@@ -81,108 +72,59 @@ class NullSocket extends Duplex {
 const socket = new NullSocket()
 const realEnd = ServerResponse.prototype.end
 
-type Handler = (session: any, res: ServerResponse) => void
-
-/** One request through the middleware; resolves when the response's real end() has run. */
-function request(middleware: any, cookie: string, handler: Handler): Promise<void> {
+/** A response whose real end() resolves the promise, as an outer middleware's own end(). */
+function response(cookie: string | undefined): {
+  req: IncomingMessage
+  res: ServerResponse
+  ended: Promise<void>
+} {
   const req = new IncomingMessage(socket as never)
   req.method = 'GET'
   req.url = '/'
-  req.headers = { cookie }
+  req.headers = cookie === undefined ? {} : { cookie }
   const res = new ServerResponse(req)
   res.assignSocket(socket as never)
-  return new Promise<void>((resolve, reject) => {
-    // As an outer middleware (compression, logging) would: an own end() the manager wraps.
+  const ended = new Promise<void>((resolve) => {
     res.end = function (this: ServerResponse, ...rest: unknown[]) {
       const result = realEnd.apply(this, rest as never)
       res.detachSocket(socket as never)
       resolve()
       return result
     } as never
-    middleware(req, res, (error?: unknown) => {
-      if (error) return reject(error)
-      handler((req as any).session, res)
-    })
   })
+  return { req, res, ended }
 }
 
-/** An in-memory store with the methods both variants may use. */
-function memoryStore() {
-  const rows = new Map<string, { data: Uint8Array; expiry: Date; subject: string | null }>()
-  const live = (token: string) => {
-    const row = rows.get(token)
-    return row !== undefined && row.expiry.getTime() > Date.now() ? row : undefined
-  }
-  return {
-    find: async (token: string) => live(token)?.data,
-    get: async (token: string) => {
-      const row = live(token)
-      return row && { ...row, createdAt: null, lastSeenAt: null }
-    },
-    commit: async (token: string, data: Uint8Array, expiry: Date) => {
-      rows.set(token, { data, expiry, subject: null })
-    },
-    update: async (token: string, data: Uint8Array, expiry: Date) => {
-      const row = live(token)
-      if (row) Object.assign(row, { data, expiry })
-      return row !== undefined
-    },
-    touch: async (token: string, expiry: Date) => {
-      const row = live(token)
-      if (row) row.expiry = expiry
-      return row !== undefined
-    },
-    delete: async (token: string) => void rows.delete(token),
-    all: async () => new Map([...rows].map(([token, row]) => [token, row.data])),
-  }
-}
+type Handler = (session: any, res: ServerResponse) => void
 
-interface Scenario {
-  name: string
-  idleTimeout?: number
-  memory?: boolean
-  handler: Handler
-}
-
-const scenarios: Scenario[] = [
-  {
-    name: 'save',
+const scenarios: Record<string, { idleTimeout?: number; handler: Handler }> = {
+  save: {
     handler: (session, res) => {
       session.set('n', (session.get('n') ?? 0) + 1)
       res.end('ok')
     },
   },
-  {
-    name: 'read, idleTimeout',
+  'read, idleTimeout': {
     idleTimeout: 30 * 60_000,
     handler: (session, res) => res.end(String(session.get('n'))),
   },
-  { name: 'read', handler: (session, res) => res.end(String(session.get('n'))) },
-  {
-    name: 'read, memory store',
-    memory: true,
-    handler: (session, res) => res.end(String(session.get('n'))),
-  },
-]
-
-interface Setup {
-  run: (ops: number) => Promise<number>
-  close: () => Promise<void>
+  read: { handler: (session, res) => res.end(String(session.get('n'))) },
 }
 
-async function setup(variant: Variant, scenario: Scenario): Promise<Setup> {
-  const { SessionManager } = variant
-  const { KyselyStore, migrate } = variant.store
-  let db: any
-  let store: any
-  if (scenario.memory) {
-    store = memoryStore()
-  } else {
-    db = variant.store.sqlite(':memory:')
-    await migrate(db)
-    store = new KyselyStore(db, 0)
-  }
-  const options: Record<string, unknown> = { store, cookie: { secure: false } }
+const variants = ['before', 'old manager', 'after', 'before, again'] as const
+
+/** In a child: one variant, one scenario; prints the CPU microseconds of `OPS` requests. */
+async function child(variant: string, name: string): Promise<void> {
+  const beforeDir = extract(args.before!)
+  const managerDir = variant === 'after' ? root : beforeDir
+  const storeDir = variant === 'after' || variant === 'old manager' ? root : beforeDir
+  const { SessionManager } = await import(join(managerDir, 'src/index.ts'))
+  const { KyselyStore, migrate } = await import(join(storeDir, 'src/index.ts'))
+  const { sqlite } = await import(join(storeDir, 'dialects/sqlite.ts'))
+  const scenario = scenarios[name]!
+  const db = sqlite(':memory:')
+  await migrate(db)
+  const options: Record<string, unknown> = { store: new KyselyStore(db, 0), cookie: { secure: false } }
   if (scenario.idleTimeout !== undefined) options.idleTimeout = scenario.idleTimeout
   const manager = new SessionManager(options)
   const cookies: string[] = []
@@ -190,25 +132,62 @@ async function setup(variant: Variant, scenario: Scenario): Promise<Setup> {
     const session = await manager.load(undefined)
     session.set('n', i).set('user', `user-${i}`).set('roles', ['reader'])
     const headers: Array<[string, string]> = await manager.save(session)
-    cookies.push(headers.find(([name]) => name === 'Set-Cookie')![1].split(';')[0]!)
+    cookies.push(headers.find(([header]) => header === 'Set-Cookie')![1].split(';')[0]!)
   }
   const middleware = manager.middleware()
-  let next = 0
-  return {
-    /** Runs `ops` requests; resolves to the CPU time they took, in microseconds. */
-    async run(ops) {
-      // CPU time of this process, not wall time: everything here runs in-process (SQLite,
-      // the discarding socket), so it is the cost, and it does not count the time other
-      // processes on a shared machine took the core away.
-      const start = process.cpuUsage()
-      for (let i = 0; i < ops; i++) {
-        await request(middleware, cookies[next++ % SESSIONS]!, scenario.handler)
-      }
-      const used = process.cpuUsage(start)
-      return used.user + used.system
-    },
-    close: async () => db?.destroy(),
+  const run = async (ops: number) => {
+    for (let i = 0; i < ops; i++) {
+      const { req, res, ended } = response(cookies[i % SESSIONS])
+      middleware(req, res, () => scenario.handler((req as any).session, res))
+      await ended
+    }
   }
+  await run(OPS / 2) // warm-up
+  const start = process.cpuUsage()
+  await run(OPS)
+  const used = process.cpuUsage(start)
+  await db.destroy()
+  console.log(JSON.stringify({ micros: used.user + used.system }))
+}
+
+/** hold() alone: CPU microseconds it adds to one response, before and after. */
+async function holdAlone(): Promise<Array<[string, number, number]>> {
+  const oldHold = (await import(join(extract(args.before!), 'src/session/hold.ts'))).hold
+  const newHold = (await import(join(root, 'src/session/hold.ts'))).hold
+  const rows: Array<[string, number, number]> = []
+  for (const save of [false, true]) {
+    const headers = save ? [['Set-Cookie', 'session=x']] : []
+    const installs = [
+      undefined,
+      (res: ServerResponse) =>
+        oldHold(
+          res,
+          () => Promise.resolve(headers),
+          () => undefined,
+        ),
+      (res: ServerResponse) =>
+        newHold(res, {}, { needsSave: () => save, save: async () => headers, report: () => undefined }),
+    ]
+    const cpu = installs.map(() => 0)
+    const batches = ROUNDS * 100
+    for (let batch = 0; batch < batches + 20; batch++) {
+      for (let i = 0; i < installs.length; i++) {
+        const index = (batch + i) % installs.length
+        const start = process.cpuUsage()
+        for (let n = 0; n < BATCH; n++) {
+          const { res, ended } = response(undefined)
+          installs[index]?.(res)
+          res.end('ok')
+          await ended
+        }
+        const used = process.cpuUsage(start)
+        if (batch >= 20) cpu[index]! += used.user + used.system // the first 20 warm up
+      }
+    }
+    const [base, old, now] = cpu.map((micros) => micros / (batches * BATCH))
+    rows.push([save ? 'with a save' : 'nothing to save', old! - base!, now! - base!])
+  }
+  return rows
 }
 
 const median = (values: number[]) => {
@@ -217,108 +196,64 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-const before = await loadTree(extract(args.before!))
-const after = await loadTree(root)
-const variants: Variant[] = [
-  { name: 'before', ...before },
-  { name: 'old manager', SessionManager: before.SessionManager, store: after.store },
-  { name: 'after', ...after },
-]
-const lines: string[] = []
-const log = (line: string) => {
-  lines.push(line)
-  console.log(line)
-}
-log(
-  `SessionManager per request: before (${args.before}), old manager (before's SessionManager on this tree's store) and after (this tree); ${ROUNDS} rounds of ${OPS} requests each`,
-)
-log('')
-log(
-  '| scenario | before req/CPU-s | old manager req/CPU-s | after req/CPU-s | after / before | after / old manager |',
-)
-log('| --- | ---: | ---: | ---: | ---: | ---: |')
-for (const scenario of scenarios.filter((s) => args.only === undefined || s.name === args.only)) {
-  const setups = await Promise.all(variants.map((variant) => setup(variant, scenario)))
-  for (const each of setups) await each.run(OPS / 2) // warm-up
-  const rates: number[][] = variants.map(() => [])
-  const whole: number[] = []
-  const manager: number[] = []
-  for (let round = 0; round < ROUNDS; round++) {
-    // Small batches, the variants taking turns in a rotating order, so that garbage one
-    // leaves and noise from elsewhere land on every variant alike.
-    const cpu = variants.map(() => 0)
-    for (let batch = 0; batch < OPS / BATCH; batch++) {
+if (args.child !== undefined) {
+  const [variant, scenario] = args.child.split('/') as [string, string]
+  await child(variant, scenario)
+} else {
+  extract(args.before!)
+  const lines: string[] = []
+  const log = (line: string) => {
+    lines.push(line)
+    console.log(line)
+  }
+  log(
+    `SessionManager per request, before (${args.before}) and after (this tree): ${ROUNDS} rounds of ${OPS} requests per variant, each in a child process of its own`,
+  )
+  log('')
+  log(
+    '| scenario | before req/CPU-s | old manager req/CPU-s | after req/CPU-s | after / before | after / old manager | noise: before, again / before |',
+  )
+  log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const name of Object.keys(scenarios).filter((s) => args.only === undefined || s === args.only)) {
+    const rates: number[][] = variants.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < variants.length; i++) {
-        const index = (batch + i) % variants.length
-        cpu[index]! += await setups[index]!.run(BATCH)
+        const index = (round + i) % variants.length
+        const output = execFileSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(root, 'bench/session.ts'),
+            '--child',
+            `${variants[index]}/${name}`,
+            '--before',
+            args.before!,
+            '--ops',
+            String(OPS),
+          ],
+          { cwd: root, encoding: 'utf8', timeout: 300_000 },
+        )
+        const { micros } = JSON.parse(output.trim().split('\n').at(-1)!) as { micros: number }
+        rates[index]!.push(OPS / (micros / 1e6))
       }
     }
-    cpu.forEach((micros, index) => rates[index]!.push(OPS / (micros / 1e6)))
-    whole.push(rates[2]![round]! / rates[0]![round]!)
-    manager.push(rates[2]![round]! / rates[1]![round]!)
+    const [b, o, a, again] = rates.map(median)
+    log(
+      `| ${name} | ${Math.round(b!)} | ${Math.round(o!)} | ${Math.round(a!)} | ${(a! / b!).toFixed(2)}x | ${(a! / o!).toFixed(2)}x | ${(again! / b!).toFixed(2)}x |`,
+    )
   }
-  for (const each of setups) await each.close()
-  const [b, o, a] = rates.map((r) => Math.round(median(r)))
-  log(
-    `| ${scenario.name} | ${b} | ${o} | ${a} | ${median(whole).toFixed(2)}x | ${median(manager).toFixed(2)}x |`,
+  log('')
+  log('hold() alone: CPU microseconds it adds to one response (the response without it as the base)')
+  log('')
+  log('| | before | after | after / before |')
+  log('| --- | ---: | ---: | ---: |')
+  for (const [label, old, now] of await holdAlone()) {
+    log(`| ${label} | ${old.toFixed(2)} us | ${now.toFixed(2)} us | ${(now / old).toFixed(2)}x |`)
+  }
+  mkdirSync(join(root, 'bench/report'), { recursive: true })
+  writeFileSync(
+    join(root, 'bench/report/session.md'),
+    `${lines.join('\n')}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores, shared). Ratios are within one run; absolute rates are not comparable across runs.\n`,
   )
 }
-/** One response with `hold` (or none) around its end(); resolves when the real end() ran. */
-function heldResponse(install: ((res: ServerResponse) => void) | undefined): Promise<void> {
-  const req = new IncomingMessage(socket as never)
-  const res = new ServerResponse(req)
-  res.assignSocket(socket as never)
-  return new Promise<void>((resolve) => {
-    res.end = function (this: ServerResponse, ...rest: unknown[]) {
-      const result = realEnd.apply(this, rest as never)
-      res.detachSocket(socket as never)
-      resolve()
-      return result
-    } as never
-    install?.(res)
-    res.end('ok')
-  })
-}
-
-const oldHold = (await import(join(extract(args.before!), 'src/session/hold.ts'))).hold
-const newHold = (await import(join(root, 'src/session/hold.ts'))).hold
-log('')
-log('hold() alone: CPU microseconds it adds to one response (the response without it as the base)')
-log('')
-log('| | before | after | after / before |')
-log('| --- | ---: | ---: | ---: |')
-for (const save of [false, true]) {
-  const headers = save ? [['Set-Cookie', 'session=x']] : []
-  const installs = [
-    undefined,
-    (res: ServerResponse) =>
-      oldHold(
-        res,
-        () => Promise.resolve(headers),
-        () => undefined,
-      ),
-    (res: ServerResponse) =>
-      newHold(res, {}, { needsSave: () => save, save: async () => headers, report: () => undefined }),
-  ]
-  const cpu = installs.map(() => 0)
-  const rounds = ROUNDS * 20
-  for (let round = 0; round < rounds + 20; round++) {
-    for (let i = 0; i < installs.length; i++) {
-      const index = (round + i) % installs.length
-      const start = process.cpuUsage()
-      for (let n = 0; n < BATCH; n++) await heldResponse(installs[index])
-      const used = process.cpuUsage(start)
-      if (round >= 20) cpu[index]! += used.user + used.system // the first 20 warm up
-    }
-  }
-  const [base, old, now] = cpu.map((micros) => micros / (rounds * BATCH))
-  log(
-    `| ${save ? 'with a save' : 'nothing to save'} | ${(old! - base!).toFixed(2)} us | ${(now! - base!).toFixed(2)} us | ${((now! - base!) / (old! - base!)).toFixed(2)}x |`,
-  )
-}
-
-mkdirSync(join(root, 'bench/report'), { recursive: true })
-writeFileSync(
-  join(root, 'bench/report/session.md'),
-  `${lines.join('\n')}\n\nNode ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]!.toFixed(1)} at the end (2 cores). Ratios are medians of per-round ratios within one run; absolute rates are not comparable across runs.\n`,
-)

@@ -26,8 +26,9 @@ export interface CookieOptions {
   readonly httpOnly?: boolean
   /**
    * Send the cookie over HTTPS only. Browsers keep Secure cookies on `http://localhost`
-   * too (Chromium and Firefox), so local development needs no change; a deployment served
-   * over plain HTTP must say `secure: false`, or browsers drop the cookie.
+   * too (Chromium, as the demo's browser test checks, and Firefox), so local development
+   * needs no change; a deployment served over plain HTTP must say `secure: false`, or
+   * browsers drop the cookie.
    * @default true
    */
   readonly secure?: boolean
