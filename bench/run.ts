@@ -4,31 +4,20 @@
  * one run, same data. `npm run bench` (or `npm run bench -- --quick` for a smoke run).
  * Writes bench/report/results.{json,md} and bench/report/chart.svg.
  */
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fixture, root } from '../test/runtime/bundle.js'
+import { openLibsql, openLibsqlClient } from './engines/libsql.js'
 import { openMysql } from './engines/mysql.js'
 import { openPglite } from './engines/pglite.js'
+import { openPgliteSocket } from './engines/pglite-socket.js'
 import { openPostgres } from './engines/postgres.js'
+import { openPostgresJs } from './engines/postgres-js.js'
 import { openSqlite } from './engines/sqlite.js'
-import {
-  makeTokens,
-  operation,
-  sample,
-  summarize,
-  workloads,
-  type Contender,
-  type Engine,
-  type Sample,
-} from './harness.js'
-import {
-  addRatios,
-  chart,
-  machine,
-  markdown,
-  targets,
-  type Results,
-  type Row,
-  type Section,
-} from './report.js'
+import { makeTokens, type Engine } from './harness.js'
+import { measure } from './measure.js'
+import { chart, machine, markdown, targets, type Results, type Section } from './report.js'
 
 const quick = process.argv.includes('--quick')
 const settings = {
@@ -41,97 +30,76 @@ const settings = {
 }
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 
-const engines: { name: string; open: () => Promise<Engine> }[] = [
+/**
+ * The benchmark's SQLite line-up run inside Bun or Deno (their npm packages' binaries), on the
+ * built package bundled into a fresh project; resolves to its sections.
+ */
+async function inRuntime(binary: string, args: readonly string[]): Promise<Section[]> {
+  const project = await fixture({ links: [], entry: join(root, 'bench', 'runtime.ts') })
+  try {
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(join(root, 'node_modules', '.bin', binary), [...args, project.entry], {
+        cwd: project.dir,
+        env: { ...process.env, BENCH_SETTINGS: JSON.stringify(settings) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: 15 * 60_000,
+      })
+      let stdout = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString()
+        process.stdout.write(chunk)
+      })
+      child.on('error', reject)
+      child.on('close', (code) =>
+        code === 0 ? resolve(stdout) : reject(new Error(`${binary} exited with ${code}`)),
+      )
+    })
+    const line = output.split('\n').find((l) => l.startsWith('SECTIONS '))
+    if (line === undefined) throw new Error(`${binary} printed no SECTIONS line`)
+    return JSON.parse(line.slice('SECTIONS '.length)) as Section[]
+  } finally {
+    project.remove()
+  }
+}
+
+/** Engines measured in this process (`open`), or in another runtime (`sections`). */
+const engines: { name: string; open?: () => Promise<Engine>; sections?: () => Promise<Section[]> }[] = [
   { name: 'postgres', open: openPostgres },
   { name: 'sqlite-file', open: () => openSqlite(false) },
   { name: 'sqlite-memory', open: () => openSqlite(true) },
   { name: 'pglite', open: openPglite },
   { name: 'mariadb', open: openMysql },
+  { name: 'postgres-js', open: openPostgresJs },
+  { name: 'libsql', open: openLibsql },
+  { name: 'libsql-client', open: openLibsqlClient },
+  { name: 'pglite-socket', open: openPgliteSocket },
+  { name: 'bun-sqlite', sections: () => inRuntime('bun', []) },
+  {
+    name: 'deno-sqlite',
+    sections: () => inRuntime('deno', ['run', '--allow-read', '--allow-write', '--allow-env', '--allow-sys']),
+  },
 ]
 
 const results: Results = { machine: machine(), settings, sections: [], skipped: [], targets: [] }
 const tokens = makeTokens(settings.sessions, 'sess-')
 const started = Date.now()
 
-for (const { name, open } of engines) {
+for (const { name, open, sections } of engines) {
   if (only !== undefined && !only.split(',').includes(name)) continue
   let engine: Engine
   try {
-    engine = await open()
+    if (sections !== undefined) {
+      results.sections.push(...(await sections()))
+      continue
+    }
+    engine = await open!()
   } catch (error) {
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     console.log(`skipping ${name}: ${reason}`)
     results.skipped.push({ engine: name, reason })
     continue
   }
-  const sections: Section[] = engine.concurrency.map((concurrency) => ({
-    engine: engine.name,
-    concurrency,
-    rows: [],
-  }))
-  const live: { contender: Contender; rows: Row[] }[] = []
-  for (const contender of engine.contenders) {
-    const rows = sections.map((section) => {
-      const row: Row = { contender: contender.name, role: contender.role, cells: {} }
-      section.rows.push(row)
-      return row
-    })
-    try {
-      await contender.setup(tokens)
-      // A first warm-up for the contender as a whole (JIT, pools, caches); each cell warms up too.
-      const warm = operation('mixed 90/10', contender, tokens, 99, 'warm-')
-      await sample(warm, Math.max(...engine.concurrency), settings.warmupSeconds * 2, 0)
-      live.push({ contender, rows })
-    } catch (error) {
-      fail(engine, contender, rows, error)
-    }
-  }
-  // Every cell is measured in rounds, the contenders taking turns in a rotating order, so
-  // that a burst of noise from elsewhere on the machine does not land on one contender only.
-  for (const [i, concurrency] of engine.concurrency.entries()) {
-    for (const [w, workload] of workloads.entries()) {
-      const ops = live.map(({ contender }) =>
-        operation(workload, contender, tokens, 1 + w, `ins-${concurrency}-`),
-      )
-      const samples: Sample[][] = live.map(() => [])
-      for (let round = 0; round < settings.rounds; round++) {
-        for (let k = 0; k < live.length; k++) {
-          const j = (k + round) % live.length
-          const { contender, rows } = live[j]!
-          if (rows[i]!.error !== undefined) continue
-          try {
-            const warmup = round === 0 ? settings.warmupSeconds : settings.warmupSeconds / 10
-            samples[j]!.push(await sample(ops[j]!, concurrency, settings.seconds / settings.rounds, warmup))
-          } catch (error) {
-            fail(engine, contender, rows, error)
-          }
-        }
-      }
-      for (const [j, { contender, rows }] of live.entries()) {
-        if (rows[i]!.error !== undefined || samples[j]!.length === 0) continue
-        const cell = summarize(samples[j]!)
-        rows[i]!.cells[workload] = cell
-        console.log(
-          `${engine.name} | ${concurrency} in flight | ${contender.name} | ${workload}: ` +
-            `${Math.round(cell.opsPerSec)} ops/s, p50 ${cell.p50us.toFixed(0)} us, p99 ${cell.p99us.toFixed(0)} us`,
-        )
-      }
-    }
-  }
-  for (const contender of engine.contenders) {
-    await contender
-      .close()
-      .catch((error: unknown) => console.log(`closing ${contender.name} failed: ${String(error)}`))
-  }
-  await engine.close()
-  for (const section of sections) addRatios(section)
-  results.sections.push(...sections)
-}
-
-function fail(engine: Engine, contender: Contender, rows: Row[], error: unknown): void {
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  console.log(`${engine.name} | ${contender.name} failed: ${message}`)
-  for (const row of rows) row.error = message
+  results.sections.push(...(await measure(engine, settings, tokens)))
 }
 
 results.targets = targets(results.sections)

@@ -1,8 +1,22 @@
-import { Kysely, PGliteDialect, type KyselyConfig, type PGlite } from 'kysely'
+// A namespace import: Kysely 0.28 has no PGliteDialect, and a named import of it would fail
+// while loading this module, with a message that names neither the package nor the fix.
+import * as kysely from 'kysely'
+import type { KyselyConfig, PGlite } from 'kysely'
 import { lockDirectory } from './lock.js'
+import { IncompatibleDriverError, checkFactoryConfig, optionalPeer, wrongMove } from './shared.js'
 
 export { DataDirectoryInUseError } from './lock.js'
-import { checkFactoryConfig, optionalPeer } from './shared.js'
+export { IncompatibleDriverError, MissingPeerDependencyError } from './shared.js'
+
+/** Kysely's PGlite dialect (since Kysely 0.29), or a clear error on an older Kysely. */
+function pgliteDialect(): typeof kysely.PGliteDialect {
+  const dialect = (kysely as Partial<typeof kysely>).PGliteDialect
+  if (dialect !== undefined) return dialect
+  throw new IncompatibleDriverError(
+    'pglite(): kysely-session-store/pglite needs Kysely 0.29 or later (its PGliteDialect), and the ' +
+      'installed Kysely has none: run npm install kysely@^0.29 (the other entries also work on 0.28)',
+  )
+}
 
 /**
  * What `pglite()` needs of a PGlite instance: the subset Kysely's `PGliteDialect` uses.
@@ -27,6 +41,9 @@ export type PGliteLike = PGlite
  * `DataDirectoryInUseError` (a lock left by a killed process is taken over). Given an
  * instance, it uses it and `db.destroy()` leaves it open: the instance is yours.
  *
+ * It needs Kysely 0.29 or later (Kysely's own `PGliteDialect`): on Kysely 0.28 it throws an
+ * {@link IncompatibleDriverError} saying so.
+ *
  * @param dataDirOrInstance - nothing (in memory), a data directory, or a PGlite instance.
  * @param config - further Kysely options (`log`, `plugins`).
  *
@@ -43,8 +60,11 @@ export type PGliteLike = PGlite
 export function pglite(
   dataDirOrInstance?: string | PGliteLike,
   config?: Omit<KyselyConfig, 'dialect'>,
-): Kysely<any> {
+): kysely.Kysely<any> {
   checkFactoryConfig('pglite', config)
+  const PGliteDialect = pgliteDialect()
+  const mistake = wrongMove('pglite', 'dataDirOrInstance', dataDirOrInstance)
+  if (mistake !== undefined) throw mistake
   if (
     dataDirOrInstance === undefined ||
     (typeof dataDirOrInstance === 'string' && dataDirOrInstance.length > 0)
@@ -72,7 +92,7 @@ export function pglite(
         throw error
       }
     }
-    return new Kysely({ ...config, dialect: new PGliteDialect({ pglite: open }) })
+    return new kysely.Kysely({ ...config, dialect: new PGliteDialect({ pglite: open }) })
   }
   const given = dataDirOrInstance as Partial<PGlite> | null
   if (typeof given?.query !== 'function' || typeof given.transaction !== 'function') {
@@ -80,7 +100,7 @@ export function pglite(
       'pglite(dataDirOrInstance): expected nothing (in memory), a data directory path, or a PGlite instance',
     )
   }
-  return new Kysely({
+  return new kysely.Kysely({
     ...config,
     dialect: new PGliteDialect({ pglite: wrap(given as PGlite, async () => undefined) }),
   })

@@ -41,3 +41,72 @@ export function checkFactoryConfig(factory: string, config: unknown): void {
     )
   }
 }
+
+/**
+ * Thrown on first use of a factory whose installed driver cannot run here (better-sqlite3 13
+ * on Node 20, Kysely 0.28 for PGlite), before the driver is loaded: its message names the
+ * version to install.
+ *
+ * @example
+ * ```ts
+ * import { IncompatibleDriverError } from 'kysely-session-store/sqlite'
+ *
+ * const error = await store.find(token).catch((e: unknown) => e)
+ * if (error instanceof Error && error.cause instanceof IncompatibleDriverError) {
+ *   console.error(error.cause.message) // names the version to install
+ * }
+ * ```
+ */
+export class IncompatibleDriverError extends FactoryError {
+  override readonly name = 'IncompatibleDriverError'
+}
+
+/** URL schemes of engines that have their own factory. */
+const ENGINE_SCHEMES: Record<string, string> = {
+  postgres: 'postgres() from kysely-session-store/postgres',
+  postgresql: 'postgres() from kysely-session-store/postgres',
+  mysql: 'mysql() from kysely-session-store/mysql',
+  mariadb: 'mysql() from kysely-session-store/mysql',
+  libsql: "Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
+  http: "a driver for that server's engine",
+  https: "a driver for that server's engine",
+}
+
+/**
+ * A TypeError or RangeError for a value users give a factory by mistake (a Promise not
+ * awaited, a Kysely instance, a pg or mysql2 pool, a URL), with the fix; undefined
+ * when `value` is none of these. `argument` is the factory's parameter name as printed.
+ */
+export function wrongMove(factory: string, argument: string, value: unknown): Error | undefined {
+  const where = `${factory}(${argument})`
+  if (typeof value === 'string') {
+    const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(value)?.[1]?.toLowerCase()
+    const use = scheme === undefined ? undefined : ENGINE_SCHEMES[scheme]
+    if (scheme === 'file') {
+      return new RangeError(`${where}: got a file:// URL: pass a path (fileURLToPath(url))`)
+    }
+    if (use !== undefined) {
+      return new RangeError(`${where}: a ${scheme}:// URL belongs to another engine: use ${use}`)
+    }
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  if (typeof (value as { then?: unknown }).then === 'function') {
+    return new TypeError(`${where}: got a Promise: await it first (for example await PGlite.create())`)
+  }
+  if (value instanceof URL) {
+    return new TypeError(`${where}: got a URL object: pass a path string (fileURLToPath(url))`)
+  }
+  if (typeof (value as { selectFrom?: unknown }).selectFrom === 'function') {
+    return new TypeError(
+      `${where}: got a Kysely instance: pass it to new KyselyStore(db) and migrate(db) directly, no factory needed`,
+    )
+  }
+  const client = value as { connect?: unknown; getConnection?: unknown; query?: unknown }
+  if (typeof client.query === 'function' && (client.connect ?? client.getConnection) !== undefined) {
+    return new TypeError(
+      `${where}: got a client or pool of a database server: use postgres(pool) or mysql(pool) from kysely-session-store/postgres or /mysql`,
+    )
+  }
+  return undefined
+}

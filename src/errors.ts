@@ -60,11 +60,18 @@ export class FactoryError extends SafeError {}
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
  * `SQLITE_BUSY`) when it has one. Never the driver's message, which may quote data.
  */
+/** Driver messages, known word for word, that say a connection was lost and quote nothing. */
+const CONNECTION_MESSAGES =
+  /^(Connection terminated unexpectedly|Connection terminated|Connection terminated due to connection timeout|Client has encountered a connection error and is not queryable|Connection ended|timeout exceeded when trying to connect)$/
+
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
   if (cause instanceof SafeError) return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
+  // pg's messages for a lost connection carry no code and no data: say which it was.
+  const message = cause instanceof Error ? cause.message : ''
+  if (CONNECTION_MESSAGES.test(message)) return `the connection was lost (${message})`
   const name = cause instanceof Error ? cause.name : typeof cause
   return `the database driver threw ${/^[A-Za-z0-9_]{1,40}$/.test(name) ? name : 'an error'}`
 }
@@ -72,28 +79,28 @@ export function describeCause(cause: unknown): string {
 /** Shorter values are not searched for: replacing them would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 6
 const REDACTED = '[redacted]'
-const TEXT_FIELDS = [
-  'message',
-  'stack',
-  'sqlMessage',
-  'detail',
-  'hint',
-  'where',
-  'query',
-  'internalQuery',
-  'sql',
-]
-const PARAMETER_FIELDS = ['params', 'parameters', 'values']
+/** Fields that hold the statement, with or without the values spliced in: our text replaces them. */
+const STATEMENT_FIELDS = new Set(['sql', 'query', 'internalQuery'])
+/** Fields that hold the statement's values (mysql2 `values`, PGlite `params`, postgres.js `parameters` and `args`). */
+const PARAMETER_FIELDS = new Set(['params', 'parameters', 'values', 'args'])
+/** How deep `cause` and `errors` (AggregateError) chains are followed. */
+const MAX_DEPTH = 4
 
 /**
- * Removes from a driver's error what it copied of the statement's values, so that logging
- * the error (its cause included) prints no token and no session data: drivers quote them in
- * messages (MySQL's `Duplicate entry '...'`, pg's `detail`: `Key (token)=(...)`), keep the
- * statement with the values spliced in (mysql2's `sql`), or keep the parameters (PGlite's
- * `params`). The same error object is kept, for `cause`.
+ * A copy of a driver's error without what it copied of the statement's values, so that
+ * logging the error (its cause included) prints no token and no session data: drivers quote
+ * them in messages (MySQL's `Duplicate entry '...'`, pg's `detail`: `Key (token)=(...)`), keep
+ * the statement with the values spliced in (mysql2's `sql`), or keep the parameters (PGlite's
+ * `params`, postgres.js's `parameters`). The driver's error itself is never written to
+ * (postgres.js makes `parameters`, `query` and `stack` read-only) and is not kept: the copy
+ * has its prototype (so `instanceof` and the class name are the driver's), its `code`,
+ * `errno` and every other field, with each text field scrubbed, each statement field
+ * replaced by `sql` (placeholders, no values) and each parameter list by `'[redacted]'`. Its
+ * own `cause` (and an AggregateError's `errors`) are copied the same way. A string (some
+ * drivers reject with one) is scrubbed; other values that are not objects are returned as
+ * they are.
  */
 export function redact(cause: unknown, sql: string, parameters: readonly unknown[]): unknown {
-  if (typeof cause !== 'object' || cause === null) return cause
   const secrets = parameters
     .flatMap((value) =>
       typeof value === 'string'
@@ -103,20 +110,60 @@ export function redact(cause: unknown, sql: string, parameters: readonly unknown
           : [],
     )
     .filter((secret) => secret.length >= MIN_SECRET_LENGTH)
-  const fields = cause as Record<string, unknown>
-  for (const field of TEXT_FIELDS) {
-    const original = fields[field]
-    if (typeof original !== 'string') continue
-    let text = field === 'sql' || field === 'query' ? sql : original
-    text = text.replace(/(Duplicate entry )'.*?'( for key)/gs, `$1'${REDACTED}'$2`)
-    if (field === 'detail' && /\)=\(/.test(text)) text = REDACTED
-    for (const secret of secrets) text = text.split(secret).join(REDACTED)
+  return redactedCopy(cause, sql, secrets, 0)
+}
+
+function redactedCopy(cause: unknown, sql: string, secrets: readonly string[], depth: number): unknown {
+  if (typeof cause === 'string') return redactedField('message', cause, sql, secrets, depth)
+  if (typeof cause !== 'object' || cause === null) return cause
+  if (depth > MAX_DEPTH) return REDACTED
+  const original = cause as Record<PropertyKey, unknown>
+  // A real Error (so that loggers and util.types.isNativeError see one), then the driver's
+  // prototype: instanceof, the class name and inherited getters stay the driver's.
+  const copy: Record<PropertyKey, unknown> =
+    cause instanceof Error ? (new Error() as unknown as Record<PropertyKey, unknown>) : {}
+  Object.setPrototypeOf(copy, Object.getPrototypeOf(cause))
+  // Own keys, enumerable or not (message, stack, postgres.js's hidden query and parameters).
+  const keys = new Set<PropertyKey>(Reflect.ownKeys(cause))
+  if (cause instanceof Error) for (const key of ['message', 'stack']) keys.add(key)
+  for (const key of keys) {
+    let value: unknown
     try {
-      fields[field] = text
+      value = original[key]
     } catch {
-      // a read-only field: leave it
+      continue // a getter that throws: leave the field out
     }
+    const descriptor = Object.getOwnPropertyDescriptor(cause, key)
+    Object.defineProperty(copy, key, {
+      value: redactedField(key, value, sql, secrets, depth),
+      enumerable: descriptor?.enumerable ?? false,
+      writable: true,
+      configurable: true,
+    })
   }
-  for (const field of PARAMETER_FIELDS) if (Array.isArray(fields[field])) fields[field] = REDACTED
-  return cause
+  return copy
+}
+
+function redactedField(
+  key: PropertyKey,
+  value: unknown,
+  sql: string,
+  secrets: readonly string[],
+  depth: number,
+): unknown {
+  if (typeof key === 'string' && PARAMETER_FIELDS.has(key) && value !== undefined) return REDACTED
+  if (typeof value === 'string') {
+    let text = typeof key === 'string' && STATEMENT_FIELDS.has(key) ? sql : value
+    text = text.replace(/(Duplicate entry )'.*?'( for key)/gs, `$1'${REDACTED}'$2`)
+    if (key === 'detail' && /\)=\(/.test(text)) text = REDACTED
+    for (const secret of secrets) text = text.split(secret).join(REDACTED)
+    return text
+  }
+  if (key === 'cause') return redactedCopy(value, sql, secrets, depth + 1)
+  if (key === 'errors' && Array.isArray(value)) {
+    return value.map((error) => redactedCopy(error, sql, secrets, depth + 1))
+  }
+  if (value instanceof Uint8Array) return REDACTED
+  if (Array.isArray(value)) return value.some((item) => typeof item !== 'number') ? REDACTED : value
+  return value
 }

@@ -1,5 +1,6 @@
 export { KyselyStore, type CommitOptions, type StoredSession, type SubjectSession } from './store.js'
 export { migrate, DEFAULT_MIGRATE_TIMEOUT, type MigrateOptions } from './migrate.js'
+export { sessionTable, type SessionTableMigration } from './migrations.js'
 export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
 export {
   DEFAULT_CLEANUP_BATCH_SIZE,

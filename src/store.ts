@@ -201,8 +201,8 @@ export class KyselyStore implements AsyncDisposable {
       data: bytes(row.data),
       expiry: new Date(millis(row.expiry)!),
       subject: (row.subject as string | null) ?? null,
-      createdAt: date(row.created_at),
-      lastSeenAt: date(row.last_seen_at),
+      createdAt: date(row.created),
+      lastSeenAt: date(row.seen),
     }
   }
 
@@ -439,8 +439,8 @@ export class KyselyStore implements AsyncDisposable {
     return rows.map((row) => ({
       token: row.token as string,
       expiry: new Date(millis(row.expiry)!),
-      createdAt: date(row.created_at),
-      lastSeenAt: date(row.last_seen_at),
+      createdAt: date(row.created),
+      lastSeenAt: date(row.seen),
     }))
   }
 
