@@ -77,7 +77,9 @@ await withServer('Postgres', () => {
           // Each says what happened: the server's code, or pg's own message for a lost
           // connection (it has no code), never just "the driver threw Error".
           for (const failure of failures) {
-            expect((failure as Error).message).toMatch(/reported (57P01|08\w{3}|ECONNRESET)|the connection was lost \(/)
+            expect((failure as Error).message).toMatch(
+              /reported (57P01|08\w{3}|ECONNRESET)|the connection was lost \(/,
+            )
           }
           expect(retried).toEqual([])
         } else {
