@@ -325,13 +325,13 @@ export class SessionManager {
    */
   async load(cookieHeader: string | null | undefined): Promise<Session> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
-    if (token === undefined) return new Session(this.#backend)
+    if (token === undefined) return Session.create(this.#backend)
     const key = this.#keyOf(token)
     if (this.#store.get !== undefined) {
       const row = await this.#store.get(key)
-      if (row === undefined) return new Session(this.#backend)
+      if (row === undefined) return Session.create(this.#backend)
       const { deadline, values } = this.#codec.decode(row.data)
-      return new Session(this.#backend, {
+      return Session.create(this.#backend, {
         token,
         key,
         deadline: deadline.getTime(),
@@ -342,9 +342,9 @@ export class SessionManager {
       })
     }
     const data = await this.#store.find(key)
-    if (data === undefined) return new Session(this.#backend)
+    if (data === undefined) return Session.create(this.#backend)
     const { deadline, values } = this.#codec.decode(data)
-    return new Session(this.#backend, {
+    return Session.create(this.#backend, {
       token,
       key,
       deadline: deadline.getTime(),
@@ -525,7 +525,7 @@ export class SessionManager {
         this.#report(error)
         continue
       }
-      const session = new Session(backend, {
+      const session = Session.create(backend, {
         key,
         deadline: decoded.deadline.getTime(),
         values: decoded.values,

@@ -77,10 +77,10 @@ export class Session {
 
   /**
    * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
-   * one there. The constructor is declared with what it needs (the manager's backend and the
-   * loaded state) so that its published type is honest: `new Session()` does not compile.
+   * one there. The constructor is private, so that the published type is honest:
+   * `new Session()` does not compile.
    */
-  constructor(backend: SessionBackend, state: SessionState = {}) {
+  private constructor(backend: SessionBackend, state: SessionState) {
     this.#backend = backend
     this.#token = state.token
     this.#key = state.key
@@ -90,6 +90,11 @@ export class Session {
     this.#subject = state.subject ?? null
     this.#storedExpiry = state.expiry
     this.#size = state.size
+  }
+
+  /** @internal How a SessionManager makes a session (stripped from the published types). */
+  static create(backend: SessionBackend, state: SessionState = {}): Session {
+    return new Session(backend, state)
   }
 
   /**
