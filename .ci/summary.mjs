@@ -1,21 +1,27 @@
-// Prints vitest's JSON report as the closing line CI reads: "tests: N passed, M failed".
+// Prints vitest's JSON reports as the closing line CI reads: "tests: N passed, M failed".
+// Each argument is a report (npm test's, then the topology legs'); a missing one is a failure.
 import { readFileSync } from 'node:fs'
 
-const file = process.argv[2] ?? '.vitest-report.json'
-let report
-try {
-  report = JSON.parse(readFileSync(file, 'utf8'))
-} catch (error) {
-  console.log(`no test report at ${file}: ${error.message}`)
-  console.log('tests: 0 passed, 1 failed')
-  process.exit(1)
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['.vitest-report.json']
+let passed = 0
+let failed = 0
+let skipped = 0
+for (const file of files) {
+  let report
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    console.log(`no test report at ${file}: ${error.message}`)
+    failed++
+    continue
+  }
+  passed += report.numPassedTests ?? 0
+  // A file that failed to load has no test results of its own: count it as one failure.
+  const brokenFiles = (report.testResults ?? []).filter(
+    (result) => result.status === 'failed' && (result.assertionResults ?? []).length === 0,
+  ).length
+  failed += (report.numFailedTests ?? 0) + brokenFiles
+  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
 }
-const passed = report.numPassedTests ?? 0
-// A file that failed to load has no test results of its own: count it as one failure.
-const brokenFiles = (report.testResults ?? []).filter(
-  (file) => file.status === 'failed' && (file.assertionResults ?? []).length === 0,
-).length
-const failed = (report.numFailedTests ?? 0) + brokenFiles
-const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 || passed === 0 ? 1 : 0)

@@ -24,7 +24,11 @@ function pgliteDialect(): typeof kysely.PGliteDialect {
  *
  * @example
  * ```ts
- * pglite(await PGlite.create('./data'))
+ * import { PGlite } from '@electric-sql/pglite'
+ * import { pglite, type PGliteLike } from 'kysely-session-store/pglite'
+ *
+ * const instance: PGliteLike = await PGlite.create('./data')
+ * const db = pglite(instance) // db.destroy() leaves the instance open
  * ```
  */
 export type PGliteLike = PGlite

@@ -7,7 +7,13 @@ import { FactoryError } from '../src/errors.js'
  *
  * @example
  * ```ts
- * // npm install pg, then: postgres('postgres://localhost/app')
+ * import { SessionStoreError } from 'kysely-session-store'
+ * import { MissingPeerDependencyError } from 'kysely-session-store/sqlite'
+ *
+ * const error = await store.find(token).catch((e: unknown) => e)
+ * if (error instanceof SessionStoreError && error.cause instanceof MissingPeerDependencyError) {
+ *   console.error(error.message) // "... run npm install better-sqlite3"
+ * }
  * ```
  */
 export class MissingPeerDependencyError extends FactoryError {

@@ -114,7 +114,11 @@ export interface NodeSqliteStatement {
  *
  * @example
  * ```ts
- * sqlite(new Database('app.db', { readonly: false }))
+ * import Database from 'better-sqlite3'
+ * import { sqlite, type SqliteDatabaseLike } from 'kysely-session-store/sqlite'
+ *
+ * const database: SqliteDatabaseLike = new Database('app.db')
+ * const db = sqlite(database) // db.destroy() leaves the handle open
  * ```
  */
 export type SqliteDatabaseLike = SqliteDatabase | NodeSqliteDatabase

@@ -2,6 +2,10 @@
 // directory, so no database server is needed and sessions survive a restart.
 //
 //   PORT=3000 DATA_DIR=.data/demo node examples/demo.js
+//
+// Its cookies are Secure, as in production: browsers keep Secure cookies on http://localhost
+// (a secure context), so open the localhost URL it prints. Served to other machines over
+// plain HTTP, browsers would drop them: there, and only for a try-out, SECURE_COOKIES=false.
 import { createServer } from 'node:http'
 import { KyselyStore, migrate, SessionManager } from 'kysely-session-store'
 import { pglite } from 'kysely-session-store/pglite'
@@ -9,33 +13,65 @@ import { pglite } from 'kysely-session-store/pglite'
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
 const dataDir = process.env.DATA_DIR ?? '.data/demo'
+const secure = process.env.SECURE_COOKIES !== 'false'
 
 const db = pglite(dataDir)
 await migrate(db)
 const store = new KyselyStore(db, 60_000) // expired sessions are deleted every minute
-const sessions = new SessionManager({ store, idleTimeout: 30 * 60_000 })
+const sessions = new SessionManager({ store, idleTimeout: 30 * 60_000, cookie: { secure } })
 const middleware = sessions.middleware()
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const time = (date) => (date ? escape(date.toISOString().replace('T', ' ').slice(0, 19)) + ' UTC' : 'unknown')
 
-function page(session, live) {
+function layout(title, body) {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>body{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}li{margin:.5rem 0}form{display:inline}</style></head>
+<body>
+  <h1>kysely-session-store</h1>
+  ${body}
+</body></html>`
+}
+
+function home(session, live) {
   const name = session.get('name')
   const account = name
-    ? `<p>Logged in as <strong id="name">${escape(name)}</strong></p>
+    ? `<p>Logged in as <strong id="name">${escape(name)}</strong>. <a id="devices" href="/sessions">Your sessions</a></p>
        <form method="post" action="/logout"><button id="logout">Log out</button></form>`
     : `<form method="post" action="/login">
          <label>Name <input id="login-name" name="name" required maxlength="40"></label>
          <button id="login">Log in</button>
        </form>`
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kysely-session-store demo</title>
-<style>body{font:16px system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem}</style></head>
-<body>
-  <h1>kysely-session-store</h1>
-  <p>You have visited this page <strong id="visits">${session.get('visits')}</strong> time(s).</p>
+  return layout(
+    'kysely-session-store demo',
+    `<p>You have visited this page <strong id="visits">${session.get('visits')}</strong> time(s).</p>
   ${account}
-  <p>Live sessions: <strong id="live">${live}</strong></p>
-</body></html>`
+  <p>Live sessions: <strong id="live">${live}</strong></p>`,
+  )
+}
+
+/** "Your sessions": every device signed in as this user, each of which can be signed out. */
+async function devices(session) {
+  const list = await sessions.listSubject(session.subject, { current: session })
+  const items = list.map(
+    (device) => `<li class="device${device.current ? ' current' : ''}">
+      Signed in ${time(device.createdAt)}, last seen ${time(device.lastSeenAt)}
+      ${
+        device.current
+          ? '<strong>(this device)</strong>'
+          : `<form method="post" action="/sessions/revoke"><input type="hidden" name="id" value="${escape(device.id)}">
+             <button class="revoke">Sign out this device</button></form>`
+      }
+    </li>`,
+  )
+  return layout(
+    'Your sessions',
+    `<h2>Your sessions</h2>
+  <ul id="device-list">${items.join('')}</ul>
+  <form method="post" action="/sessions/revoke-others"><button id="revoke-others">Sign out all other devices</button></form>
+  <p><a id="home" href="/">Home</a></p>`,
+  )
 }
 
 async function readForm(req) {
@@ -47,15 +83,19 @@ async function readForm(req) {
   return new URLSearchParams(body)
 }
 
+const see = (res, location) => res.writeHead(303, { Location: location }).end()
+
 async function handle(req, res) {
-  const session = req.session
+  const session = sessions.get(req)
+  const signedIn = session.subject !== null
   if (req.method === 'POST' && req.url === '/login') {
     const name = ((await readForm(req)).get('name') ?? '').trim().slice(0, 40)
     if (name) {
       await session.renewToken() // a new token at login: session-fixation defence
+      session.setSubject(name) // the user this session belongs to: "Your sessions" lists by it
       session.set('name', name)
     }
-    res.writeHead(303, { Location: '/' }).end()
+    see(res, '/')
   } else if (req.method === 'POST' && req.url === '/logout') {
     await session.destroy() // deleted from the store; this response clears the cookie
     res
@@ -63,10 +103,22 @@ async function handle(req, res) {
       .end(
         '<!doctype html><title>Logged out</title><p id="bye">Logged out.</p><p><a id="home" href="/">Home</a></p>',
       )
+  } else if (req.method === 'GET' && req.url === '/sessions' && signedIn) {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(await devices(session))
+  } else if (req.method === 'POST' && req.url === '/sessions/revoke' && signedIn) {
+    const id = (await readForm(req)).get('id') ?? ''
+    // Only a session of this user: an id from elsewhere revokes nothing.
+    await sessions.revoke(id, { subject: session.subject }).catch(() => false)
+    see(res, '/sessions')
+  } else if (req.method === 'POST' && req.url === '/sessions/revoke-others' && signedIn) {
+    await sessions.revokeSubject(session.subject, { except: session })
+    see(res, '/sessions')
   } else if (req.method === 'GET' && req.url === '/') {
     session.set('visits', (session.get('visits') ?? 0) + 1)
-    const live = (await store.all()).size // stored sessions; yours is saved as this response goes out
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page(session, live))
+    const live = await store.count() // stored sessions; yours is saved as this response goes out
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(home(session, live))
+  } else if (req.url.startsWith('/sessions')) {
+    see(res, '/')
   } else {
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found')
   }
@@ -86,7 +138,15 @@ const server = createServer((req, res) =>
 
 server.listen(port, host, () => {
   const { port: actual } = server.address()
-  console.log(`demo: open http://${host}:${actual}/  (sessions in PGlite at ${dataDir}; Ctrl+C stops)`)
+  // Browsers treat localhost as a secure context and keep Secure cookies there over HTTP.
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(host)
+  const shown = loopback ? 'localhost' : host.includes(':') ? `[${host}]` : host
+  console.log(`demo: open http://${shown}:${actual}/  (sessions in PGlite at ${dataDir}; Ctrl+C stops)`)
+  if (!loopback && secure) {
+    console.log(
+      'demo: cookies are Secure: over plain HTTP, browsers keep them on localhost only (SECURE_COOKIES=false)',
+    )
+  }
 })
 
 async function shutdown() {

@@ -60,11 +60,18 @@ export class FactoryError extends SafeError {}
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
  * `SQLITE_BUSY`) when it has one. Never the driver's message, which may quote data.
  */
+/** Driver messages, known word for word, that say a connection was lost and quote nothing. */
+const CONNECTION_MESSAGES =
+  /^(Connection terminated unexpectedly|Connection terminated|Connection terminated due to connection timeout|Client has encountered a connection error and is not queryable|Connection ended|timeout exceeded when trying to connect)$/
+
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
   if (cause instanceof SafeError) return cause.message
   const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
   if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
+  // pg's messages for a lost connection carry no code and no data: say which it was.
+  const message = cause instanceof Error ? cause.message : ''
+  if (CONNECTION_MESSAGES.test(message)) return `the connection was lost (${message})`
   const name = cause instanceof Error ? cause.name : typeof cause
   return `the database driver threw ${/^[A-Za-z0-9_]{1,40}$/.test(name) ? name : 'an error'}`
 }

@@ -14,11 +14,13 @@ export {
 export type { FamilyName } from './families/index.js'
 export type { CleanupRun, StoreCall, StoreRetry } from './diagnostics.js'
 export {
+  DEFAULT_MAX_SESSION_SIZE,
   SessionManager,
   type SessionManagerOptions,
   type SessionStore,
+  type SessionSummary,
   type HeaderList,
 } from './session/manager.js'
 export { Session, type SessionStatus } from './session/session.js'
-export { jsonCodec, type Codec } from './session/codec.js'
+export { JSON_CODEC_MAX_DEPTH, jsonCodec, type Codec } from './session/codec.js'
 export type { CookieOptions } from './session/cookie.js'

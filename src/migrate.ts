@@ -62,6 +62,20 @@ export interface MigrateOptions {
 
 const MIGRATE_OPTION_KEYS = ['tableName', 'schema', 'family', 'timeout'] as const
 
+/** Checks {@link migrate}'s options, before any query, and applies their defaults. */
+export function resolveMigrateOptions(options: MigrateOptions | undefined) {
+  if (options !== undefined) {
+    checkObject('options', options)
+    checkKnownKeys('options', options, MIGRATE_OPTION_KEYS)
+  }
+  const { tableName = DEFAULT_TABLE_NAME, schema, family, timeout = DEFAULT_MIGRATE_TIMEOUT } = options ?? {}
+  checkTableName(tableName)
+  if (schema !== undefined) checkIdentifier('schema', schema)
+  checkFamily(family)
+  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
+  return { tableName, schema, family, timeout }
+}
+
 /**
  * Creates the sessions table and its indexes if they are missing, or upgrades a table made by
  * an earlier version (or by SCS's pgxstore or sqlite3store) in place by adding the columns it
@@ -86,20 +100,7 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
   if (typeof (db as Partial<Kysely<any>> | null)?.selectFrom !== 'function') {
     throw new TypeError('db must be a Kysely instance, for example pglite() from kysely-session-store/pglite')
   }
-  if (options !== undefined) {
-    checkObject('options', options)
-    checkKnownKeys('options', options, MIGRATE_OPTION_KEYS)
-  }
-  const {
-    tableName = DEFAULT_TABLE_NAME,
-    schema,
-    family: familyName,
-    timeout = DEFAULT_MIGRATE_TIMEOUT,
-  } = options ?? {}
-  checkTableName(tableName)
-  if (schema !== undefined) checkIdentifier('schema', schema)
-  checkFamily(familyName)
-  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
+  const { tableName, schema, family: familyName, timeout } = resolveMigrateOptions(options)
   const family = resolveFamily(db, familyName)
   if (schema !== undefined && !family.schemas) {
     throw new RangeError(`schema must not be set on ${family.name}: it has no schemas (use tableName)`)

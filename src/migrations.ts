@@ -1,14 +1,6 @@
 import type { Kysely } from 'kysely'
-import { migrate, type MigrateOptions } from './migrate.js'
-import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
-import {
-  MAX_INTERVAL_MS,
-  checkIdentifier,
-  checkKnownKeys,
-  checkObject,
-  checkPositiveInteger,
-  checkTableName,
-} from './validate.js'
+import { migrate, resolveMigrateOptions, type MigrateOptions } from './migrate.js'
+import { checkObject } from './validate.js'
 
 /**
  * A migration for Kysely's `Migrator`: what a module in a migrations folder exports.
@@ -49,12 +41,7 @@ export interface SessionTableMigration {
 export function sessionTable(options: MigrateOptions = {}): SessionTableMigration {
   checkObject('options', options)
   // The checks migrate() makes, made here at once rather than when the Migrator runs.
-  checkKnownKeys('options', options, ['tableName', 'schema', 'family', 'timeout'])
-  const { tableName = DEFAULT_TABLE_NAME, schema, family, timeout } = options
-  checkTableName(tableName)
-  if (schema !== undefined) checkIdentifier('schema', schema)
-  checkFamily(family)
-  if (timeout !== undefined) checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
+  const { tableName, schema } = resolveMigrateOptions(options)
   const settings: MigrateOptions = Object.freeze({ ...options })
   return Object.freeze({
     up: (db: Kysely<any>) => migrate(db, settings),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CompiledQuery, type Kysely, type QueryResult } from 'kysely'
+import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
 import { Watchdog } from './deadline.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
@@ -201,8 +201,8 @@ export class KyselyStore implements AsyncDisposable {
       data: bytes(row.data),
       expiry: new Date(millis(row.expiry)!),
       subject: (row.subject as string | null) ?? null,
-      createdAt: date(row.created_at),
-      lastSeenAt: date(row.last_seen_at),
+      createdAt: date(row.created),
+      lastSeenAt: date(row.seen),
     }
   }
 
@@ -439,8 +439,8 @@ export class KyselyStore implements AsyncDisposable {
     return rows.map((row) => ({
       token: row.token as string,
       expiry: new Date(millis(row.expiry)!),
-      createdAt: date(row.created_at),
-      lastSeenAt: date(row.last_seen_at),
+      createdAt: date(row.created),
+      lastSeenAt: date(row.seen),
     }))
   }
 
@@ -658,7 +658,7 @@ export class KyselyStore implements AsyncDisposable {
     for (;;) {
       state.attempts++
       try {
-        return await this.#db.executeQuery<R>(CompiledQuery.raw(sql, parameters))
+        return await this.#db.executeQuery<R>(compiled(sql, parameters))
       } catch (cause) {
         // A transient failure had no effect, and each statement is idempotent: run it again,
         // on a new connection. Not inside a caller's transaction, which failed as a whole.
@@ -721,6 +721,20 @@ export class KyselyStore implements AsyncDisposable {
       cause,
     )
   }
+}
+
+/** The operation node of each statement text, made once (the store sends a few texts again and again). */
+const nodes = new Map<string, RawNode>()
+
+/**
+ * `sql` with `parameters` as a compiled query: what `CompiledQuery.raw` makes, without
+ * building the node again, drawing a random query id or freezing two objects per call. A
+ * fresh `queryId` object per query keeps result plugins that key on it apart.
+ */
+function compiled(sql: string, parameters: readonly unknown[]): CompiledQuery {
+  let query = nodes.get(sql)
+  if (query === undefined) nodes.set(sql, (query = RawNode.createWithSql(sql)))
+  return { sql, parameters, query, queryId: { queryId: '' } }
 }
 
 /** Session data as a Uint8Array, whatever the driver returns (Buffer, Uint8Array, ArrayBuffer). */

@@ -425,7 +425,12 @@ const managerOptions: Case[] = [
   ['idleTimeout: -5', { idleTimeout: -5 }, RangeError, 'idleTimeout'],
   ["cookie.name: 'a b'", { cookie: { name: 'a b' } }, RangeError, 'cookie.name'],
   ["cookie.path: '/;x'", { cookie: { path: '/;x' } }, RangeError, 'cookie.path'],
-  ["cookie.sameSite: 'none' without secure", { cookie: { sameSite: 'none' } }, RangeError, 'cookie.secure'],
+  [
+    "cookie.sameSite: 'none' without secure",
+    { cookie: { sameSite: 'none', secure: false } },
+    RangeError,
+    'cookie.secure',
+  ],
   ['hashTokens: a string', { hashTokens: 'yes' }, TypeError, 'hashTokens'],
 ].map(([input, options, type, argument]) => ({
   entry: 'new SessionManager',

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
 import { afterAll, describe, expect, test } from 'vitest'
 import { preparePGliteDirectory } from './legs.js'
 
@@ -75,10 +75,14 @@ describe('the demo over HTTP', () => {
         headers: { cookie },
       })
       const set = response.headers.getSetCookie()[0]
-      if (set) cookie = set.split(';')[0]!
+      if (set) {
+        expect(set).toContain('; Secure;') // Secure by default, localhost included
+        cookie = set.split(';')[0]!
+      }
       return { response, body: await response.text() }
     }
     try {
+      expect(new URL(demo.url).hostname).toBe('localhost') // where browsers keep Secure cookies
       expect((await request('/')).body).toMatch(/visited this page <strong id="visits">1</)
       expect((await request('/')).body).toMatch(/<strong id="visits">2</)
       const before = cookie
@@ -111,7 +115,7 @@ if (browserMissing && process.env.CI !== 'true')
 describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
   'the demo in headless Chromium',
   () => {
-    test('log in, reload, restart the server, still logged in; log out and the cookie is gone', async () => {
+    test('log in (a Secure cookie over http://localhost), reload, restart the server, still logged in; log out and the cookie is gone', async () => {
       if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
       const dataDir = await dataDirectory('kss-demo-browser-')
       const context = await chromium.launchPersistentContext(tempDir('kss-chromium-'), {
@@ -136,8 +140,17 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
 
         await page.reload()
         expect(await page.textContent('#name')).toBe('Grace')
+        // Chromium kept the Secure cookie set over http://localhost: the login above survived.
+        expect(new URL(demo.url).protocol).toBe('http:')
         const [cookie] = await context.cookies(demo.url)
-        expect(cookie).toMatchObject({ name: 'session', httpOnly: true, sameSite: 'Lax', path: '/' })
+        expect(cookie).toMatchObject({
+          name: 'session',
+          httpOnly: true,
+          secure: true,
+          sameSite: 'Lax',
+          path: '/',
+          domain: 'localhost',
+        })
         expect(cookie!.value).toMatch(/^[\w-]{43}$/)
         expect(cookie!.expires).toBeGreaterThan(Date.now() / 1000) // a persistent cookie
 
@@ -154,6 +167,58 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
         expect(await page.textContent('#visits')).toBe('1') // a new, anonymous session
       } finally {
         await context.close()
+        await demo.stop()
+      }
+    })
+
+    test('"Your sessions": two browsers log in, one lists both and signs the other out, which is logged out on its next request', async () => {
+      if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
+      const dataDir = await dataDirectory('kss-demo-devices-')
+      const demo = await startDemo(dataDir)
+      const browser = await chromium.launch({
+        executablePath: chromiumPath,
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      })
+      const devices = (page: Page, n: number) =>
+        page.waitForFunction(`document.querySelectorAll('.device').length === ${n}`)
+      const logIn = async () => {
+        const page = await (await browser.newContext()).newPage()
+        await page.goto(demo.url)
+        await page.fill('#login-name', 'Ada')
+        await Promise.all([page.waitForURL(demo.url), page.click('#login')])
+        expect(await page.textContent('#name')).toBe('Ada')
+        return page
+      }
+      try {
+        const mine = await logIn()
+        const other = await logIn() // another browser (its own cookie jar), the same user
+        await Promise.all([mine.waitForURL(`${demo.url}sessions`), mine.click('#devices')])
+        await devices(mine, 2)
+        expect(await mine.locator('.device.current').count()).toBe(1)
+        expect(await mine.locator('.device').first().textContent()).toMatch(
+          /Signed in \d{4}-\d\d-\d\d [\d:]+ UTC, last seen \d{4}-/,
+        )
+        await mine.click('.device:not(.current) .revoke') // "Sign out this device"
+        await devices(mine, 1)
+        await other.reload()
+        await other.waitForSelector('#login-name') // logged out on its next request
+        expect(await other.locator('#name').count()).toBe(0)
+
+        // Two more sign-ins elsewhere, then "Sign out all other devices".
+        const again = [await logIn(), await logIn()]
+        await mine.reload()
+        await devices(mine, 3)
+        await mine.click('#revoke-others')
+        await devices(mine, 1)
+        for (const page of again) {
+          await page.reload()
+          await page.waitForSelector('#login-name')
+        }
+        await mine.goto(demo.url)
+        expect(await mine.textContent('#name')).toBe('Ada') // this device stays signed in
+      } finally {
+        await browser.close()
         await demo.stop()
       }
     })

@@ -74,6 +74,13 @@ await withServer('Postgres', () => {
         expect(terminated).toBeGreaterThan(0)
         if (retryBudget === 0) {
           expect(failures.length).toBeGreaterThan(0) // the fault reached operations in flight
+          // Each says what happened: the server's code, or pg's own message for a lost
+          // connection (it has no code), never just "the driver threw Error".
+          for (const failure of failures) {
+            expect((failure as Error).message).toMatch(
+              /reported (57P01|08\w{3}|ECONNRESET)|the connection was lost \(/,
+            )
+          }
           expect(retried).toEqual([])
         } else {
           expect(failures).toEqual([])

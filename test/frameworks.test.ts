@@ -3,6 +3,7 @@
 // store: test/express.test.ts.)
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import { createHash } from 'node:crypto'
+import { getRequestListener } from '@hono/node-server'
 import express from 'express'
 import { Hono } from 'hono'
 import type { Kysely } from 'kysely'
@@ -12,6 +13,81 @@ import { randomTable, readRows } from './helpers.js'
 import { Browser, failingCommits, listen } from './http.js'
 import { legs, sharedPGlite, type EngineLeg } from './legs.js'
 import { withServer } from './servers.js'
+
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex')
+
+/** A promise with its resolve function, to hold a request open at a known point. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+/**
+ * The routes of the logout tests, written once for every entry point: /slow loads the
+ * session, waits at a gate, then modifies it; /login renews the token (with or without the
+ * await); /logout destroys the session; /me reads it.
+ */
+function routes(gate: { reached: () => void; release: Promise<void> }) {
+  return async (method: string, path: string, session: Session): Promise<string> => {
+    if (path === '/slow') {
+      gate.reached()
+      await gate.release
+      session.set('cart', ['book'])
+      return 'slow'
+    }
+    if (method === 'POST' && path === '/login') {
+      await session.renewToken()
+      session.set('userId', 'alice')
+      return 'ok'
+    }
+    if (method === 'POST' && path === '/forgetful-login') {
+      void session.renewToken() // the await is forgotten: the new token must carry the login anyway
+      session.set('userId', 'alice')
+      return 'ok'
+    }
+    if (method === 'POST' && path === '/logout') {
+      await session.destroy()
+      return 'bye'
+    }
+    if (path === '/visit') {
+      session.set('visits', ((session.get('visits') as number | undefined) ?? 0) + 1)
+      return 'visited'
+    }
+    return String(session.get('userId') ?? 'nobody')
+  }
+}
+
+type Route = ReturnType<typeof routes>
+
+/** The three ways to use the manager: middleware(), handler(), load()/save() (Hono). */
+const entryPoints: Record<string, (sessions: SessionManager, route: Route) => RequestListener> = {
+  'middleware() on node:http': (sessions, route) => {
+    const middleware = sessions.middleware()
+    return (req, res) =>
+      middleware(req, res, () => {
+        void route(req.method!, req.url!, sessions.get(req)).then((body) => res.end(body))
+      })
+  },
+  'handler() over @hono/node-server': (sessions, route) =>
+    getRequestListener(
+      sessions.handler(
+        async (request, session) =>
+          new Response(await route(request.method, new URL(request.url).pathname, session)),
+      ),
+    ),
+  'load() and save() in a Hono middleware': (sessions, route) => {
+    const app = new Hono<{ Variables: { session: Session } }>()
+    app.use(async (c, next) => {
+      const session = await sessions.load(c.req.header('cookie'))
+      c.set('session', session)
+      await next()
+      for (const [name, value] of await sessions.save(session)) c.header(name, value, { append: true })
+    })
+    app.all('*', async (c) => c.text(await route(c.req.method, c.req.path, c.get('session'))))
+    return getRequestListener(app.fetch)
+  },
+}
 
 type WithSession = IncomingMessage & { session: Session }
 
@@ -42,6 +118,7 @@ function frameworkSuite(leg: EngineLeg) {
     }
 
     describe('SessionManager.middleware() on node:http', () => {
+      const ended: boolean[] = []
       function app(sessions: SessionManager): RequestListener {
         const middleware = sessions.middleware()
         return (req, res) =>
@@ -51,6 +128,12 @@ function frameworkSuite(leg: EngineLeg) {
               return res.end('load failed')
             }
             const session = (req as WithSession).session
+            if (req.url === '/sync' || req.url === '/sync-write') {
+              if (req.url === '/sync-write') session.set('written', true)
+              res.end('sync')
+              ended.push(res.writableEnded) // whether end() ran at once or waits for a save
+              return
+            }
             if (req.url === '/stream') {
               session.set('streamed', true)
               res.setHeader('Content-Type', 'text/plain')
@@ -74,10 +157,21 @@ function frameworkSuite(leg: EngineLeg) {
         expect(second.text_).toBe('visits=2')
         const cookie = second.headers.getSetCookie()[0]!
         expect(cookie).toMatch(
-          /^session=[\w-]{43}; Path=\/; Expires=.*; Max-Age=86400; HttpOnly; SameSite=Lax$/,
+          /^session=[\w-]{43}; Path=\/; Expires=.*; Max-Age=86400; HttpOnly; Secure; SameSite=Lax$/,
         )
         expect(second.headers.get('vary')).toBe('Cookie')
         expect(second.headers.get('cache-control')).toBe('no-cache="Set-Cookie"')
+      })
+
+      test('with nothing to save the response goes out at once; with something, after the save', async () => {
+        const browser = await serve(app(new SessionManager({ store })))
+        ended.length = 0
+        const read = await browser.get('/sync')
+        const write = await browser.get('/sync-write')
+        expect([read.text_, write.text_]).toEqual(['sync', 'sync'])
+        expect(ended).toEqual([true, false])
+        expect(read.headers.getSetCookie()).toEqual([])
+        expect(write.headers.getSetCookie()).toHaveLength(1)
       })
 
       test('a handler that streams its body still has its session saved and its cookie set', async () => {
@@ -121,23 +215,103 @@ function frameworkSuite(leg: EngineLeg) {
       })
     })
 
+    describe.each(Object.keys(entryPoints))('logout that sticks, over real HTTP: %s', (entry) => {
+      async function app() {
+        let reached = deferred()
+        let release = deferred()
+        const gate = {
+          reached: () => reached.resolve(),
+          get release() {
+            return release.promise
+          },
+        }
+        const sessions = new SessionManager({ store, cookie: { secure: false } })
+        const browser = await serve(entryPoints[entry]!(sessions, routes(gate)))
+        /** Starts GET /slow and resolves once it has loaded the session and waits at the gate. */
+        const slow = async (from: Browser) => {
+          reached = deferred()
+          release = deferred()
+          const response = from.get('/slow')
+          await reached.promise
+          return { finish: () => (release.resolve(), response) }
+        }
+        return { browser, slow }
+      }
+
+      /** Another tab of the same browser: the same cookies, its own jar from now on. */
+      const tab = (browser: Browser) => {
+        const other = new Browser(browser.base)
+        for (const [name, value] of browser.cookies) other.cookies.set(name, value)
+        return other
+      }
+
+      test('a request in flight across a logout brings nothing back and sets no cookie', async () => {
+        const { browser, slow } = await app()
+        await browser.get('/login', { method: 'POST' })
+        const token = browser.cookies.get('session')!
+        const inFlight = await slow(tab(browser))
+        expect((await browser.get('/logout', { method: 'POST' })).text_).toBe('bye')
+        const response = await inFlight.finish()
+        expect([response.status, response.text_]).toEqual([200, 'slow'])
+        expect(response.headers.getSetCookie()).toEqual([])
+        expect((await readRows(db, table, leg.family)).some((row) => row.token === sha256(token))).toBe(false)
+        browser.cookies.set('session', token) // even a stolen copy of the old cookie is dead
+        expect((await browser.get('/me')).text_).toBe('nobody')
+      })
+
+      test('a request in flight across a login (renewToken) brings the old token back nowhere', async () => {
+        const { browser, slow } = await app()
+        await browser.get('/visit') // an anonymous session (say, with a token an attacker planted)
+        const planted = browser.cookies.get('session')!
+        const inFlight = await slow(tab(browser))
+        await browser.get('/login', { method: 'POST' })
+        const renewed = browser.cookies.get('session')!
+        expect(renewed).not.toBe(planted)
+        const response = await inFlight.finish()
+        expect(response.headers.getSetCookie()).toEqual([])
+        const keys = (await readRows(db, table, leg.family)).map((row) => row.token)
+        expect(keys).not.toContain(sha256(planted))
+        expect(keys).toContain(sha256(renewed))
+        expect((await browser.get('/me')).text_).toBe('alice')
+      })
+
+      test('a forgotten await on renewToken at login still gives the login a new token only', async () => {
+        const { browser } = await app()
+        await browser.get('/visit') // an anonymous session
+        const planted = browser.cookies.get('session')!
+        const response = await browser.get('/forgetful-login', { method: 'POST' })
+        expect(response.text_).toBe('ok')
+        const renewed = browser.cookies.get('session')!
+        expect(renewed).not.toBe(planted)
+        expect((await browser.get('/me')).text_).toBe('alice')
+        const rows = await readRows(db, table, leg.family)
+        expect(rows.some((row) => row.token === sha256(planted))).toBe(false)
+        const row = rows.find((r) => r.token === sha256(renewed))!
+        expect(Buffer.from(row.data).toString()).toContain('"userId":"alice"')
+      })
+    })
+
     describe('SessionManager with Express', () => {
       test('login renews the token, logout destroys the session, a store failure reaches the error handler', async () => {
         const sessions = new SessionManager({ store })
         const app = express()
         app.use(sessions.middleware())
         app.get('/me', (req, res) => {
-          res.send(String((req as unknown as WithSession).session.get('user') ?? 'nobody'))
+          res.send(String(sessions.get(req).get('user') ?? 'nobody')) // typed: no cast
         })
         app.post('/login', async (req, res) => {
-          const session = (req as unknown as WithSession).session
+          const session = sessions.get(req)
           await session.renewToken()
           session.set('user', 'alice')
           res.send('ok')
         })
         app.post('/logout', async (req, res) => {
-          await (req as unknown as WithSession).session.destroy()
+          await sessions.get(req).destroy()
           res.send('bye')
+        })
+        app.get('/untyped', (req, res) => {
+          // From JavaScript the session is also req.session, the same object.
+          res.send(String((req as unknown as WithSession).session === sessions.get(req)))
         })
         const browser = await serve(createServer(app))
         await browser.get('/me')
@@ -151,6 +325,8 @@ function frameworkSuite(leg: EngineLeg) {
         await browser.get('/logout', { method: 'POST' })
         expect(browser.cookies.has('session')).toBe(false)
         expect((await browser.get('/me')).text_).toBe('nobody')
+        expect((await browser.get('/untyped')).text_).toBe('true')
+        expect(() => sessions.get({})).toThrow(/^req has no session: is sessions.middleware\(\) installed/)
 
         const failing = express()
         failing.use(
@@ -223,3 +399,4 @@ function frameworkSuite(leg: EngineLeg) {
 frameworkSuite(legs.sqliteMemory())
 frameworkSuite(legs.pglite(sharedPGlite()))
 await withServer('Postgres', () => frameworkSuite(legs.postgres()))
+await withServer('MySQL', () => frameworkSuite(legs.mysql()))

@@ -46,7 +46,7 @@ export async function readRows(db: Kysely<any>, table: string, family: FamilyNam
   const { rows } = await sql<Record<string, unknown>>`
     SELECT token, data, ${time('expiry')} AS expiry, subject, ${time('created_at')} AS created_at,
       ${time('last_seen_at')} AS last_seen_at, ${time('ended_at')} AS ended_at
-    FROM ${sql.table(table)} ORDER BY token`.execute(db)
+    FROM ${sql.table(table)} ORDER BY token`.execute(db.withoutPlugins())
   return rows.map((row) => ({
     token: row.token as string,
     data: new Uint8Array(row.data as Uint8Array),

@@ -43,6 +43,6 @@ test('new Session() does not compile: a Session comes from a SessionManager', as
   `)
   expect(made).toBe('')
   expect(await compile(`import { Session } from 'kysely-session-store'\nnew Session()\n`)).toMatch(
-    /user\.ts\(2,1\): error TS2554: Expected 1-2 arguments, but got 0/,
+    /user\.ts\(2,1\): error TS2673: Constructor of class 'Session' is private/,
   )
 })

@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
+  JSON_CODEC_MAX_DEPTH,
   KyselyStore,
   migrate,
+  Session,
   SessionManager,
   type HeaderList,
   type SessionManagerOptions,
+  type SessionStore,
 } from '../src/index.js'
 import type { EngineLeg } from './legs.js'
 import { randomTable, readRows, recording } from './helpers.js'
@@ -22,6 +25,35 @@ export function setCookie(headers: HeaderList): string | undefined {
 /** The `session=...` pair a Set-Cookie value carries, for the next request's Cookie header. */
 export function cookiePair(headers: HeaderList): string {
   return setCookie(headers)!.split(';')[0]!
+}
+
+/** `store`, with one method replaced (a spy or a fault), the others its own. */
+export function replacing<K extends keyof SessionStore>(
+  store: KyselyStore,
+  method: K,
+  replacement: NonNullable<SessionStore[K]>,
+): SessionStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === method) return replacement
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  }) as unknown as SessionStore
+}
+
+/** Runs `fn` and resolves to the unhandled rejections that happened meanwhile (and just after). */
+export async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = []
+  const listener = (reason: unknown) => seen.push(reason)
+  process.on('unhandledRejection', listener)
+  try {
+    await fn()
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('unhandledRejection', listener)
+  }
+  return seen
 }
 
 /**
@@ -179,14 +211,14 @@ export function sessionConformance(leg: EngineLeg): void {
       const cookie = cookiePair(await sessions.save(session))
       const spy = recording(db)
       const watched = manager({ idleTimeout: HOUR }, spy.db)
-      clock.now += 60_000
+      clock.now += 10 * 60_000 // more than touchAfter (by default a tenth of the idle timeout)
       try {
         const loaded = await watched.load(cookie)
         const headers = await watched.save(loaded)
         expect(setCookie(headers)).toContain(cookie)
         expect(spy.queries.map((q) => q.sql.split(' ')[0])).toEqual(['SELECT', 'UPDATE'])
       } finally {
-        clock.now -= 60_000
+        clock.now -= 10 * 60_000
       }
     })
 
@@ -228,7 +260,7 @@ export function sessionConformance(leg: EngineLeg): void {
       expect(loaded.keys()).toEqual([])
       const headers = await sessions.save(loaded)
       expect(setCookie(headers)).toMatch(
-        /^session=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; SameSite=Lax$/,
+        /^session=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax$/,
       )
       expect(
         (await readRows(db, table, leg.family)).some((row) => row.token === sha256(cookie.split('=')[1]!)),
@@ -326,6 +358,441 @@ export function sessionConformance(leg: EngineLeg): void {
       expect(() => session.set('n', NaN)).toThrow(/^n is NaN/)
       expect(() => session.set('', 1)).toThrow(/^key must be a non-empty string/)
       expect(session.status).toBe('unmodified')
+    })
+
+    // Issue 10: a session ended anywhere stays ended.
+
+    /** A logged-in session saved by one request; resolves to its Cookie header and row key. */
+    async function loggedIn(sessions: SessionManager, user = 'alice') {
+      const session = await sessions.load(undefined)
+      session.set('userId', user)
+      const cookie = cookiePair(await sessions.save(session))
+      return { cookie, key: sha256(cookie.split('=')[1]!) }
+    }
+
+    const rowOf = async (key: string) =>
+      (await readRows(db, table, leg.family)).find((row) => row.token === key)
+
+    test.each(['destroy', 'renewToken'] as const)(
+      'a request that loaded a session before another request ended it (%s) writes nothing back and sets no cookie',
+      async (end) => {
+        const sessions = manager()
+        const { cookie, key } = await loggedIn(sessions)
+        const inFlight = await sessions.load(cookie) // request A loads the session...
+        const other = await sessions.load(cookie) // ...request B loads it too and ends it
+        if (end === 'destroy') await other.destroy()
+        else await other.renewToken()
+        await sessions.save(other)
+        inFlight.set('cart', ['book']) // A modifies it, then saves
+        expect(await sessions.save(inFlight)).toEqual([])
+        expect(await rowOf(key)).toBeUndefined()
+        expect((await sessions.load(cookie)).keys()).toEqual([])
+      },
+    )
+
+    test('a request that loaded a session before revokeSubject signed it out writes nothing back', async () => {
+      const sessions = manager()
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const session = await sessions.load(undefined)
+      session.setSubject(subject)
+      session.set('userId', subject)
+      const cookie = cookiePair(await sessions.save(session))
+      const inFlight = await sessions.load(cookie)
+      expect(await sessions.revokeSubject(subject)).toBe(1)
+      inFlight.set('cart', ['book'])
+      expect(await sessions.save(inFlight)).toEqual([])
+      expect(await rowOf(sha256(cookie.split('=')[1]!))).toBeUndefined()
+    })
+
+    test('a forgotten await on renewToken still saves the data under the new token only', async () => {
+      const sessions = manager()
+      const anonymous = await sessions.load(undefined)
+      anonymous.set('visits', 1)
+      const planted = cookiePair(await sessions.save(anonymous)) // say, an attacker's token
+      const session = await sessions.load(planted)
+      void session.renewToken() // the await is forgotten
+      session.set('userId', 'alice')
+      const renewed = cookiePair(await sessions.save(session))
+      expect(renewed).not.toBe(planted)
+      expect(await rowOf(sha256(planted.split('=')[1]!))).toBeUndefined()
+      const row = await rowOf(sha256(renewed.split('=')[1]!))
+      expect(Buffer.from(row!.data).toString()).toContain('"userId":"alice"')
+      expect((await sessions.load(planted)).get('userId')).toBeUndefined()
+    })
+
+    test('renewToken and destroy change the session before they return', async () => {
+      const sessions = manager()
+      const { cookie } = await loggedIn(sessions)
+      const session = await sessions.load(cookie)
+      const token = session.token
+      const renewal = session.renewToken()
+      expect([session.token !== token, session.status]).toEqual([true, 'modified'])
+      await renewal
+      const destruction = session.destroy()
+      expect([session.token, session.status, session.keys()]).toEqual([undefined, 'destroyed', []])
+      await destruction
+    })
+
+    test.each(['renewToken', 'destroy'] as const)(
+      'a %s whose deletion fails fails the save, writes nothing, and is never an unhandled rejection',
+      async (method) => {
+        const real = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+        const missing = new KyselyStore(db, 0, { tableName: randomTable('missing') })
+        const store = replacing(real, 'delete', (token: string) => missing.delete(token))
+        const sessions = new SessionManager({ store, now: () => clock.now })
+        const { cookie, key } = await loggedIn(sessions)
+        let error: unknown
+        const unhandled = await unhandledDuring(async () => {
+          const session = await sessions.load(cookie)
+          void session[method]() // not awaited
+          session.set('userId', 'mallory')
+          error = await sessions.save(session).catch((e: unknown) => e)
+        })
+        expect(unhandled).toEqual([])
+        expect(String(error)).toMatch(/delete failed: table "missing_\w+" does not exist/)
+        expect(Buffer.from((await rowOf(key))!.data).toString()).toContain('"userId":"alice"')
+        const rows = await readRows(db, table, leg.family)
+        expect(rows.filter((row) => Buffer.from(row.data).toString().includes('mallory'))).toEqual([])
+      },
+    )
+
+    test('a store without update(): a loaded session is committed, so the guarantee needs update()', async () => {
+      const real = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      const sessions = new SessionManager({
+        store: replacing(real, 'update', undefined as never),
+        now: () => clock.now,
+      })
+      const { cookie, key } = await loggedIn(sessions)
+      const inFlight = await sessions.load(cookie)
+      await (await sessions.load(cookie)).destroy()
+      inFlight.set('cart', ['book'])
+      expect(setCookie(await sessions.save(inFlight))).toBeDefined() // SCS's upsert: it comes back
+      expect(await rowOf(key)).toBeDefined()
+    })
+
+    test('a store without get(): with idleTimeout every request writes (touchAfter needs get)', async () => {
+      const real = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      const store = replacing(real, 'get', undefined as never)
+      const sessions = new SessionManager({ store, now: () => clock.now, idleTimeout: HOUR })
+      const { cookie } = await loggedIn(sessions)
+      clock.now += 1000
+      try {
+        const loaded = await sessions.load(cookie)
+        expect(loaded.get('userId')).toBe('alice') // found with find()
+        expect(setCookie(await sessions.save(loaded))).toBeDefined() // 1 s later: touched anyway
+      } finally {
+        clock.now -= 1000
+      }
+    })
+
+    test('iterate reads all() where the store has no entries()', async () => {
+      const name = randomTable('iterall')
+      await migrate(db, { tableName: name })
+      try {
+        const real = new KyselyStore(db, 0, { tableName: name, now: () => clock.now })
+        const sessions = new SessionManager({
+          store: replacing(real, 'entries', undefined as never),
+          now: () => clock.now,
+        })
+        await loggedIn(sessions, 'a')
+        await loggedIn(sessions, 'b')
+        const seen: string[] = []
+        await sessions.iterate((session) => void seen.push(session.get('userId') as string))
+        expect(seen.sort()).toEqual(['a', 'b'])
+      } finally {
+        await db.schema.dropTable(name).execute()
+      }
+    })
+
+    // Issue 10: a safe codec and values.
+
+    test('the keys __proto__, constructor and prototype are refused by set, naming the key', async () => {
+      const session = await manager().load(undefined)
+      for (const key of ['__proto__', 'constructor', 'prototype']) {
+        expect(() => session.set(key, { userId: 'admin' })).toThrow(TypeError)
+        expect(() => session.set(key, 1)).toThrow(new RegExp(`^key must not be "${key}"`))
+      }
+      expect(() => session.set('prefs', JSON.parse('{"__proto__": {"userId": "admin"}}'))).toThrow(
+        /^prefs has the key __proto__/,
+      )
+      expect([session.status, session.get('userId'), session.get('constructor')]).toEqual([
+        'unmodified',
+        undefined,
+        undefined,
+      ])
+      expect([session.has('toString'), session.has('constructor')]).toEqual([false, false])
+    })
+
+    test('a tampered row with prototype keys changes no prototype: get and has see own values only', async () => {
+      const token = randomBytes(32).toString('base64url')
+      const store = new KyselyStore(db, 0, { tableName: table, now: () => clock.now })
+      const json = `{"d":${clock.now + HOUR},"v":{"__proto__":{"userId":"admin"},"constructor":"x","prototype":{"a":1},"name":"bob","prefs":{"__proto__":{"isAdmin":true},"theme":"dark"}}}`
+      await store.commit(sha256(token), new TextEncoder().encode(json), new Date(clock.now + HOUR))
+      const session = await manager().load(`session=${token}`)
+      expect(session.get('name')).toBe('bob')
+      expect(session.keys()).toEqual(['name', 'prefs'])
+      expect([session.get('userId'), session.get('constructor'), session.get('prototype')]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+      ])
+      const prefs = session.get('prefs') as Record<string, unknown>
+      expect([prefs.theme, prefs.isAdmin, Object.getPrototypeOf(prefs) === Object.prototype]).toEqual([
+        'dark',
+        undefined,
+        true,
+      ])
+      expect(({} as Record<string, unknown>).isAdmin).toBeUndefined()
+    })
+
+    test(`values nested ${JSON_CODEC_MAX_DEPTH} deep are kept, deeper (or cyclic) ones refused at set`, async () => {
+      const sessions = manager()
+      const session = await sessions.load(undefined)
+      let deepest: unknown = 'leaf'
+      for (let i = 0; i < JSON_CODEC_MAX_DEPTH; i++) deepest = i % 2 ? [deepest] : { next: deepest }
+      session.set('deep', deepest)
+      expect(() => session.set('deeper', [deepest])).toThrow(RangeError)
+      expect(() => session.set('deeper', [deepest])).toThrow(/^deeper\[0\]/)
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      expect(() => session.set('cyclic', cyclic)).toThrow(RangeError)
+      expect(session.keys()).toEqual(['deep'])
+      const cookie = cookiePair(await sessions.save(session))
+      expect((await sessions.load(cookie)).get('deep')).toEqual(deepest)
+    })
+
+    test('maxDataSize: a set that would make the session larger is refused, and so is such a save', async () => {
+      const sessions = manager({ maxDataSize: 1024 })
+      const session = await sessions.load(undefined)
+      session.set('a', 'x'.repeat(500))
+      expect(() => session.set('b', 'y'.repeat(600))).toThrow(RangeError)
+      expect(() => session.set('b', 'y'.repeat(600))).toThrow(
+        /^value of "b" makes the session \d+ bytes when encoded, more than maxDataSize \(1024\)$/,
+      )
+      expect(session.has('b')).toBe(false)
+      const cookie = cookiePair(await sessions.save(session))
+      const loaded = await sessions.load(cookie)
+      const list = ['x']
+      loaded.set('list', list)
+      list.push('z'.repeat(2000)) // grown in place after set
+      const before = (await rowOf(sha256(cookie.split('=')[1]!)))!.data
+      await expect(sessions.save(loaded)).rejects.toThrow(
+        /^session \d+ bytes when encoded, more than maxDataSize/,
+      )
+      expect((await rowOf(sha256(cookie.split('=')[1]!)))!.data).toEqual(before)
+      expect(() => manager({ maxDataSize: 0 })).toThrow(/^maxDataSize must be an integer/)
+      // Small sets near the limit: each is accepted while the session fits, exactly.
+      const near = await sessions.load(undefined)
+      near.set('a', 'x'.repeat(900))
+      let accepted = 0
+      expect(() => {
+        for (; accepted < 100; accepted++) near.set(`k${accepted}`, accepted)
+      }).toThrow(/^value of "k\d+" makes the session \d+ bytes when encoded, more than maxDataSize/)
+      expect(accepted).toBeGreaterThan(5)
+      expect(near.keys()).toHaveLength(accepted + 1)
+      const saved = cookiePair(await sessions.save(near)) // what set accepted, save takes
+      const row = await rowOf(sha256(saved.split('=')[1]!))
+      expect(row!.data.byteLength).toBeLessThanOrEqual(1024)
+      expect(row!.data.byteLength).toBeGreaterThan(1024 - 16)
+    })
+
+    test('iterate reports a session it cannot decode to onError and goes on', async () => {
+      const name = randomTable('iterbad')
+      await migrate(db, { tableName: name })
+      try {
+        const store = new KyselyStore(db, 0, { tableName: name, now: () => clock.now })
+        const errors: unknown[] = []
+        const sessions = new SessionManager({ store, now: () => clock.now, onError: (e) => errors.push(e) })
+        for (const user of ['a', 'b']) {
+          const s = await sessions.load(undefined)
+          s.set('user', user)
+          await sessions.save(s)
+        }
+        await store.commit('0'.repeat(64), new TextEncoder().encode('not json'), new Date(clock.now + HOUR))
+        const seen: string[] = []
+        await sessions.iterate((session) => void seen.push(session.get('user') as string))
+        expect(seen.sort()).toEqual(['a', 'b'])
+        expect(errors.map(String)).toEqual(['TypeError: session data is not valid JSON (8 bytes)'])
+      } finally {
+        await db.schema.dropTable(name).execute()
+      }
+    })
+
+    // Issue 10: fewer writes.
+
+    test('with idleTimeout, 1,000 reads a second apart write 5 times: only when the expiry is stale by more than touchAfter', async () => {
+      const idleTimeout = 30 * 60_000 // touchAfter: 3 minutes
+      const sessions = manager({ idleTimeout })
+      const { cookie, key } = await loggedIn(sessions)
+      const spy = recording(db)
+      const watched = manager({ idleTimeout }, spy.db)
+      const start = clock.now
+      let cookies = 0
+      try {
+        for (let i = 1; i <= 1000; i++) {
+          clock.now = start + i * 1000
+          const headers = await watched.save(await watched.load(cookie))
+          if (headers.length > 0) {
+            cookies++
+            // The cookie's lifetime is what is stored.
+            expect(setCookie(headers)).toContain(`; Max-Age=${idleTimeout / 1000};`)
+            expect((await rowOf(key))!.expiry).toBe(clock.now + idleTimeout)
+          }
+        }
+        const writes = spy.queries.filter((q) => !/^\s*select/i.test(q.sql))
+        expect([writes.length, cookies]).toEqual([5, 5]) // at 181, 362, 543, 724 and 905 s
+        // The bound: the session ends between idleTimeout - touchAfter and idleTimeout after
+        // its last request (1,000 s).
+        const last = start + 1000 * 1000
+        expect((await rowOf(key))!.expiry).toBe(start + 905 * 1000 + idleTimeout)
+        clock.now = last + idleTimeout - 3 * 60_000
+        expect((await sessions.load(cookie)).get('userId')).toBe('alice')
+        clock.now = last + idleTimeout
+        expect((await sessions.load(cookie)).get('userId')).toBeUndefined()
+      } finally {
+        clock.now = start
+      }
+    })
+
+    test('touchAfter: 0 writes on every request; touchAfter needs an idleTimeout longer than it', async () => {
+      const sessions = manager({ idleTimeout: HOUR, touchAfter: 0 })
+      const { cookie } = await loggedIn(sessions)
+      clock.now += 1
+      try {
+        expect(setCookie(await sessions.save(await sessions.load(cookie)))).toBeDefined()
+      } finally {
+        clock.now -= 1
+      }
+      expect(() => manager({ touchAfter: 1000 })).toThrow(/^touchAfter must be shorter than idleTimeout/)
+      expect(() => manager({ idleTimeout: 1000, touchAfter: 1000 })).toThrow(RangeError)
+    })
+
+    // Issue 10: cookies.
+
+    test('the cookie is Secure by default, not with secure: false; with secret it is signed, and secrets rotate', async () => {
+      const plain = manager({ cookie: { secure: false } })
+      const a = await plain.load(undefined)
+      a.set('x', 1)
+      expect(setCookie(await plain.save(a))).not.toContain('Secure')
+      const older = 'an older secret, of thirty-two characters'
+      const newer = 'a newer secret, of thirty-two characters'
+      const before = manager({ secret: older })
+      const b = await before.load(undefined)
+      b.set('x', 2)
+      const headers = await before.save(b)
+      expect(setCookie(headers)).toMatch(
+        /^session=[\w-]{43}\.[\w-]{22}; Path=\/; Expires=.*; HttpOnly; Secure; SameSite=Lax$/,
+      )
+      const cookie = cookiePair(headers)
+      const rotated = manager({ secret: [newer, older] }) // the first signs, each verifies
+      const loaded = await rotated.load(cookie)
+      expect(loaded.get('x')).toBe(2)
+      loaded.set('x', 3)
+      const resigned = cookiePair(await rotated.save(loaded))
+      expect(resigned).not.toBe(cookie) // same token, signed with the newer secret
+      expect(resigned.split('.')[0]).toBe(cookie.split('.')[0])
+      expect((await manager({ secret: newer }).load(resigned)).get('x')).toBe(3)
+      expect((await manager({ secret: newer }).load(cookie)).get('x')).toBeUndefined()
+      expect(() => manager({ secret: 'short' })).toThrow(/^secret must be at least 32 characters long/)
+    })
+
+    test('with secret, a forged or unsigned cookie is refused without a query', async () => {
+      const spy = recording(db)
+      const sessions = manager({ secret: 'a secret of at least thirty-two characters' }, spy.db)
+      const token = randomBytes(32).toString('base64url')
+      for (const value of [token, `${token}.${'A'.repeat(22)}`, `${token}.`]) {
+        expect((await sessions.load(`session=${value}`)).keys()).toEqual([])
+      }
+      expect(spy.queries).toHaveLength(0)
+    })
+
+    // Issue 14: per-user sessions.
+
+    test('setSubject and subject: kept with the session, carried over by renewToken, cleared by destroy', async () => {
+      const sessions = manager()
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const session = await sessions.load(undefined)
+      expect(session.subject).toBeNull()
+      await session.renewToken()
+      session.setSubject(subject)
+      expect([session.subject, session.status]).toEqual([subject, 'modified'])
+      const cookie = cookiePair(await sessions.save(session))
+      const loaded = await sessions.load(cookie)
+      expect(loaded.subject).toBe(subject)
+      loaded.setSubject(subject) // unchanged: not modified
+      expect(loaded.status).toBe('unmodified')
+      await loaded.renewToken()
+      const renewed = cookiePair(await sessions.save(loaded))
+      expect((await sessions.load(renewed)).subject).toBe(subject)
+      expect(await sessions.countSubject(subject)).toBe(1)
+      const again = await sessions.load(renewed)
+      again.setSubject(null)
+      await sessions.save(again)
+      expect(await sessions.countSubject(subject)).toBe(0)
+      const ended = await sessions.load(renewed)
+      ended.setSubject(subject)
+      await ended.destroy()
+      expect(ended.subject).toBeNull()
+      expect(() => session.setSubject('')).toThrow(RangeError)
+      expect(() => session.setSubject('x'.repeat(256))).toThrow(/^subject must be 1 to 255 characters long/)
+      expect(() => session.setSubject(42 as never)).toThrow(/^subject must be a string or null/)
+    })
+
+    test("listSubject lists a subject's devices with opaque ids; revoke signs one out, revokeSubject the others", async () => {
+      const sessions = manager()
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const devices: Array<{ cookie: string; session: Session }> = []
+      for (let i = 0; i < 3; i++) {
+        const session = await sessions.load(undefined)
+        await session.renewToken()
+        session.setSubject(subject)
+        const cookie = cookiePair(await sessions.save(session))
+        devices.push({ cookie, session: await sessions.load(cookie) })
+        clock.now += 1000
+      }
+      clock.now -= 3000
+      const other = await sessions.load(undefined)
+      other.setSubject(`${subject}-other`)
+      await sessions.save(other)
+
+      const listed = await sessions.listSubject(subject, { current: devices[0]!.session })
+      expect(listed).toHaveLength(3)
+      expect(listed.filter((d) => d.current)).toHaveLength(1)
+      // The most recently seen first.
+      expect(listed.map((d) => d.lastSeenAt!.getTime() - clock.now)).toEqual([2000, 1000, 0])
+      expect(listed[2]!.current).toBe(true)
+      const tokens = devices.map((d) => d.cookie.split('=')[1]!)
+      for (const device of listed) {
+        expect(device.createdAt).toBeInstanceOf(Date)
+        expect(device.expiry.getTime()).toBeGreaterThan(clock.now)
+        for (const token of tokens) {
+          expect(device.id).not.toContain(token)
+          expect(device.id).not.toContain(sha256(token))
+          expect(device.id).not.toContain(
+            Buffer.from(sha256(token), 'hex').toString('base64url').slice(0, 16),
+          )
+        }
+      }
+      expect((await sessions.listSubject(subject, { limit: 2 })).length).toBe(2)
+
+      const second = listed.find((d) => !d.current)!
+      expect(await sessions.revoke(second.id, { subject: `${subject}-other` })).toBe(false) // not theirs
+      expect(await sessions.revoke(second.id, { subject })).toBe(true)
+      expect(await sessions.revoke(second.id)).toBe(false) // already gone
+      expect(await sessions.countSubject(subject)).toBe(2)
+
+      expect(await sessions.revokeSubject(subject, { except: devices[0]!.session })).toBe(1)
+      const left = await Promise.all(devices.map(async (d) => (await sessions.load(d.cookie)).subject))
+      expect(left).toEqual([subject, null, null])
+      expect(await sessions.countSubject(`${subject}-other`)).toBe(1)
+      expect(await sessions.revokeSubject(subject)).toBe(1)
+      expect(await sessions.listSubject(subject)).toEqual([])
+
+      await expect(sessions.revoke('not an id')).rejects.toThrow(/^id must be an id from listSubject/)
+      await expect(sessions.listSubject(subject, { limit: 1001 })).rejects.toThrow(
+        /^limit must be an integer from 1 to 1000/,
+      )
+      await expect(sessions.listSubject('')).rejects.toThrow(RangeError)
     })
   })
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import Database from 'better-sqlite3'
 import {
+  CamelCasePlugin,
   Kysely,
   MssqlQueryCompiler,
   sql,
@@ -44,6 +45,18 @@ conformance({
     database.pragma('journal_mode = WAL')
     return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
   },
+  close: (db) => db.destroy(),
+})
+
+conformance({
+  name: 'SQLite :memory:, a Kysely instance with CamelCasePlugin',
+  family: 'sqlite',
+  // A result plugin renames what the store reads (created_at would become createdAt).
+  open: () =>
+    new Kysely<any>({
+      dialect: new SqliteDialect({ database: new Database(':memory:') }),
+      plugins: [new CamelCasePlugin()],
+    }),
   close: (db) => db.destroy(),
 })
 

@@ -21,7 +21,11 @@ export type FamilyName = 'postgres' | 'sqlite' | 'mysql'
 export interface Statements {
   /** token, now. Rows: `{ data }` of the live session. */
   readonly find: string
-  /** token, now. Rows: `{ data, expiry, subject, created_at, last_seen_at }` of the live session. */
+  /**
+   * token, now. Rows: `{ data, expiry, subject, created, seen }` of the live session. Every
+   * column the store reads is one lowercase word, so that a result plugin of the caller's
+   * Kysely instance (CamelCasePlugin) leaves its name alone.
+   */
   readonly get: string
   /** token, data, expiry, now, now. Inserts, or replaces data and expiry unless the row is ended. */
   readonly commit: string
@@ -45,7 +49,7 @@ export interface Statements {
   readonly count: string
   /** Deletes every row. */
   readonly clear: string
-  /** subject, now, after, limit. Rows: `{ token, expiry, created_at, last_seen_at }` by token. */
+  /** subject, now, after, limit. Rows: `{ token, expiry, created, seen }` by token. */
   readonly listBySubject: string
   /** subject, now. Rows: `{ n }`. */
   readonly countBySubject: string
@@ -165,7 +169,7 @@ export function commonStatements(
   const live = 'expiry > ? AND ended_at IS NULL'
   const statements = {
     find: `SELECT data FROM ${t} WHERE token = ? AND ${live}`,
-    get: `SELECT data, expiry, subject, created_at, last_seen_at FROM ${t} WHERE token = ? AND ${live}`,
+    get: `SELECT data, expiry, subject, created_at AS created, last_seen_at AS seen FROM ${t} WHERE token = ? AND ${live}`,
     update: `UPDATE ${t} SET data = ?, expiry = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
     updateSubject: `UPDATE ${t} SET data = ?, expiry = ?, subject = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
     touch: `UPDATE ${t} SET expiry = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
@@ -176,7 +180,7 @@ export function commonStatements(
     count: `SELECT COUNT(*) AS n FROM ${t} WHERE ${live}`,
     clear: `DELETE FROM ${t}`,
     listBySubject:
-      `SELECT token, expiry, created_at, last_seen_at FROM ${t} ` +
+      `SELECT token, expiry, created_at AS created, last_seen_at AS seen FROM ${t} ` +
       `WHERE subject = ? AND ${live} AND token > ? ORDER BY token LIMIT ?`,
     countBySubject: `SELECT COUNT(*) AS n FROM ${t} WHERE subject = ? AND ${live}`,
     deleteBySubject: `DELETE FROM ${t} WHERE subject = ? AND ${live} AND token <> ?`,

@@ -17,9 +17,29 @@ export interface Codec {
   encode(deadline: Date, values: Readonly<Record<string, unknown>>): Uint8Array
   /** The deadline and values back from `encode`'s bytes; throws when they are not its output. */
   decode(data: Uint8Array): { deadline: Date; values: Record<string, unknown> }
-  /** Throws a TypeError, naming `path`, when `value` could not be encoded (optional). */
+  /**
+   * Throws, naming `path`, when `value` could not be encoded, or could be encoded but not
+   * decoded again (optional): a TypeError for a kind of value it cannot hold, a RangeError
+   * for one it cannot hold at that size or depth.
+   */
   check?(value: unknown, path: string): void
 }
+
+/**
+ * How deeply {@link jsonCodec} lets values nest: 32 arrays or objects inside one another.
+ * Session values are shallow (an id, a cart, a flash message); the limit makes sure that
+ * whatever `set` accepts, any process can decode again (a value nested thousands deep can
+ * be encoded by a warm process and overflow the stack of a cold one), and that a cyclic
+ * value is refused instead of overflowing the stack.
+ *
+ * @example
+ * ```ts
+ * let value: unknown = 'leaf'
+ * for (let i = 0; i < JSON_CODEC_MAX_DEPTH; i++) value = [value]
+ * session.set('deepest', value) // one more level would throw a RangeError
+ * ```
+ */
+export const JSON_CODEC_MAX_DEPTH = 32
 
 const TAG = '$kss'
 
@@ -27,7 +47,10 @@ const TAG = '$kss'
  * The default codec: JSON values (strings, finite numbers, booleans, null, arrays, plain
  * objects) plus `Date` and `Uint8Array` (a Buffer comes back as a Uint8Array), round-tripped
  * exactly. Anything else (functions, symbols, bigints, Maps, class instances, NaN) is
- * refused with a TypeError when it is put into the session.
+ * refused with a TypeError when it is put into the session, and so is an object key
+ * `__proto__` at any depth; values nested deeper than {@link JSON_CODEC_MAX_DEPTH} are
+ * refused with a RangeError. Decoding never assigns through a prototype: the values come
+ * back in a null-prototype object, and a `__proto__` key in tampered data is dropped.
  *
  * @example
  * ```ts
@@ -37,17 +60,23 @@ const TAG = '$kss'
  */
 export const jsonCodec: Required<Codec> = {
   encode(deadline, values) {
-    return new TextEncoder().encode(JSON.stringify({ d: deadline.getTime(), v: tag(values, 'values') }))
+    return new TextEncoder().encode(JSON.stringify({ d: deadline.getTime(), v: tag(values, 'values', -1) }))
   },
   decode(data) {
     const parsed = parseJson(data) as { d?: unknown; v?: unknown } | null
     if (typeof parsed?.d !== 'number' || typeof parsed.v !== 'object' || parsed.v === null) {
       throw new TypeError('session data is not in the format of jsonCodec')
     }
-    return { deadline: new Date(parsed.d), values: untag(parsed.v) as Record<string, unknown> }
+    // The values object, unwrapped when it had a key named like our tag (see tag()).
+    const record = parsed.v as Record<string, unknown>
+    const values = TAG in record ? (record[TAG] === 'object' ? record.v : undefined) : record
+    if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+      throw new TypeError('session data is not in the format of jsonCodec')
+    }
+    return { deadline: new Date(parsed.d), values: untagEntries(values as Record<string, unknown>, -1) }
   },
   check(value, path) {
-    tag(value, path)
+    tag(value, path, 0)
   },
 }
 
@@ -63,7 +92,12 @@ export function parseJson(data: Uint8Array): unknown {
   }
 }
 
-function tag(value: unknown, path: string): unknown {
+/**
+ * The JSON form of `value` at `path`, which is nested `depth` arrays or objects deep (the
+ * session's own values object is at depth -1, so that a value put into it starts at 0).
+ * Objects are built without a prototype, so that no key assigns through one.
+ */
+function tag(value: unknown, path: string, depth: number): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
   if (typeof value === 'number') {
     if (Number.isFinite(value)) return value
@@ -74,11 +108,20 @@ function tag(value: unknown, path: string): unknown {
     return { [TAG]: 'date', v: value.getTime() }
   }
   if (value instanceof Uint8Array) return { [TAG]: 'bytes', v: Buffer.from(value).toString('base64') }
-  if (Array.isArray(value)) return value.map((item, i) => tag(item, `${path}[${i}]`))
-  if (typeof value === 'object' && isPlain(value)) {
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) {
-      if (item !== undefined) out[key] = tag(item, `${path}.${key}`)
+  const isArray = Array.isArray(value)
+  if (isArray || (typeof value === 'object' && isPlain(value))) {
+    if (depth >= JSON_CODEC_MAX_DEPTH) {
+      throw new RangeError(
+        `${path} is nested more than ${JSON_CODEC_MAX_DEPTH} arrays or objects deep (or is cyclic), more than a session value may be`,
+      )
+    }
+    if (isArray) return value.map((item, i) => tag(item, `${path}[${i}]`, depth + 1))
+    const out: Record<string, unknown> = Object.create(null)
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__')
+        throw new TypeError(`${path} has the key __proto__, which a session value may not have`)
+      const item = (value as Record<string, unknown>)[key]
+      if (item !== undefined) out[key] = tag(item, `${path}.${key}`, depth + 1)
     }
     // An object that happens to have our tag key is wrapped, so it cannot be mistaken for one.
     return TAG in out ? { [TAG]: 'object', v: out } : out
@@ -87,9 +130,13 @@ function tag(value: unknown, path: string): unknown {
   throw new TypeError(`${path} is a ${kind}; session values must be JSON values, Dates or Uint8Arrays`)
 }
 
-function untag(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(untag)
+/** The value back from its JSON form; refuses data nested deeper than `tag` lets values be. */
+function untag(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    checkDepth(depth)
+    return value.map((item) => untag(item, depth + 1))
+  }
   const record = value as Record<string, unknown>
   switch (record[TAG]) {
     case 'date':
@@ -97,16 +144,30 @@ function untag(value: unknown): unknown {
     case 'bytes':
       return new Uint8Array(Buffer.from(record.v as string, 'base64'))
     case 'object':
-      return untagEntries(record.v as Record<string, unknown>)
+      if (typeof record.v !== 'object' || record.v === null) {
+        throw new TypeError('session data is not in the format of jsonCodec')
+      }
+      return untagEntries(record.v as Record<string, unknown>, depth)
     default:
-      return untagEntries(record)
+      return untagEntries(record, depth)
   }
 }
 
-function untagEntries(record: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(record)) out[key] = untag(item)
+/** The entries back from their JSON form; the session's own values (depth -1) without a prototype. */
+function untagEntries(record: Record<string, unknown>, depth: number): Record<string, unknown> {
+  checkDepth(depth)
+  // JSON.parse made `__proto__` an own key; assigning it here would set the prototype.
+  const out: Record<string, unknown> = depth < 0 ? Object.create(null) : {}
+  for (const key of Object.keys(record)) {
+    if (key !== '__proto__') out[key] = untag(record[key], depth + 1)
+  }
   return out
+}
+
+function checkDepth(depth: number): void {
+  if (depth >= JSON_CODEC_MAX_DEPTH) {
+    throw new TypeError(`session data is nested more than ${JSON_CODEC_MAX_DEPTH} levels deep`)
+  }
 }
 
 function isPlain(value: object): boolean {

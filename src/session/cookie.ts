@@ -1,15 +1,22 @@
 /** The session cookie: reading it from a Cookie header and writing Set-Cookie values. */
+import { checkKnownKeys, checkObject } from '../validate.js'
 
 /**
  * The session cookie's attributes. Every field is optional.
  *
  * @example
  * ```ts
- * new SessionManager({ store, cookie: { secure: true, sameSite: 'strict', persist: false } })
+ * new SessionManager({ store, cookie: { name: '__Host-session', sameSite: 'strict', persist: false } })
  * ```
  */
 export interface CookieOptions {
-  /** @default 'session' */
+  /**
+   * The cookie's name. A `__Host-` name (the cookie belongs to this exact host and path
+   * `/`, the strongest binding browsers offer) needs `secure`, `path: '/'` and no `domain`;
+   * a `__Secure-` name needs `secure`. Browsers drop such cookies silently otherwise, so
+   * the constructor refuses them.
+   * @default 'session'
+   */
   readonly name?: string
   /** @default none (the cookie belongs to the exact host) */
   readonly domain?: string
@@ -17,7 +24,13 @@ export interface CookieOptions {
   readonly path?: string
   /** @default true */
   readonly httpOnly?: boolean
-  /** @default false (set it to true behind HTTPS) */
+  /**
+   * Send the cookie over HTTPS only. Browsers keep Secure cookies on `http://localhost`
+   * too (Chromium, as the demo's browser test checks, and Firefox), so local development
+   * needs no change; a deployment served over plain HTTP must say `secure: false`, or
+   * browsers drop the cookie.
+   * @default true
+   */
   readonly secure?: boolean
   /** @default 'lax' */
   readonly sameSite?: 'lax' | 'strict' | 'none'
@@ -36,13 +49,17 @@ export type ResolvedCookie = Required<Omit<CookieOptions, 'domain'>> & { readonl
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const ATTRIBUTE_VALUE = /^[\x21-\x3a\x3c-\x7e]+$/ // printable ASCII without ';'
 
+const KNOWN_KEYS = ['name', 'domain', 'path', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'persist']
+
 export function resolveCookie(options: CookieOptions = {}): ResolvedCookie {
+  checkObject('cookie', options)
+  checkKnownKeys('cookie', options, KNOWN_KEYS)
   const cookie = {
     name: options.name ?? 'session',
     domain: options.domain,
     path: options.path ?? '/',
     httpOnly: options.httpOnly ?? true,
-    secure: options.secure ?? false,
+    secure: options.secure ?? true,
     sameSite: options.sameSite ?? 'lax',
     partitioned: options.partitioned ?? false,
     persist: options.persist ?? true,
@@ -67,19 +84,45 @@ export function resolveCookie(options: CookieOptions = {}): ResolvedCookie {
       "cookie.secure must be true with sameSite 'none' or partitioned: browsers drop such cookies otherwise",
     )
   }
+  const prefix = cookie.name.toLowerCase()
+  if (
+    prefix.startsWith('__host-') &&
+    (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined)
+  ) {
+    throw new RangeError(
+      "cookie.name starts with __Host-, which needs secure: true, path: '/' and no domain: browsers drop such cookies otherwise",
+    )
+  }
+  if (prefix.startsWith('__secure-') && !cookie.secure) {
+    throw new RangeError(
+      'cookie.name starts with __Secure-, which needs secure: true: browsers drop such cookies otherwise',
+    )
+  }
   return Object.freeze(cookie)
 }
 
-/** The value of cookie `name` in a Cookie header, or undefined. The first one wins. */
+/**
+ * The value of cookie `name` in a Cookie header, or undefined. The first one wins. Scans
+ * the header once without splitting it (this runs on every request).
+ */
 export function readCookie(header: string | null | undefined, name: string): string | undefined {
   if (typeof header !== 'string') return undefined
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=')
-    if (eq !== -1 && part.slice(0, eq).trim() === name) {
-      let value = part.slice(eq + 1).trim()
+  const length = header.length
+  let start = 0
+  let eq = -1
+  while (start < length) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = length
+    if (eq < start) {
+      eq = header.indexOf('=', start) // found once per '=', so the scan stays linear
+      if (eq === -1) return undefined
+    }
+    if (eq < end && header.slice(start, eq).trim() === name) {
+      let value = header.slice(eq + 1, end).trim()
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
       return value
     }
+    start = end + 1
   }
   return undefined
 }

@@ -1,54 +1,126 @@
 import type { ServerResponse } from 'node:http'
 import type { HeaderList } from './manager.js'
+import type { Session } from './session.js'
+
+/** What {@link hold} asks of the manager. */
+export interface Saver {
+  /** Whether saving would do anything: decided without waiting. */
+  needsSave(session: Session): boolean
+  save(session: Session): Promise<HeaderList>
+  report(error: unknown): void
+}
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders'
-const METHODS: Method[] = ['writeHead', 'write', 'end', 'flushHeaders']
+type Original = (...args: unknown[]) => unknown
+
+/** One response's hold: the session, and the methods it replaced. One object per response. */
+interface HoldState {
+  readonly session: Session
+  readonly saver: Saver
+  readonly writeHead: Original
+  readonly write: Original
+  readonly end: Original
+  readonly flushHeaders: Original
+  /** The calls held back while the session is being saved; undefined until then. */
+  calls: Array<[Method, IArguments]> | undefined
+}
+
+const STATE = Symbol('kysely-session-store.hold')
+/** A response as hold() sees it: methods it may replace, and its state. */
+type Held = { [STATE]: HoldState } & Record<Method, Original>
 
 /**
  * Holds back a response's first header-sending call (writeHead, write, end, flushHeaders)
- * until `save` resolves, then adds its headers and replays every held call in order: the
- * session is saved before the headers go out, as SCS does at the first write. When `save`
- * rejects, the held calls are dropped and the response becomes a 500.
+ * until the session is saved, then adds its headers and replays every held call in order:
+ * the session is saved before the headers go out, as SCS does at the first write. When the
+ * session has nothing to save (the usual read), the first call goes straight through with
+ * no promise and no waiting. When the save rejects, the held calls are dropped and the
+ * response becomes a 500.
+ *
+ * The hot path costs one state object and four property writes per response: the
+ * replacement methods are shared functions, not closures made per response.
  */
-export function hold(
-  res: ServerResponse,
-  save: () => Promise<HeaderList>,
-  onError: (error: unknown) => void,
-): void {
-  const originals = new Map<Method, (...args: unknown[]) => unknown>()
-  const held: Array<[Method, unknown[]]> = []
-  const restore = () => {
-    for (const [method, original] of originals) (res as unknown as Record<Method, unknown>)[method] = original
+export function hold(res: ServerResponse, session: Session, saver: Saver): void {
+  const held = res as unknown as Held
+  held[STATE] = {
+    session,
+    saver,
+    writeHead: held.writeHead,
+    write: held.write,
+    end: held.end,
+    flushHeaders: held.flushHeaders,
+    calls: undefined,
   }
-  const start = () => {
-    save().then(
-      (headers) => {
-        restore()
-        try {
-          if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
-          for (const [method, args] of held) originals.get(method)!.apply(res, args)
-        } catch (error) {
-          onError(error) // a replayed write that throws must not become an unhandled rejection
-        }
-      },
-      (error: unknown) => {
-        restore()
-        onError(error)
-        if (!res.headersSent) {
-          res.statusCode = 500
-          res.setHeader('Content-Type', 'text/plain')
-          res.end('Internal Server Error')
-        }
-      },
+  held.writeHead = heldWriteHead
+  held.write = heldWrite
+  held.end = heldEnd
+  held.flushHeaders = heldFlushHeaders
+}
+
+function heldWriteHead(this: Held): unknown {
+  return intercept(this, 'writeHead', arguments)
+}
+
+function heldWrite(this: Held): unknown {
+  return intercept(this, 'write', arguments)
+}
+
+function heldEnd(this: Held): unknown {
+  return intercept(this, 'end', arguments)
+}
+
+function heldFlushHeaders(this: Held): unknown {
+  return intercept(this, 'flushHeaders', arguments)
+}
+
+function intercept(res: Held, method: Method, args: IArguments): unknown {
+  const state = res[STATE]
+  if (state.calls === undefined) {
+    let needed = true // when the check itself fails, save() reports it
+    try {
+      needed = state.saver.needsSave(state.session)
+    } catch {
+      // needed stays true
+    }
+    if (!needed) {
+      restore(res, state)
+      return state[method].apply(res, args as unknown as unknown[])
+    }
+    state.calls = []
+    state.saver.save(state.session).then(
+      (headers) => replay(res, state, headers),
+      (error: unknown) => fail(res, state, error),
     )
   }
-  for (const method of METHODS) {
-    const original = res[method] as (...args: unknown[]) => unknown
-    originals.set(method, original)
-    ;(res as unknown as Record<Method, unknown>)[method] = (...args: unknown[]) => {
-      if (held.length === 0) start()
-      held.push([method, args])
-      return method === 'write' ? true : method === 'flushHeaders' ? undefined : res
-    }
+  state.calls.push([method, args])
+  return method === 'write' ? true : method === 'flushHeaders' ? undefined : res
+}
+
+function restore(res: Held, state: HoldState): void {
+  res.writeHead = state.writeHead
+  res.write = state.write
+  res.end = state.end
+  res.flushHeaders = state.flushHeaders
+}
+
+function replay(held: Held, state: HoldState, headers: HeaderList): void {
+  restore(held, state)
+  const res = held as unknown as ServerResponse
+  try {
+    if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
+    for (const [method, args] of state.calls!) state[method].apply(res, args as unknown as unknown[])
+  } catch (error) {
+    state.saver.report(error) // a replayed write that throws must not become an unhandled rejection
+  }
+}
+
+function fail(held: Held, state: HoldState, error: unknown): void {
+  restore(held, state)
+  const res = held as unknown as ServerResponse
+  state.saver.report(error)
+  if (!res.headersSent) {
+    res.statusCode = 500
+    res.setHeader('Content-Type', 'text/plain')
+    res.end('Internal Server Error')
   }
 }

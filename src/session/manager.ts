@@ -1,14 +1,32 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { checkInterval, checkObject } from '../validate.js'
+import { MAX_DATA_SIZE } from '../options.js'
+import type { CommitOptions, StoredSession, SubjectSession } from '../store.js'
+import {
+  checkInterval,
+  checkKnownKeys,
+  checkObject,
+  checkPositiveInteger,
+  checkSubject,
+} from '../validate.js'
 import { jsonCodec, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
-import { hold } from './hold.js'
+import { hold, type Saver } from './hold.js'
 import { REMEMBER_ME, Session, type SessionBackend } from './session.js'
 
 /**
  * What a SessionManager needs of a store: {@link KyselyStore} fits, and so does any object
- * with these methods (SCS's Store interface, in promises).
+ * with `find`, `commit`, `delete` and `all` (SCS's Store interface, in promises).
+ *
+ * The optional methods give guarantees and features a bare SCS store cannot:
+ * - `update` (write only while the session is live) is what makes an ended session stay
+ *   ended: without it, a request that loaded a session before another request destroyed or
+ *   renewed it saves it back with `commit`, an upsert, and so revives it.
+ * - `get` (data with expiry and subject) lets an idle timeout be extended only every
+ *   `touchAfter` instead of on every request, and lets `session.subject` be read back.
+ * - `touch` moves an expiry without rewriting the data.
+ * - `entries` lets `iterate` read the table in pages instead of all at once.
+ * - `listBySubject`, `countBySubject` and `deleteBySubject` are the per-user methods.
  *
  * @example
  * ```ts
@@ -17,11 +35,28 @@ import { REMEMBER_ME, Session, type SessionBackend } from './session.js'
  */
 export interface SessionStore {
   find(token: string): Promise<Uint8Array | undefined>
-  commit(token: string, data: Uint8Array, expiry: Date): Promise<void>
+  commit(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<void>
   delete(token: string): Promise<void>
   all(): Promise<Map<string, Uint8Array>>
   /** Optional: lets an idle timeout be extended without rewriting the data. */
   touch?(token: string, expiry: Date): Promise<boolean>
+  /** Optional: a live session with its expiry and subject. */
+  get?(token: string): Promise<StoredSession | undefined>
+  /** Optional: writes only while the session is live; false, writing nothing, otherwise. */
+  update?(
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: { subject?: string | null },
+  ): Promise<boolean>
+  /** Optional: live sessions in pages. */
+  entries?(options?: { pageSize?: number }): AsyncIterable<[string, Uint8Array]>
+  /** Optional: a subject's live sessions, ordered by token, `limit` at a time after `after`. */
+  listBySubject?(subject: string, options?: { limit?: number; after?: string }): Promise<SubjectSession[]>
+  /** Optional: how many live sessions a subject has. */
+  countBySubject?(subject: string): Promise<number>
+  /** Optional: deletes a subject's sessions but `except`; resolves to how many. */
+  deleteBySubject?(subject: string, options?: { except?: string }): Promise<number>
 }
 
 /**
@@ -29,7 +64,7 @@ export interface SessionStore {
  *
  * @example
  * ```ts
- * new SessionManager({ store, lifetime: 24 * 3600_000, idleTimeout: 30 * 60_000, cookie: { secure: true } })
+ * new SessionManager({ store, lifetime: 24 * 3600_000, idleTimeout: 30 * 60_000, cookie: { name: '__Host-session' } })
  * ```
  */
 export interface SessionManagerOptions {
@@ -41,11 +76,21 @@ export interface SessionManagerOptions {
    */
   readonly lifetime?: number
   /**
-   * End a session after this many ms without a request (each request extends it).
+   * End a session after this many ms without a request (requests extend it, at most every
+   * `touchAfter`).
    * @default none
    */
   readonly idleTimeout?: number
-  /** The session cookie's attributes; see {@link CookieOptions}. */
+  /**
+   * With `idleTimeout`: a request that changes nothing writes (moves the expiry, sets the
+   * cookie) only when that moves the stored expiry by more than this many ms. A session then
+   * ends between `idleTimeout - touchAfter` and `idleTimeout` after its last request. 0
+   * writes on every request. Needs a store with `get` (a {@link KyselyStore}); without it,
+   * every request writes.
+   * @default idleTimeout / 10
+   */
+  readonly touchAfter?: number
+  /** The session cookie's attributes; see {@link CookieOptions}. `secure` by default. */
   readonly cookie?: CookieOptions
   /**
    * Keep SHA-256 hashes of tokens in the store instead of the tokens, so that a leaked
@@ -59,6 +104,22 @@ export interface SessionManagerOptions {
    */
   readonly codec?: Codec
   /**
+   * The largest session the manager keeps, in bytes of encoded data: a `set` that would
+   * make the session larger throws a RangeError, and so does a save of a larger session.
+   * Every request decodes its session, so this bounds the CPU and memory one session costs.
+   * @default 64 KiB (DEFAULT_MAX_SESSION_SIZE)
+   */
+  readonly maxDataSize?: number
+  /**
+   * Sign cookies: the cookie carries the token and an HMAC-SHA256 of it, and a cookie
+   * whose MAC does not verify is not looked up in the store, so forged cookies cost no
+   * query. At least 32 characters. An array rotates secrets: the first signs, each
+   * verifies: keep an old secret in the array for a `lifetime` after the change. Turning
+   * it on (or dropping a secret still in use) signs those cookies' users out.
+   * @default none (cookies carry the bare token)
+   */
+  readonly secret?: string | readonly string[]
+  /**
    * Receives every failure (a store that is down, data the codec cannot read), after the
    * response got a 500. Its argument never carries a token in its message.
    * @default one console.error line
@@ -71,9 +132,72 @@ export interface SessionManagerOptions {
   readonly now?: () => number
 }
 
+/**
+ * The largest session a {@link SessionManager} keeps unless `maxDataSize` says otherwise:
+ * 64 KiB of encoded data. A session holds an id, a cart, a flash message: a few hundred
+ * bytes. 64 KiB is a hundred times that, decodes in well under a millisecond on every
+ * request, and stays far below the store's 4 MiB and every engine's packet limits.
+ *
+ * @example
+ * ```ts
+ * new SessionManager({ store, maxDataSize: 4 * DEFAULT_MAX_SESSION_SIZE }) // 256 KiB
+ * ```
+ */
+export const DEFAULT_MAX_SESSION_SIZE = 64 * 1024
+
+/**
+ * One of a subject's sessions, as {@link SessionManager.listSubject} describes it for a
+ * "your devices" page.
+ *
+ * @example
+ * ```ts
+ * for (const device of await sessions.listSubject('user-42', { current: session })) {
+ *   console.log(device.id, device.createdAt, device.lastSeenAt, device.current)
+ * }
+ * ```
+ */
+export interface SessionSummary {
+  /**
+   * An opaque id for {@link SessionManager.revoke}: neither the token nor its hash, and
+   * the token cannot be derived from it. Whoever holds it can sign that session out, never
+   * use it.
+   */
+  readonly id: string
+  /** When the session was created (null for sessions older than the schema's column). */
+  readonly createdAt: Date | null
+  /** When the session was last written (at most every `touchAfter`), or null. */
+  readonly lastSeenAt: Date | null
+  /** When the session ends unless used again. */
+  readonly expiry: Date
+  /** Whether this is the session passed as `current`. */
+  readonly current: boolean
+}
+
 /** 24 hours: SCS's default lifetime. */
 const DEFAULT_LIFETIME = 24 * 3600_000
+/** Sessions listed at most per {@link SessionManager.listSubject} call. */
+const MAX_LIST_LIMIT = 1000
+const DEFAULT_LIST_LIMIT = 100
+const MIN_SECRET_LENGTH = 32
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+const SIGNED_PATTERN = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/
+const DEVICE_ID_PATTERN = /^([A-Za-z0-9_-]{1,1400})\.([A-Za-z0-9_-]{22})$/
+const MAC_BYTES = 16
+const KNOWN_OPTIONS = [
+  'store',
+  'lifetime',
+  'idleTimeout',
+  'touchAfter',
+  'cookie',
+  'hashTokens',
+  'codec',
+  'maxDataSize',
+  'secret',
+  'onError',
+  'now',
+]
+/** Where middleware() keeps a request's session for {@link SessionManager.get}. */
+const SESSION = Symbol('kysely-session-store.session')
 
 function logError(error: unknown): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : 'a non-Error value was thrown'
@@ -96,14 +220,20 @@ export type HeaderList = Array<[name: string, value: string]>
  * session from the request's cookie, gives it to your handler, and saves it (and sets the
  * cookie) before the response's headers go out.
  *
+ * A session loaded from the store is saved only while it is live there (with a store that
+ * has `update`, as {@link KyselyStore}): once another request has destroyed it, renewed its
+ * token or revoked it, no request that loaded it earlier can write it back or set its
+ * cookie again. Only a token made in this request is inserted.
+ *
  * @example
  * ```ts
  * import { KyselyStore, SessionManager } from 'kysely-session-store'
  *
- * const sessions = new SessionManager({ store: new KyselyStore(db), cookie: { secure: true } })
- * app.use(sessions.middleware()) // Express, Connect, node:http: req.session
+ * const sessions = new SessionManager({ store: new KyselyStore(db) })
+ * app.use(sessions.middleware()) // Express, Connect, node:http
  * app.get('/', (req, res) => {
- *   req.session.set('visits', ((req.session.get('visits') as number) ?? 0) + 1)
+ *   const session = sessions.get(req)
+ *   session.set('visits', ((session.get('visits') as number) ?? 0) + 1)
  *   res.send('hello')
  * })
  * ```
@@ -112,25 +242,32 @@ export class SessionManager {
   readonly #store: SessionStore
   readonly #lifetime: number
   readonly #idleTimeout: number | undefined
+  readonly #touchAfter: number
   readonly #cookie: ResolvedCookie
   readonly #hashTokens: boolean
   readonly #codec: Codec
+  readonly #maxDataSize: number
+  readonly #secrets: readonly string[]
   readonly #onError: (error: unknown) => void
   readonly #now: () => number
   readonly #backend: SessionBackend
+  readonly #saver: Saver
 
   /**
-   * @throws TypeError or RangeError when an option is not valid.
+   * @throws TypeError or RangeError when an option is not valid, unknown keys included.
    *
    * @example
    * ```ts
    * const sessions = new SessionManager({ store, idleTimeout: 20 * 60_000 })
+   * const plainHttp = new SessionManager({ store, cookie: { secure: false } }) // no HTTPS at all
    * ```
    */
   constructor(options: SessionManagerOptions) {
     checkObject('options', options)
+    checkKnownKeys('options', options, KNOWN_OPTIONS)
     const { store, lifetime = DEFAULT_LIFETIME, idleTimeout, hashTokens = true } = options
     const { codec = jsonCodec, onError = logError, now = Date.now } = options
+    const { maxDataSize = DEFAULT_MAX_SESSION_SIZE, secret } = options
     for (const method of ['find', 'commit', 'delete', 'all'] as const) {
       if (typeof (store as Partial<SessionStore> | undefined)?.[method] !== 'function') {
         throw new TypeError(
@@ -140,27 +277,46 @@ export class SessionManager {
     }
     checkPositive('lifetime', lifetime)
     if (idleTimeout !== undefined) checkPositive('idleTimeout', idleTimeout)
+    const touchAfter = options.touchAfter ?? (idleTimeout === undefined ? 0 : Math.floor(idleTimeout / 10))
+    if (options.touchAfter !== undefined) {
+      checkInterval('touchAfter', touchAfter)
+      if (idleTimeout === undefined || touchAfter >= idleTimeout) {
+        throw new RangeError(
+          `touchAfter must be shorter than idleTimeout (${idleTimeout === undefined ? 'not set' : idleTimeout} ms), got ${touchAfter}`,
+        )
+      }
+    }
     if (typeof hashTokens !== 'boolean') throw new TypeError('hashTokens must be a boolean')
     if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') {
       throw new TypeError('codec must have encode() and decode() methods')
     }
+    checkPositiveInteger('maxDataSize', maxDataSize, MAX_DATA_SIZE)
     if (typeof onError !== 'function') throw new TypeError('onError must be a function')
     if (typeof now !== 'function') throw new TypeError('now must be a function')
     this.#store = store
     this.#lifetime = lifetime
     this.#idleTimeout = idleTimeout
+    this.#touchAfter = touchAfter
     this.#cookie = resolveCookie(options.cookie)
     this.#hashTokens = hashTokens
     this.#codec = codec
+    this.#maxDataSize = maxDataSize
+    this.#secrets = resolveSecrets(secret)
     this.#onError = onError
     this.#now = now
     this.#backend = this.#makeBackend(true)
+    this.#saver = {
+      needsSave: (session) => this.#needsSave(session),
+      save: (session) => this.save(session),
+      report: (error) => this.#report(error),
+    }
   }
 
   /**
-   * The session of a request, from its Cookie header. An unknown, expired or malformed
-   * token is never adopted: the result is then a new, empty session, which gets a fresh
-   * token when it is first saved.
+   * The session of a request, from its Cookie header. An unknown, expired, malformed or
+   * (with `secret`) unsigned token is never adopted: the result is then a new, empty
+   * session, which gets a fresh token when it is first saved. Malformed and unsigned
+   * tokens are not even looked up.
    *
    * @example
    * ```ts
@@ -168,20 +324,50 @@ export class SessionManager {
    * ```
    */
   async load(cookieHeader: string | null | undefined): Promise<Session> {
-    const token = readCookie(cookieHeader, this.#cookie.name)
-    if (token === undefined || !TOKEN_PATTERN.test(token)) return new Session(this.#backend)
+    const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
+    if (token === undefined) return Session.create(this.#backend)
     const key = this.#keyOf(token)
+    if (this.#store.get !== undefined) {
+      const row = await this.#store.get(key)
+      if (row === undefined) return Session.create(this.#backend)
+      const { deadline, values } = this.#codec.decode(row.data)
+      return Session.create(this.#backend, {
+        token,
+        key,
+        deadline: deadline.getTime(),
+        values,
+        subject: row.subject,
+        expiry: row.expiry.getTime(),
+        size: row.data.byteLength,
+      })
+    }
     const data = await this.#store.find(key)
-    if (data === undefined) return new Session(this.#backend)
+    if (data === undefined) return Session.create(this.#backend)
     const { deadline, values } = this.#codec.decode(data)
-    return new Session(this.#backend, { token, key, deadline: deadline.getTime(), values })
+    return Session.create(this.#backend, {
+      token,
+      key,
+      deadline: deadline.getTime(),
+      values,
+      size: data.byteLength,
+    })
   }
 
   /**
    * Saves what changed in `session` and returns the headers the response needs: nothing
-   * when the session is unchanged (and no idle timeout needs extending); else `Set-Cookie`,
-   * `Vary: Cookie` and `Cache-Control: no-cache="Set-Cookie"`. Use it where `middleware()`
-   * and `handler()` do not fit.
+   * when there is nothing to write; else `Set-Cookie`, `Vary: Cookie` and
+   * `Cache-Control: no-cache="Set-Cookie"`. Use it where `middleware()` and `handler()` do
+   * not fit.
+   *
+   * - A session loaded from the store is written only while it is live there: when another
+   *   request ended it meanwhile, nothing is written and no cookie is set. Only a token made
+   *   in this request (a new session, `renewToken()`) is inserted. This needs a store with
+   *   `update`; without one the session is committed (an upsert), as SCS does.
+   * - With `idleTimeout`, an unmodified session is written (its expiry moved, its cookie
+   *   set again) only when that moves the expiry by more than `touchAfter`.
+   * - It waits for the deletions `renewToken()` and `destroy()` started, and rejects, writing
+   *   nothing, when one failed.
+   * - It rejects with a RangeError when the encoded session is larger than `maxDataSize`.
    *
    * @example
    * ```ts
@@ -189,34 +375,31 @@ export class SessionManager {
    * ```
    */
   async save(session: Session): Promise<HeaderList> {
+    if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
+    if (session.hasPending) await session.settle() // no promise on the usual path
     const now = this.#now()
     switch (session.status) {
       case 'destroyed':
-        session.saved()
+        session.settled()
         return this.#headers(writeCookie(this.#cookie, '', undefined, now, false))
       case 'modified': {
         if (session.key === undefined) session.assign(this.#backend.newToken())
         const expiry = this.#expiry(session, now)
-        await this.#store.commit(
-          session.key!,
-          this.#codec.encode(session.deadline, session.values),
-          new Date(expiry),
-        )
-        session.saved()
+        if (!(await this.#write(session, expiry))) return []
         return this.#cookieFor(session, expiry, now)
       }
       case 'unmodified': {
-        if (this.#idleTimeout === undefined || session.key === undefined) return []
+        if (!this.#touchDue(session, now)) return []
         // Only the expiry moves: touch, or rewrite the data where the store cannot touch.
         const expiry = this.#expiry(session, now)
-        if (this.#store.touch) {
-          if (!(await this.#store.touch(session.key, new Date(expiry)))) return []
+        const store = this.#store
+        if (store.touch === undefined) {
+          if (!(await this.#write(session, expiry))) return []
+        } else if (await store.touch(session.key!, new Date(expiry))) {
+          session.saved(expiry)
         } else {
-          await this.#store.commit(
-            session.key,
-            this.#codec.encode(session.deadline, session.values),
-            new Date(expiry),
-          )
+          session.settled(true)
+          return []
         }
         return this.#cookieFor(session, expiry, now)
       }
@@ -224,10 +407,11 @@ export class SessionManager {
   }
 
   /**
-   * Middleware for node:http, Connect and Express: puts the session on `req.session` and
-   * saves it before the response's headers go out, even for a streamed body. A store that
-   * fails while loading reaches `next(error)`; while saving, the response becomes a 500
-   * and the error goes to `onError`.
+   * Middleware for node:http, Connect and Express: loads the session (read it with
+   * {@link SessionManager.get}, or as `req.session` from JavaScript) and saves it before the
+   * response's headers go out, even for a streamed body. A store that fails while loading
+   * reaches `next(error)`; while saving, the response becomes a 500 and the error goes to
+   * `onError`.
    *
    * @example
    * ```ts
@@ -238,17 +422,38 @@ export class SessionManager {
     return (req, res, next) => {
       this.load(req.headers.cookie).then(
         (session) => {
-          ;(req as IncomingMessage & { session: Session }).session = session
-          hold(
-            res,
-            () => this.save(session),
-            (error) => this.#report(error),
-          )
+          const held = req as IncomingMessage & { session: Session; [SESSION]: Session }
+          held[SESSION] = session
+          held.session = session
+          hold(res, session, this.#saver)
           this.#call(next)
         },
         (error: unknown) => this.#call(next, error),
       ) // both handlers catch everything: the chain cannot reject
     }
+  }
+
+  /**
+   * The session that `middleware()` loaded for `req`, typed: use it in TypeScript instead
+   * of `req.session` (which this library does not declare, so that it cannot clash with
+   * `@types/express-session`).
+   *
+   * @throws TypeError when `middleware()` has not run for `req`.
+   *
+   * @example
+   * ```ts
+   * app.get('/', (req, res) => {
+   *   const session = sessions.get(req)
+   *   res.send(String(session.get('userId') ?? 'anonymous'))
+   * })
+   * ```
+   */
+  get(req: object): Session {
+    const session = (req as { [SESSION]?: Session } | null | undefined)?.[SESSION]
+    if (session === undefined) {
+      throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
+    }
+    return session
   }
 
   /**
@@ -278,6 +483,7 @@ export class SessionManager {
         return this.#failed(error)
       }
       const response = await fn(request, session)
+      if (!this.#needsSave(session)) return response
       let headers: HeaderList
       try {
         headers = await this.save(session)
@@ -294,28 +500,163 @@ export class SessionManager {
 
   /**
    * Calls `fn` with every live session, one at a time, and saves what it changed: a
-   * session it destroys is deleted, one it modifies is committed. For example, to end
-   * every session of one user. Sessions reached this way cannot `renewToken()`.
+   * session it destroys is deleted, one it modifies is written (while it is still live).
+   * Sessions reached this way cannot `renewToken()`. A session whose data the codec cannot
+   * read goes to `onError`, and the iteration goes on. Reads the store in pages when it has
+   * `entries` (a {@link KyselyStore}); to end one user's sessions,
+   * {@link SessionManager.revokeSubject} is one indexed statement instead.
    *
    * @example
    * ```ts
    * await sessions.iterate(async (session) => {
-   *   if (session.get('userId') === bannedUserId) await session.destroy()
+   *   if (session.get('plan') === 'trial') session.set('banner', 'Your trial ends soon')
    * })
    * ```
    */
   async iterate(fn: (session: Session) => void | Promise<void>): Promise<void> {
     if (typeof fn !== 'function') throw new TypeError('iterate(fn): fn must be a function')
     const backend = this.#makeBackend(false)
-    for (const [key, data] of await this.#store.all()) {
-      const { deadline, values } = this.#codec.decode(data)
-      const session = new Session(backend, { key, deadline: deadline.getTime(), values })
-      await fn(session)
-      if (session.status === 'modified') {
-        const expiry = this.#expiry(session, this.#now())
-        await this.#store.commit(key, this.#codec.encode(session.deadline, session.values), new Date(expiry))
+    const source = this.#store.entries !== undefined ? this.#store.entries() : await this.#store.all()
+    for await (const [key, data] of source) {
+      let decoded: ReturnType<Codec['decode']>
+      try {
+        decoded = this.#codec.decode(data)
+      } catch (error) {
+        this.#report(error)
+        continue
       }
+      const session = Session.create(backend, {
+        key,
+        deadline: decoded.deadline.getTime(),
+        values: decoded.values,
+      })
+      await fn(session)
+      if (session.hasPending) await session.settle()
+      if (session.status === 'modified') await this.#write(session, this.#expiry(session, this.#now()))
     }
+  }
+
+  /**
+   * The live sessions of `subject` (see {@link Session.setSubject}), for a "your devices"
+   * page: at most `limit` of them (default 100, at most 1000), the most recently seen first,
+   * each with an opaque `id` for {@link SessionManager.revoke}, when it was created and last
+   * seen, and whether it is `current`. One indexed query. Needs a store with subjects (a
+   * {@link KyselyStore}).
+   *
+   * @example
+   * ```ts
+   * const devices = await sessions.listSubject('user-42', { current: session })
+   * ```
+   */
+  async listSubject(
+    subject: string,
+    options: { limit?: number; current?: Session } = {},
+  ): Promise<SessionSummary[]> {
+    checkSubject(subject)
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['limit', 'current'])
+    const { limit = DEFAULT_LIST_LIMIT, current } = options
+    checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+    if (current !== undefined && !(current instanceof Session)) {
+      throw new TypeError('current must be a Session from this library')
+    }
+    const rows = await this.#subjectStore('listBySubject').listBySubject!(subject, { limit })
+    const currentKey = current?.stored ? current.key : undefined
+    const seen = (summary: SessionSummary) => (summary.lastSeenAt ?? summary.createdAt)?.getTime() ?? 0
+    return rows
+      .map((row) => ({
+        id: this.#deviceId(subject, row.token),
+        createdAt: row.createdAt,
+        lastSeenAt: row.lastSeenAt,
+        expiry: row.expiry,
+        current: row.token === currentKey,
+      }))
+      .sort((a, b) => seen(b) - seen(a))
+  }
+
+  /**
+   * How many live sessions `subject` has. One indexed query.
+   *
+   * @example
+   * ```ts
+   * const n = await sessions.countSubject('user-42')
+   * ```
+   */
+  async countSubject(subject: string): Promise<number> {
+    checkSubject(subject)
+    return this.#subjectStore('countBySubject').countBySubject!(subject)
+  }
+
+  /**
+   * Signs one session out ("sign out this device"): the session of an `id` from
+   * {@link SessionManager.listSubject} is deleted, and its next request is anonymous.
+   * Resolves to whether there was such a live session. With `subject`, only a session of
+   * that subject is revoked: pass the signed-in user's id, so that an id from elsewhere
+   * revokes nothing.
+   *
+   * @throws TypeError or RangeError when `id` is not such an id.
+   *
+   * @example
+   * ```ts
+   * const [device] = await sessions.listSubject('user-42')
+   * if (device) await sessions.revoke(device.id, { subject: 'user-42' })
+   * ```
+   */
+  async revoke(id: string, options: { subject?: string } = {}): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError('id must be a string from listSubject()')
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['subject'])
+    const match = DEVICE_ID_PATTERN.exec(id)
+    const subject = match === null ? undefined : Buffer.from(match[1]!, 'base64url').toString('utf8')
+    if (subject === undefined || Buffer.from(subject, 'utf8').toString('base64url') !== match![1]) {
+      throw new RangeError('id must be an id from listSubject()')
+    }
+    checkSubject(subject, 'id')
+    if (options.subject !== undefined) {
+      checkSubject(options.subject, 'options.subject')
+      if (options.subject !== subject) return false
+    }
+    const wanted = Buffer.from(match![2]!, 'base64url')
+    const store = this.#subjectStore('listBySubject')
+    let after: string | undefined
+    for (;;) {
+      const rows = await store.listBySubject!(subject, {
+        limit: MAX_LIST_LIMIT,
+        ...(after === undefined ? {} : { after }),
+      })
+      for (const row of rows) {
+        if (timingSafeEqual(this.#deviceHash(row.token), wanted)) {
+          await store.delete(row.token)
+          return true
+        }
+      }
+      if (rows.length < MAX_LIST_LIMIT) return false
+      after = rows[rows.length - 1]!.token
+    }
+  }
+
+  /**
+   * Signs out every session of `subject` ("sign out everywhere", after a password change
+   * or a ban), or every one but `except` ("sign out all other devices"), in one indexed
+   * statement; resolves to how many were deleted. Requests of those sessions that are in
+   * flight cannot write them back.
+   *
+   * @example
+   * ```ts
+   * await sessions.revokeSubject('user-42', { except: session })
+   * ```
+   */
+  async revokeSubject(subject: string, options: { except?: Session } = {}): Promise<number> {
+    checkSubject(subject)
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['except'])
+    const { except } = options
+    if (except !== undefined && !(except instanceof Session)) {
+      throw new TypeError('except must be a Session from this library')
+    }
+    const store = this.#subjectStore('deleteBySubject')
+    const key = except?.key
+    return store.deleteBySubject!(subject, key === undefined ? {} : { except: key })
   }
 
   #makeBackend(withRequest: boolean): SessionBackend {
@@ -330,11 +671,116 @@ export class SessionManager {
       },
       deleteKey: (key) => this.#store.delete(key),
       check: (value, path) => this.#codec.check?.(value, path),
+      checkSize: (session, key, value) => {
+        // Setting a short primitive under a short key grows jsonCodec's output by at most
+        // `bound` bytes: when the session stays under the limit even so, there is no need
+        // to encode it all again (the usual set: a counter, an id, a flag). Else, exactly.
+        const bound = this.#codec === jsonCodec ? primitiveBound(key, value) : undefined
+        const size = session.size
+        if (bound !== undefined && size !== undefined && size + bound <= this.#maxDataSize) {
+          session.size = size + bound
+          return
+        }
+        session.size = this.#encode(session, key).byteLength
+      },
     }
+  }
+
+  /** The session's bytes; a RangeError when they are more than `maxDataSize`. */
+  #encode(session: Session, key?: string): Uint8Array {
+    const data = this.#codec.encode(session.deadline, session.values)
+    if (data.byteLength > this.#maxDataSize) {
+      const what = key === undefined ? 'session' : `value of "${key}" makes the session`
+      throw new RangeError(
+        `${what} ${data.byteLength} bytes when encoded, more than maxDataSize (${this.#maxDataSize})`,
+      )
+    }
+    return data
+  }
+
+  /**
+   * Writes the session until `expiry`: inserts a token made in this request, updates a
+   * loaded one while it is live. False when it was not live (ended elsewhere).
+   */
+  async #write(session: Session, expiry: number): Promise<boolean> {
+    const data = this.#encode(session)
+    session.size = data.byteLength
+    const key = session.key!
+    const store = this.#store
+    if (session.created || store.update === undefined) {
+      const subject = session.created ? session.subject : undefined
+      const options =
+        session.subjectChanged || (subject !== undefined && subject !== null)
+          ? { subject: session.subject }
+          : undefined
+      await store.commit(key, data, new Date(expiry), options)
+    } else {
+      const options = session.subjectChanged ? { subject: session.subject } : undefined
+      if (!(await store.update(key, data, new Date(expiry), options))) {
+        session.settled(true)
+        return false
+      }
+    }
+    session.saved(expiry)
+    return true
+  }
+
+  /** Whether saving `session` now would do anything: decided without waiting. */
+  #needsSave(session: Session): boolean {
+    return session.hasPending || session.status !== 'unmodified' || this.#touchDue(session, this.#now())
+  }
+
+  /** Whether an unmodified session's expiry must move (idle timeout, stale by more than touchAfter). */
+  #touchDue(session: Session, now: number): boolean {
+    if (this.#idleTimeout === undefined || !session.stored) return false
+    const stored = session.storedExpiry
+    return stored === undefined || this.#expiry(session, now) - stored > this.#touchAfter
+  }
+
+  #subjectStore(method: 'listBySubject' | 'countBySubject' | 'deleteBySubject'): SessionStore {
+    if (typeof this.#store[method] !== 'function') {
+      throw new TypeError(
+        `store has no ${method}(): per-user sessions need a store with subjects (a KyselyStore)`,
+      )
+    }
+    return this.#store
+  }
+
+  /** The token a cookie value carries, when well-formed (and, with a secret, signed). */
+  #tokenOf(value: string | undefined): string | undefined {
+    if (value === undefined) return undefined
+    if (this.#secrets.length === 0) return TOKEN_PATTERN.test(value) ? value : undefined
+    const match = SIGNED_PATTERN.exec(value)
+    if (match === null) return undefined
+    const token = match[1]!
+    const mac = Buffer.from(match[2]!, 'base64url')
+    for (const secret of this.#secrets) {
+      if (timingSafeEqual(macOf(secret, token), mac)) return token
+    }
+    return undefined
+  }
+
+  #cookieValue(token: string): string {
+    const secret = this.#secrets[0]
+    return secret === undefined ? token : `${token}.${macOf(secret, token).toString('base64url')}`
   }
 
   #keyOf(token: string): string {
     return this.#hashTokens ? createHash('sha256').update(token).digest('hex') : token
+  }
+
+  /** The opaque id of the session stored under `key`: the subject, and a hash of the key. */
+  #deviceId(subject: string, key: string): string {
+    return `${Buffer.from(subject, 'utf8').toString('base64url')}.${this.#deviceHash(key).toString('base64url')}`
+  }
+
+  /** 16 bytes of SHA-256 over the key with a label: not the key, not the token's hash. */
+  #deviceHash(key: string): Buffer {
+    return createHash('sha256')
+      .update('kysely-session-store device\0')
+      .update(key)
+      .digest()
+      .subarray(0, MAC_BYTES)
   }
 
   #expiry(session: Session, now: number): number {
@@ -344,7 +790,9 @@ export class SessionManager {
 
   #cookieFor(session: Session, expiry: number, now: number): HeaderList {
     const persistent = this.#cookie.persist || session.values[REMEMBER_ME] === true
-    return this.#headers(writeCookie(this.#cookie, session.token!, expiry, now, persistent))
+    return this.#headers(
+      writeCookie(this.#cookie, this.#cookieValue(session.token!), expiry, now, persistent),
+    )
   }
 
   #headers(setCookie: string): HeaderList {
@@ -381,4 +829,43 @@ export class SessionManager {
 function checkPositive(name: string, value: unknown): void {
   checkInterval(name, value)
   if (value === 0) throw new RangeError(`${name} must be a positive number of milliseconds, got 0`)
+}
+
+/**
+ * At most how many bytes `"key":value,` adds to jsonCodec's output, for a primitive value
+ * (a string up to 1,024 characters); undefined for anything else. Every character may be
+ * escaped as \uXXXX (6 bytes); 64 bytes cover the punctuation, the longest number, and the
+ * wrapper a key named like the codec's tag adds.
+ */
+function primitiveBound(key: string, value: unknown): number | undefined {
+  if (key.length > 1024) return undefined
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+      return 6 * key.length + 64
+    case 'string':
+      return value.length > 1024 ? undefined : 6 * (key.length + value.length) + 64
+    default:
+      return value === null ? 6 * key.length + 64 : undefined
+  }
+}
+
+function resolveSecrets(secret: unknown): readonly string[] {
+  if (secret === undefined) return []
+  const secrets = typeof secret === 'string' ? [secret] : secret
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new TypeError('secret must be a string or a non-empty array of strings')
+  }
+  for (const each of secrets) {
+    if (typeof each !== 'string')
+      throw new TypeError('secret must be a string or a non-empty array of strings')
+    if (each.length < MIN_SECRET_LENGTH) {
+      throw new RangeError(`secret must be at least ${MIN_SECRET_LENGTH} characters long, got ${each.length}`)
+    }
+  }
+  return Object.freeze([...secrets])
+}
+
+function macOf(secret: string, token: string): Buffer {
+  return createHmac('sha256', secret).update(token).digest().subarray(0, MAC_BYTES)
 }

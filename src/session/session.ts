@@ -1,3 +1,5 @@
+import { checkSubject } from '../validate.js'
+
 /**
  * What a session's changes look like to its manager: `'unmodified'` (nothing to save),
  * `'modified'` (saved at the end of the request) or `'destroyed'` (deleted; its cookie is
@@ -16,8 +18,30 @@ export interface SessionBackend {
   lifetime: number
   newToken(): { token: string; key: string }
   deleteKey(key: string): Promise<void>
+  /** Throws when `value` cannot be kept under `path` (the codec's check). */
   check(value: unknown, path: string): void
+  /** Throws when the session, as it now is, with `value` just set under `key`, is larger than the manager accepts. */
+  checkSize(session: Session, key: string, value: unknown): void
 }
+
+/** What a session loaded from the store, or made by the manager, starts with. */
+export interface SessionState {
+  token?: string | undefined
+  key?: string | undefined
+  deadline?: number
+  values?: Readonly<Record<string, unknown>>
+  subject?: string | null
+  /** The expiry the store holds for this session (when the store tells it). */
+  expiry?: number | undefined
+  /** The size of the data it was decoded from, in bytes. */
+  size?: number | undefined
+}
+
+/**
+ * Keys `set` refuses and decoding drops: on an ordinary object they reach its prototype,
+ * so code that copies session values into one could be made to change it.
+ */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** The key under which remember-me is kept among the values (SCS's name), hidden from keys(). */
 export const REMEMBER_ME = '__rememberMe'
@@ -40,26 +64,37 @@ export class Session {
   #status: SessionStatus = 'unmodified'
   #token: string | undefined
   #key: string | undefined
+  #subject: string | null
+  #subjectChanged = false
+  /** Whether the key's row is in the store as far as this request knows (loaded or saved). */
+  #stored: boolean
+  /** Whether the key was made in this request and not saved yet: only such a key is inserted. */
+  #created = false
+  #storedExpiry: number | undefined
+  #pending: Array<Promise<void>> | undefined
+  /** At least the size of the session's encoding, in bytes, when known; see {@link SessionBackend.checkSize}. */
+  #size: number | undefined
 
   /**
    * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
-   * one there. The constructor is declared with what it needs (the manager's backend and the
-   * loaded state) so that its published type is honest: `new Session()` does not compile.
+   * one there. The constructor is private, so that the published type is honest:
+   * `new Session()` does not compile.
    */
-  constructor(
-    backend: SessionBackend,
-    state: {
-      token?: string | undefined
-      key?: string | undefined
-      deadline?: number
-      values?: Record<string, unknown>
-    } = {},
-  ) {
+  private constructor(backend: SessionBackend, state: SessionState) {
     this.#backend = backend
     this.#token = state.token
     this.#key = state.key
+    this.#stored = state.key !== undefined
     this.#deadline = state.deadline ?? backend.now() + backend.lifetime
-    this.#values = state.values ?? {}
+    this.#values = ownValues(state.values)
+    this.#subject = state.subject ?? null
+    this.#storedExpiry = state.expiry
+    this.#size = state.size
+  }
+
+  /** @internal How a SessionManager makes a session (stripped from the published types). */
+  static create(backend: SessionBackend, state: SessionState = {}): Session {
+    return new Session(backend, state)
   }
 
   /**
@@ -71,12 +106,16 @@ export class Session {
    * ```
    */
   get(key: string): unknown {
-    return this.#values[checkKey(key)]
+    return this.#values[checkKey(key)] // a null-prototype object: own values only
   }
 
   /**
    * Puts `value` under `key` and marks the session modified. Values must be what the codec
-   * can encode (by default JSON values, Dates and Uint8Arrays); others throw a TypeError here.
+   * can encode (by default JSON values, Dates and Uint8Arrays, nested at most
+   * {@link JSON_CODEC_MAX_DEPTH} deep); others throw here, and so do the keys `__proto__`,
+   * `constructor` and `prototype` (a TypeError naming the key) and a value that would make
+   * the session larger than the manager's `maxDataSize` (a RangeError). A refused value
+   * leaves the session as it was.
    *
    * @example
    * ```ts
@@ -85,8 +124,20 @@ export class Session {
    */
   set(key: string, value: unknown): this {
     checkKey(key)
+    if (RESERVED_KEYS.has(key)) {
+      throw new TypeError(`key must not be "${key}": __proto__, constructor and prototype are reserved`)
+    }
     this.#backend.check(value, key)
+    const had = Object.hasOwn(this.#values, key)
+    const previous = this.#values[key]
     this.#values[key] = value
+    try {
+      this.#backend.checkSize(this, key, value)
+    } catch (error) {
+      if (had) this.#values[key] = previous
+      else delete this.#values[key]
+      throw error
+    }
     this.#status = 'modified'
     return this
   }
@@ -108,7 +159,7 @@ export class Session {
    *
    * @example
    * ```ts
-   * if (!session.has('userId')) return redirect('/login')
+   * if (!session.has('userId')) console.log('not signed in')
    * ```
    */
   has(key: string): boolean {
@@ -154,7 +205,7 @@ export class Session {
    */
   clear(): void {
     if (Object.keys(this.#values).length === 0) return
-    this.#values = {}
+    this.#values = Object.create(null)
     this.#status = 'modified'
   }
 
@@ -219,7 +270,7 @@ export class Session {
    *
    * @example
    * ```ts
-   * session.rememberMe(form.get('remember') === 'on')
+   * session.rememberMe(true) // the user ticked "remember me"
    * ```
    */
   rememberMe(remember: boolean): void {
@@ -241,42 +292,114 @@ export class Session {
   }
 
   /**
-   * Session-fixation defence: deletes the session under its old token, keeps its values,
-   * and gives it a new token (and a fresh deadline) that this response's cookie carries.
-   * Call it whenever privileges change: at login, at logout, on a role change.
+   * The subject (a user id) this session belongs to, or null: what
+   * {@link SessionManager.listSubject} and {@link SessionManager.revokeSubject} find it by.
+   *
+   * @example
+   * ```ts
+   * const userId = session.subject // null when anonymous
+   * ```
+   */
+  get subject(): string | null {
+    return this.#subject
+  }
+
+  /**
+   * Makes the session belong to `subject` (a user id: a string of 1 to 255 characters), or
+   * to no one with `null`, and marks it modified when that changes it. Call it at login,
+   * right after {@link Session.renewToken}. Needs a store with subjects (a
+   * {@link KyselyStore}).
    *
    * @example
    * ```ts
    * await session.renewToken()
-   * session.set('userId', user.id)
+   * session.setSubject('user-42')
    * ```
    */
-  async renewToken(): Promise<void> {
-    const old = this.#key
-    const fresh = this.#backend.newToken() // throws for sessions that have no request
-    if (old !== undefined) await this.#backend.deleteKey(old)
-    this.#token = fresh.token
-    this.#key = fresh.key
-    this.#deadline = this.#backend.now() + this.#backend.lifetime
+  setSubject(subject: string | null): void {
+    if (subject !== null) {
+      if (typeof subject !== 'string') throw new TypeError('subject must be a string or null')
+      checkSubject(subject) // what the store's subject column holds: 1 to 255 characters
+    }
+    if (subject === this.#subject) return
+    this.#subject = subject
+    this.#subjectChanged = true
     this.#status = 'modified'
   }
 
   /**
-   * Ends the session: deletes it from the store, clears its values, and clears the cookie
-   * in this response. Values set afterwards start a new session with a new token.
+   * Session-fixation defence: gives the session a new token (and a fresh deadline) that
+   * this response's cookie carries, keeps its values, and deletes the session under its old
+   * token. Call it whenever privileges change: at login, at logout, on a role change.
+   *
+   * The token changes at once, before this method returns: values set afterwards are saved
+   * under the new token whether or not the returned promise was awaited. The promise
+   * settles when the old token's deletion has; a failed deletion also fails this request's
+   * save (its response becomes a 500), so the promise never needs a handler of its own.
+   *
+   * @example
+   * ```ts
+   * await session.renewToken()
+   * session.set('userId', 42)
+   * ```
+   */
+  renewToken(): Promise<void> {
+    let fresh: { token: string; key: string }
+    try {
+      fresh = this.#backend.newToken() // throws for sessions that have no request
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const old = this.#stored ? this.#key : undefined
+    this.#token = fresh.token
+    this.#key = fresh.key
+    this.#stored = false
+    this.#created = true
+    this.#storedExpiry = undefined
+    this.#deadline = this.#backend.now() + this.#backend.lifetime
+    this.#status = 'modified'
+    return old === undefined ? Promise.resolve() : this.#delete(old)
+  }
+
+  /**
+   * Ends the session: clears its values and subject, clears the cookie in this response,
+   * and deletes it from the store. Values set afterwards start a new session with a new
+   * token.
+   *
+   * The session is ended at once, before this method returns; the promise settles when the
+   * deletion has. A failed deletion also fails this request's save (its response becomes a
+   * 500), so the promise never needs a handler of its own.
    *
    * @example
    * ```ts
    * await session.destroy() // logout
    * ```
    */
-  async destroy(): Promise<void> {
-    if (this.#key !== undefined) await this.#backend.deleteKey(this.#key)
-    this.#values = {}
+  destroy(): Promise<void> {
+    const old = this.#stored ? this.#key : undefined
+    this.#values = Object.create(null)
     this.#token = undefined
     this.#key = undefined
+    this.#stored = false
+    this.#created = false
+    this.#storedExpiry = undefined
+    this.#subject = null
+    this.#subjectChanged = false
     this.#deadline = this.#backend.now() + this.#backend.lifetime
     this.#status = 'destroyed'
+    return old === undefined ? Promise.resolve() : this.#delete(old)
+  }
+
+  #delete(key: string): Promise<void> {
+    let deletion: Promise<void>
+    try {
+      deletion = this.#backend.deleteKey(key)
+    } catch (error) {
+      deletion = Promise.reject(error)
+    }
+    deletion.catch(() => undefined) // handled: save() reports it
+    ;(this.#pending ??= []).push(deletion)
+    return deletion
   }
 
   /** @internal The token the cookie carries (undefined until first committed). */
@@ -294,19 +417,99 @@ export class Session {
     return this.#values
   }
 
+  /** @internal Whether the key's row is in the store, as far as this request knows. */
+  get stored(): boolean {
+    return this.#stored
+  }
+
+  /** @internal Whether the subject changed in this request. */
+  get subjectChanged(): boolean {
+    return this.#subjectChanged
+  }
+
+  /** @internal Whether the key was made in this request and not saved yet (so it may be inserted). */
+  get created(): boolean {
+    return this.#created
+  }
+
+  /** @internal The expiry the store holds, when known. */
+  get storedExpiry(): number | undefined {
+    return this.#storedExpiry
+  }
+
+  /** @internal At least the size of the session's encoding, in bytes, when known. */
+  get size(): number | undefined {
+    return this.#size
+  }
+
+  /** @internal See {@link Session.size}. */
+  set size(size: number | undefined) {
+    this.#size = size
+  }
+
+  /** @internal Whether a deletion (of renewToken or destroy) has not been waited for yet. */
+  get hasPending(): boolean {
+    return this.#pending !== undefined
+  }
+
+  /** @internal Waits for the pending deletions; rejects with the first that failed. */
+  async settle(): Promise<void> {
+    const pending = this.#pending
+    if (pending === undefined) return
+    this.#pending = undefined
+    for (const result of await Promise.allSettled(pending)) {
+      if (result.status === 'rejected') throw result.reason
+    }
+  }
+
   /** @internal Gives a session its first token, just before its first commit. */
   assign(identity: { token: string | undefined; key: string }): void {
     this.#token = identity.token
     this.#key = identity.key
+    this.#created = true
+    this.#stored = false
   }
 
-  /** @internal After a save: nothing is pending any more. */
-  saved(): void {
+  /** @internal After a write: the store holds this session until `expiry`. */
+  saved(expiry: number): void {
     this.#status = 'unmodified'
+    this.#created = false
+    this.#stored = true
+    this.#subjectChanged = false
+    this.#storedExpiry = expiry
+  }
+
+  /**
+   * @internal After a save found nothing to do, or found the session ended elsewhere
+   * (`ended`): nothing is pending any more.
+   */
+  settled(ended = false): void {
+    this.#status = 'unmodified'
+    this.#subjectChanged = false
+    if (ended) this.#stored = false
   }
 }
 
 function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string')
   return key
+}
+
+/**
+ * The values in a null-prototype object, without the reserved keys: `values` itself when it
+ * already is one (a codec's fresh output, as jsonCodec's), else a copy.
+ */
+function ownValues(values: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  if (values === undefined) return Object.create(null)
+  if (
+    Object.getPrototypeOf(values) === null &&
+    !('__proto__' in values || 'constructor' in values || 'prototype' in values)
+  ) {
+    return values as Record<string, unknown>
+  }
+  const out: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(values)) {
+    if (!RESERVED_KEYS.has(key)) out[key] = values[key]
+  }
+  return out
 }
