@@ -86,7 +86,11 @@ export const jsonCodec: Required<Codec> = {
  */
 export function parseJson(data: Uint8Array): unknown {
   try {
-    return JSON.parse(Buffer.from(data).toString('utf8'))
+    // Read in place: Buffer.from(data) would copy it first.
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')
+    return JSON.parse(text)
   } catch {
     throw new TypeError(`session data is not valid JSON (${data.byteLength} bytes)`)
   }
@@ -135,7 +139,9 @@ function untag(value: unknown, depth: number): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (Array.isArray(value)) {
     checkDepth(depth)
-    return value.map((item) => untag(item, depth + 1))
+    // JSON.parse made this array for us alone: its items are replaced in place.
+    for (let i = 0; i < value.length; i++) value[i] = untag(value[i], depth + 1)
+    return value
   }
   const record = value as Record<string, unknown>
   switch (record[TAG]) {
@@ -153,15 +159,27 @@ function untag(value: unknown, depth: number): unknown {
   }
 }
 
-/** The entries back from their JSON form; the session's own values (depth -1) without a prototype. */
+/**
+ * The entries back from their JSON form. The session's own values (depth -1) go into a new
+ * object without a prototype; a nested object, which JSON.parse made for us alone, is
+ * revived in place. JSON.parse made a `__proto__` key an own property; it is dropped, so
+ * that code copying the object (Object.assign, a spread) cannot assign through it.
+ */
 function untagEntries(record: Record<string, unknown>, depth: number): Record<string, unknown> {
   checkDepth(depth)
-  // JSON.parse made `__proto__` an own key; assigning it here would set the prototype.
-  const out: Record<string, unknown> = depth < 0 ? Object.create(null) : {}
-  for (const key of Object.keys(record)) {
-    if (key !== '__proto__') out[key] = untag(record[key], depth + 1)
+  if (depth < 0) {
+    const out: Record<string, unknown> = Object.create(null)
+    for (const key of Object.keys(record)) {
+      if (key !== '__proto__') out[key] = untag(record[key], depth + 1)
+    }
+    return out
   }
-  return out
+  if (Object.hasOwn(record, '__proto__')) delete record['__proto__']
+  for (const key of Object.keys(record)) {
+    const item = record[key]
+    if (typeof item === 'object' && item !== null) record[key] = untag(item, depth + 1)
+  }
+  return record
 }
 
 function checkDepth(depth: number): void {

@@ -23,6 +23,8 @@ interface HoldState {
   readonly flushHeaders: Original
   /** The calls held back while the session is being saved; undefined until then. */
   calls: Array<[Method, IArguments]> | undefined
+  /** Set once the first call found nothing to save: every call goes straight through. */
+  passing: boolean
 }
 
 const STATE = Symbol('kysely-session-store.hold')
@@ -50,6 +52,7 @@ export function hold(res: ServerResponse, session: Session, saver: Saver): void 
     end: held.end,
     flushHeaders: held.flushHeaders,
     calls: undefined,
+    passing: false,
   }
   held.writeHead = heldWriteHead
   held.write = heldWrite
@@ -75,6 +78,7 @@ function heldFlushHeaders(this: Held): unknown {
 
 function intercept(res: Held, method: Method, args: IArguments): unknown {
   const state = res[STATE]
+  if (state.passing) return state[method].apply(res, args as unknown as unknown[])
   if (state.calls === undefined) {
     let needed = true // when the check itself fails, save() reports it
     try {
@@ -83,7 +87,9 @@ function intercept(res: Held, method: Method, args: IArguments): unknown {
       // needed stays true
     }
     if (!needed) {
-      restore(res, state)
+      // The usual read: nothing to save. The replacements stay (putting the methods back
+      // costs four more property writes per response) and pass every call through.
+      state.passing = true
       return state[method].apply(res, args as unknown as unknown[])
     }
     state.calls = []
