@@ -20,6 +20,22 @@ export class Watchdog {
   }
 
   /**
+   * Calls `expire` once `deadline` (a `performance.now()` time) has passed, unless
+   * {@link Watchdog.remove} was called with the returned entry first.
+   */
+  add(deadline: number, expire: () => void): Watched {
+    const entry: Watched = { deadline, expire }
+    this.#watched.add(entry)
+    this.#timer ??= setInterval(() => this.#check(), this.#tick).unref()
+    return entry
+  }
+
+  /** Stops watching `entry`. */
+  remove(entry: Watched): void {
+    this.#watched.delete(entry)
+  }
+
+  /**
    * `promise`, or a rejection with `expired()` once `ms` have passed, whichever comes first;
    * `onExpire` runs when the deadline won. A late settlement of `promise` is ignored (and
    * never becomes an unhandled rejection).

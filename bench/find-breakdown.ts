@@ -1,0 +1,64 @@
+/**
+ * Where the time of one SQLite find goes, layer by layer: the raw prepared statement, the
+ * same text through Kysely's executeQuery on our sqlite() factory (its statement cache), and
+ * the store's find (validation, tracing check, time limit, retry loop, byte normalisation).
+ * CPU time per call in a tight loop, layers taking turns for 5 rounds, medians; a SQLite file
+ * (WAL, synchronous=NORMAL) holding 20,000 sessions, as `npm run bench`'s SQLite file cell.
+ *
+ *   npx tsx bench/find-breakdown.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { CompiledQuery } from 'kysely'
+import { sqlite } from '../dialects/sqlite.js'
+import { KyselyStore, migrate } from '../src/index.js'
+
+const SESSIONS = 20_000
+const CALLS = 100_000
+const dir = mkdtempSync(join(tmpdir(), 'kss-find-'))
+const file = join(dir, 'find.db')
+const db = sqlite(file)
+await migrate(db)
+const store = new KyselyStore(db, 0)
+const data = new Uint8Array(256).fill(7)
+const expiry = new Date(Date.now() + 3600_000)
+for (let i = 0; i < SESSIONS; i++) await store.commit(`tok-${i}`, data, expiry)
+const raw = new Database(file)
+const text = 'SELECT data FROM "sessions" WHERE token = ? AND expiry > ? AND ended_at IS NULL'
+const statement = raw.prepare(text)
+
+const layers: Array<[string, (i: number) => unknown]> = [
+  ['raw better-sqlite3 get, prepared once', (i) => statement.get(`tok-${i % SESSIONS}`, Date.now())],
+  [
+    'Kysely executeQuery on sqlite()',
+    (i) => db.executeQuery(CompiledQuery.raw(text, [`tok-${i % SESSIONS}`, Date.now()])),
+  ],
+  ['KyselyStore.find', (i) => store.find(`tok-${i % SESSIONS}`)],
+]
+const times = new Map<string, number[]>(layers.map(([name]) => [name, []]))
+for (let round = 0; round < 5; round++) {
+  for (const [name, call] of layers) {
+    for (let i = 0; i < 10_000; i++) await call(i)
+    const before = process.cpuUsage()
+    for (let i = 0; i < CALLS; i++) await call(i)
+    const used = process.cpuUsage(before)
+    times.get(name)!.push((used.user + used.system) / CALLS)
+  }
+}
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const rawMedian = median(times.get(layers[0]![0])!)
+console.log('| layer | CPU us per find (median of 5) | x raw | added by the layer |')
+console.log('| --- | ---: | ---: | ---: |')
+let previous = 0
+for (const [name] of layers) {
+  const us = median(times.get(name)!)
+  console.log(
+    `| ${name} | ${us.toFixed(2)} | ${(rawMedian / us).toFixed(2)}x | ${previous ? `+${(us - previous).toFixed(2)}` : ''} |`,
+  )
+  previous = us
+}
+raw.close()
+await db.destroy()
+rmSync(dir, { recursive: true, force: true })
