@@ -90,14 +90,17 @@ const V1_SQLITE =
   'CREATE TABLE IF NOT EXISTS sessions (token TEXT NOT NULL PRIMARY KEY, data BLOB NOT NULL, expiry INTEGER NOT NULL); ' +
   'CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)'
 
-/** A SQLite file with `rows` sessions; `subjects` > 0 gives today's table, each session a subject. */
-function fillSqlite(file: string, rows: number, subjects = 0): void {
+/**
+ * A SQLite file with `rows` sessions in today's table (each of the `subjects` > 0 owning some),
+ * or with `subjects` = 'v1' in the table of version 0.1.
+ */
+function fillSqlite(file: string, rows: number, subjects: number | 'v1' = 0): void {
   const database = new Database(file)
   database.pragma('journal_mode = WAL')
   const data = Buffer.alloc(256, 0xab)
   const now = Date.now()
   const expiry = now + 86_400_000
-  if (subjects === 0) {
+  if (subjects === 'v1') {
     database.exec(V1_SQLITE)
     const insert = database.prepare('INSERT INTO sessions VALUES (?, ?, ?)')
     database.transaction(() => {
@@ -110,7 +113,9 @@ function fillSqlite(file: string, rows: number, subjects = 0): void {
       'INSERT INTO sessions (token, data, expiry, subject, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
     )
     database.transaction(() => {
-      for (let i = 1; i <= rows; i++) insert.run(`tok-${i}`, data, expiry, `user-${i % subjects}`, now, now)
+      for (let i = 1; i <= rows; i++) {
+        insert.run(`tok-${i}`, data, expiry, subjects > 0 ? `user-${i % subjects}` : null, now, now)
+      }
     })()
   }
   database.close()
@@ -429,7 +434,7 @@ async function subjectsAtScale(): Promise<void> {
   // SQLite: two files, today's and 0.1's, through sqlite() (the statement cache serves both).
   const dir = mkdtempSync(join(tmpdir(), 'kss-scale-subjects-'))
   fillSqlite(join(dir, 'v2.db'), MILLION, SUBJECTS)
-  fillSqlite(join(dir, 'v1.db'), MILLION)
+  fillSqlite(join(dir, 'v1.db'), MILLION, 'v1')
   const db2 = sqlite(join(dir, 'v2.db'))
   const db1 = sqlite(join(dir, 'v1.db'))
   results.sqlite = await subjectRounds(new KyselyStore(db2, 0), random, SUBJECTS)
@@ -466,9 +471,10 @@ async function subjectsAtScale(): Promise<void> {
     `\n## A subject's sessions: ${MILLION} sessions of ${SUBJECTS} subjects (10 each), p50 in ms, medians of 5 rounds`,
   )
   say(
-    '| engine | find | listBySubject | x find | countBySubject | x find | deleteBySubject | x find | target (<= 2x find) |',
+    '| engine | find | listBySubject | x find | countBySubject | x find | deleteBySubject | x find | ' +
+      'one-row delete | deleteBySubject x one-row delete | target (<= 2x find) |',
   )
-  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  say('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
   for (const [engine, r] of Object.entries(results)) {
     const x = (v: number) => round(v / r.find!, 2)
     const met = x(r.listBySubject!) <= 2 && x(r.deleteBySubject!) <= 2
@@ -494,6 +500,7 @@ async function subjectRounds(store: KyselyStore, random: (n: number) => number, 
     listBySubject: [],
     countBySubject: [],
     deleteBySubject: [],
+    delete: [],
   }
   const deleted = new Set<number>()
   for (let round = 0; round < 5; round++) {
