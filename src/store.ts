@@ -656,7 +656,15 @@ export class KyselyStore implements AsyncDisposable {
       )
       const run = (): void => {
         attempts++
-        this.#db.executeQuery<R>(compiled(sql, parameters)).then(
+        let query: Promise<QueryResult<R>>
+        try {
+          query = this.#db.executeQuery<R>(compiled(sql, parameters))
+        } catch (error) {
+          // A Kysely instance that throws instead of rejecting (a proxy, a broken plugin): the
+          // same path as a rejection, never a throw out of a retry's timer.
+          query = Promise.reject(error)
+        }
+        query.then(
           (result) => settle(undefined, result),
           (cause: unknown) => {
             if (settled) return

@@ -111,6 +111,30 @@ describe('sqlite() factory', () => {
     expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true)
   })
 
+  test('a Kysely instance whose executeQuery throws instead of rejecting: the call rejects with SessionStoreError', async () => {
+    const real = sqlite(':memory:')
+    await migrate(real)
+    const thrown = new Error('thrown, not rejected')
+    const db = new Proxy(real, {
+      get(target, property) {
+        if (property === 'executeQuery') {
+          return () => {
+            throw thrown
+          }
+        }
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const error = (await new KyselyStore(db, 0)
+      .find(randomToken())
+      .catch((e: unknown) => e)) as SessionStoreError
+    expect(error).toBeInstanceOf(SessionStoreError)
+    expect(error.code).toBe('engine')
+    expect((error.cause as Error).message).toBe('thrown, not rejected')
+    await real.destroy()
+  })
+
   test.each([
     ['a number', 42],
     ['an empty path', ''],
