@@ -1,7 +1,8 @@
 // The package as users install it: its exports, its subpaths, its example, in child processes.
 // `npm test` builds dist/ first (pretest), so these import 'kysely-session-store' itself.
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
+import { readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
 
@@ -114,5 +115,22 @@ describe('the package', () => {
       console.log(source.includes('expiry TIMESTAMPTZ NOT NULL'), existsSync(copy))
     `)
     expect(stdout.trim()).toBe('true false')
+  })
+
+  test('the core never imports a factory: no module under src/ imports from dialects/', () => {
+    const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => join(root, 'src', file))
+    const specifier = /(?:from\s*|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g
+    const edges: string[] = []
+    for (const file of files) {
+      for (const [, target] of readFileSync(file, 'utf8').matchAll(specifier)) {
+        if (!target!.startsWith('.')) continue
+        const to = relative(root, resolve(dirname(file), target!))
+        if (to.startsWith('dialects')) edges.push(`${relative(root, file)} -> ${to}`)
+      }
+    }
+    expect(files.length).toBeGreaterThan(20)
+    expect(edges).toEqual([])
   })
 })
