@@ -172,6 +172,29 @@ export async function hasIndex(
   return (await query.execute(db)).rows.length > 0
 }
 
+/**
+ * The column names of `table` (sorted; none when it does not exist), read for that table alone:
+ * Kysely's getTables() reads every table, and fails when a test file running at the same time
+ * drops one of them between its catalog reads (Postgres: relation "..." does not exist).
+ */
+export async function columnsOf(db: Kysely<any>, family: FamilyName, table: string): Promise<string[]> {
+  const query = {
+    postgres: sql<{ name: string }>`SELECT attname AS name FROM pg_attribute
+      WHERE attrelid = to_regclass(quote_ident(${table})) AND attnum > 0 AND NOT attisdropped`,
+    sqlite: sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`,
+    mysql: sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns
+      WHERE table_schema = DATABASE() AND table_name = ${table}`,
+  }[family]
+  return (await query.execute(db)).rows.map((row) => row.name).sort()
+}
+
+/** How many Postgres connections named `applicationName` are open, as `observer` sees them. */
+export async function connectionsNamed(observer: Kysely<any>, applicationName: string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE application_name = ${applicationName}`.execute(observer)
+  return rows[0]!.n
+}
+
 /** Timers that keep the process alive. */
 export function refedTimers(): number {
   return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length

@@ -3,19 +3,11 @@ import { createPool } from 'mysql2'
 import mysql2 from 'mysql2/promise'
 import { describe, expect, test } from 'vitest'
 import { mysql } from '../dialects/mysql.js'
-import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
+import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { checkSchemaOption, checkUpgradeInProcesses } from './migrate-checks.js'
 import { sessionConformance } from './session-suite.js'
-import {
-  bytes,
-  createVersion1Table,
-  migrateInProcesses,
-  randomTable,
-  randomToken,
-  readRows,
-  sleep,
-  text,
-} from './helpers.js'
+import { bytes, migrateInProcesses, randomTable, randomToken, readRows, sleep, text } from './helpers.js'
 import { mysqlUrl, withServer } from './servers.js'
 
 await withServer('MySQL', () => {
@@ -77,21 +69,7 @@ await withServer('MySQL', () => {
       const table = randomTable('upgrade')
       const db = mysql(mysqlUrl)
       try {
-        await createVersion1Table(db, 'mysql', table)
-        const old = new KyselyStore(db, 0, { tableName: table })
-        const missing = (await old.find('x').catch((e: unknown) => e)) as SessionStoreError
-        expect(missing.code).toBe('missing_column')
-        for (let i = 0; i < 50; i++) {
-          await sql`INSERT INTO ${sql.table(table)} (token, data, expiry) VALUES (${`v1-${i}`}, ${Buffer.from(`data ${i}`)}, ${Date.now() + 3600_000})`.execute(
-            db,
-          )
-        }
-        const results = await migrateInProcesses('mysql', mysqlUrl, table)
-        expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
-        const store = new KyselyStore(db, 0, { tableName: table })
-        for (let i = 0; i < 50; i++) expect(text(await store.find(`v1-${i}`))).toBe(`data ${i}`)
-        await store.commit('v1-0', bytes('upgraded'), new Date(Date.now() + 60_000), { subject: 'u' })
-        expect(await store.countBySubject('u')).toBe(1)
+        await checkUpgradeInProcesses(db, 'mysql', 'mysql', mysqlUrl, table)
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
@@ -104,26 +82,7 @@ await withServer('MySQL', () => {
       const table = randomTable('in_schema')
       try {
         await sql.raw(`CREATE DATABASE ${schema}`).execute(db)
-        await migrate(db, { schema, tableName: table })
-        await migrate(db, { schema, tableName: table })
-        const { rows } = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.tables
-          WHERE table_schema = ${schema} AND table_name = ${table}`.execute(db)
-        expect(Number(rows[0]?.n)).toBe(1)
-        const store = new KyselyStore(db, 0, { schema, tableName: table })
-        const token = randomToken()
-        await store.commit(token, bytes('elsewhere'), new Date(Date.now() + 60_000), { subject: 's' })
-        expect(text(await store.find(token))).toBe('elsewhere')
-        expect(await store.countBySubject('s')).toBe(1)
-        const missing = (await new KyselyStore(db, 0, { tableName: table })
-          .find(token)
-          .catch((e: unknown) => e)) as SessionStoreError
-        expect(missing.code).toBe('missing_table') // not in the default schema
-        const absent = (await new KyselyStore(db, 0, { schema, tableName: 'absent' })
-          .find(token)
-          .catch((e: unknown) => e)) as SessionStoreError
-        expect(absent.message).toContain(
-          `table "${schema}.absent" does not exist: run migrate(db, { schema: '${schema}', tableName: 'absent' })`,
-        )
+        await checkSchemaOption(db, schema, table)
       } finally {
         await sql.raw(`DROP DATABASE IF EXISTS ${schema}`).execute(db)
         await db.destroy()

@@ -1,7 +1,7 @@
 // postgres() and mysql(): their options, the mistakes they refuse at once, and what they do to
 // connections, on the machine's Postgres and MariaDB. The pooler, failover, silent-server and
 // Galera legs are in test/topologies/ (npm run test:topologies).
-import { sql } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import { createPool } from 'mysql2'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
@@ -9,7 +9,7 @@ import { mysql } from '../dialects/mysql.js'
 import { ConnectionTimeoutError, postgres } from '../dialects/postgres.js'
 import { postgresFamily, statementName } from '../src/families/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
-import { randomTable, sleep, waitFor } from './helpers.js'
+import { connectionsNamed, randomTable, sleep, waitFor } from './helpers.js'
 import { mysqlUrl, postgresUrl, withServer } from './servers.js'
 
 const HOUR = 3600_000
@@ -152,6 +152,26 @@ async function preparedNames(db: ReturnType<typeof postgres>): Promise<string[]>
   return rows.map((row) => row.name)
 }
 
+/**
+ * With a pool of one connection held by another user past connectionTimeout (300 ms), a
+ * store call rejects with a SessionStoreError whose cause is a ConnectionTimeoutError.
+ */
+async function checkBusyPool(db: Kysely<any>, prefix: string): Promise<void> {
+  // No retries: this is the factory's bound (the store would retry the timed-out wait).
+  const store = new KyselyStore(db, 0, { tableName: randomTable(), retryBudget: 0 })
+  try {
+    const holding = db.connection().execute(() => sleep(1500))
+    await sleep(100)
+    const error = (await store.find('a-token').catch((e: unknown) => e)) as SessionStoreError
+    expect(error).toBeInstanceOf(SessionStoreError)
+    expect(error.cause).toBeInstanceOf(ConnectionTimeoutError)
+    expect(error.message).toContain(`${prefix}no connection within 300 ms (the connectionTimeout option)`)
+    await holding
+  } finally {
+    await db.destroy()
+  }
+}
+
 await withServer('Postgres', () => {
   describe('postgres() named statements', () => {
     test('on a connection of its own, the store’s statements are prepared under their names', async () => {
@@ -246,14 +266,7 @@ await withServer('Postgres', () => {
       const name = randomTable('idle')
       const db = postgres(`${postgresUrl}?application_name=${name}`, { poolSize: 1, idleTimeout: 100 })
       const observer = postgres(postgresUrl)
-      const open = async () =>
-        (
-          await sql<{
-            n: number
-          }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = ${name}`.execute(
-            observer,
-          )
-        ).rows[0]?.n
+      const open = () => connectionsNamed(observer, name)
       try {
         await sql`SELECT 1`.execute(db)
         expect(await open()).toBe(1)
@@ -267,20 +280,7 @@ await withServer('Postgres', () => {
 
   describe('postgres() connection timeout', () => {
     test('every connection busy past connectionTimeout: the statement rejects with a ConnectionTimeoutError as cause', async () => {
-      const db = postgres(postgresUrl, { poolSize: 1, connectionTimeout: 300 })
-      // No retries: this is the factory's bound (the store would retry the timed-out wait).
-      const store = new KyselyStore(db, 0, { tableName: randomTable(), retryBudget: 0 })
-      try {
-        const holding = db.connection().execute(() => sleep(1500))
-        await sleep(100)
-        const error = (await store.find('a-token').catch((e: unknown) => e)) as SessionStoreError
-        expect(error).toBeInstanceOf(SessionStoreError)
-        expect(error.cause).toBeInstanceOf(ConnectionTimeoutError)
-        expect(error.message).toContain('no connection within 300 ms (the connectionTimeout option)')
-        await holding
-      } finally {
-        await db.destroy()
-      }
+      await checkBusyPool(postgres(postgresUrl, { poolSize: 1, connectionTimeout: 300 }), '')
     })
   })
 })
@@ -366,20 +366,7 @@ await withServer('MySQL', () => {
     })
 
     test('every connection busy past connectionTimeout: the statement rejects with a ConnectionTimeoutError as cause', async () => {
-      const db = mysql(mysqlUrl, { poolSize: 1, connectionTimeout: 300 })
-      // No retries: this is the factory's bound (the store would retry the timed-out wait).
-      const store = new KyselyStore(db, 0, { tableName: randomTable(), retryBudget: 0 })
-      try {
-        const holding = db.connection().execute(() => sleep(1500))
-        await sleep(100)
-        const error = (await store.find('a-token').catch((e: unknown) => e)) as SessionStoreError
-        expect(error).toBeInstanceOf(SessionStoreError)
-        expect(error.cause).toBeInstanceOf(ConnectionTimeoutError)
-        expect(error.message).toContain('mysql(): no connection within 300 ms (the connectionTimeout option)')
-        await holding
-      } finally {
-        await db.destroy()
-      }
+      await checkBusyPool(mysql(mysqlUrl, { poolSize: 1, connectionTimeout: 300 }), 'mysql(): ')
     })
   })
 })

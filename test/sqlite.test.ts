@@ -18,7 +18,8 @@ import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
-import { bytes, createVersion1Table, migrateInProcesses, randomToken, text, waitFor } from './helpers.js'
+import { bytes, randomToken, text, waitFor } from './helpers.js'
+import { checkUpgradeInProcesses } from './migrate-checks.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -155,17 +156,7 @@ describe('migrate() on SQLite', () => {
     const file = join(dir, 'upgrade.db')
     const db = sqlite(file)
     try {
-      await createVersion1Table(db, 'sqlite', 'sessions')
-      for (let i = 0; i < 50; i++) {
-        await sql`INSERT INTO sessions (token, data, expiry) VALUES (${`v1-${i}`}, ${Buffer.from(`data ${i}`)}, ${Date.now() + 3600_000})`.execute(
-          db,
-        )
-      }
-      expect(await migrateInProcesses('sqlite', file, 'sessions')).toEqual(['ok', 'ok', 'ok', 'ok'])
-      const store = new KyselyStore(db, 0)
-      for (let i = 0; i < 50; i++) expect(text(await store.find(`v1-${i}`))).toBe(`data ${i}`)
-      await store.commit('v1-0', bytes('upgraded'), new Date(Date.now() + 60_000), { subject: 'u' })
-      expect(await store.countBySubject('u')).toBe(1)
+      await checkUpgradeInProcesses(db, 'sqlite', 'sqlite', file, 'sessions')
     } finally {
       await db.destroy()
     }
