@@ -134,6 +134,18 @@ function frameworkSuite(leg: EngineLeg) {
               ended.push(res.writableEnded) // whether end() ran at once or waits for a save
               return
             }
+            if (req.url === '/own' || req.url === '/own-write') {
+              const before = Object.hasOwn(res, 'end') // whether the response is held yet
+              if (req.url === '/own-write') session.set('written', true)
+              res.end(JSON.stringify([before, Object.hasOwn(res, 'end')]))
+              return
+            }
+            if (req.url === '/late') {
+              res.write('headers sent,')
+              session.set('late', true)
+              res.end('then changed')
+              return
+            }
             if (req.url === '/stream') {
               session.set('streamed', true)
               res.setHeader('Content-Type', 'text/plain')
@@ -172,6 +184,24 @@ function frameworkSuite(leg: EngineLeg) {
         expect(ended).toEqual([true, false])
         expect(read.headers.getSetCookie()).toEqual([])
         expect(write.headers.getSetCookie()).toHaveLength(1)
+      })
+
+      test('a response whose session does not change is left as it is; the first change holds it', async () => {
+        const browser = await serve(app(new SessionManager({ store })))
+        const read = await browser.get('/own')
+        const write = await browser.get('/own-write')
+        expect([read.text_, write.text_]).toEqual(['[false,false]', '[false,true]'])
+        expect(read.headers.getSetCookie()).toEqual([])
+        expect(write.headers.getSetCookie()).toHaveLength(1)
+      })
+
+      test('a change made after the headers went out is not saved and sets no cookie', async () => {
+        const browser = await serve(app(new SessionManager({ store })))
+        const before = (await readRows(db, table, leg.family)).length
+        const response = await browser.get('/late')
+        expect(response.text_).toBe('headers sent,then changed')
+        expect(response.headers.getSetCookie()).toEqual([])
+        expect(await readRows(db, table, leg.family)).toHaveLength(before)
       })
 
       test('a handler that streams its body still has its session saved and its cookie set', async () => {

@@ -74,6 +74,8 @@ export class Session {
   #pending: Array<Promise<void>> | undefined
   /** At least the size of the session's encoding, in bytes, when known; see {@link SessionBackend.checkSize}. */
   #size: number | undefined
+  /** Called once, at the first change: see {@link Session.onChange}. */
+  #onChange: (() => void) | undefined
 
   /**
    * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
@@ -138,7 +140,7 @@ export class Session {
       else delete this.#values[key]
       throw error
     }
-    this.#status = 'modified'
+    this.#mark('modified')
     return this
   }
 
@@ -192,7 +194,7 @@ export class Session {
   remove(key: string): void {
     if (!this.has(key)) return
     delete this.#values[key]
-    this.#status = 'modified'
+    this.#mark('modified')
   }
 
   /**
@@ -206,7 +208,7 @@ export class Session {
   clear(): void {
     if (Object.keys(this.#values).length === 0) return
     this.#values = Object.create(null)
-    this.#status = 'modified'
+    this.#mark('modified')
   }
 
   /**
@@ -261,7 +263,7 @@ export class Session {
       throw new TypeError('deadline must be a valid Date')
     }
     this.#deadline = deadline.getTime()
-    this.#status = 'modified'
+    this.#mark('modified')
   }
 
   /**
@@ -276,7 +278,7 @@ export class Session {
   rememberMe(remember: boolean): void {
     if (typeof remember !== 'boolean') throw new TypeError('remember must be a boolean')
     this.#values[REMEMBER_ME] = remember
-    this.#status = 'modified'
+    this.#mark('modified')
   }
 
   /**
@@ -324,7 +326,7 @@ export class Session {
     if (subject === this.#subject) return
     this.#subject = subject
     this.#subjectChanged = true
-    this.#status = 'modified'
+    this.#mark('modified')
   }
 
   /**
@@ -357,7 +359,7 @@ export class Session {
     this.#created = true
     this.#storedExpiry = undefined
     this.#deadline = this.#backend.now() + this.#backend.lifetime
-    this.#status = 'modified'
+    this.#mark('modified')
     return old === undefined ? Promise.resolve() : this.#delete(old)
   }
 
@@ -386,8 +388,18 @@ export class Session {
     this.#subject = null
     this.#subjectChanged = false
     this.#deadline = this.#backend.now() + this.#backend.lifetime
-    this.#status = 'destroyed'
+    this.#mark('destroyed')
     return old === undefined ? Promise.resolve() : this.#delete(old)
+  }
+
+  /** Sets the status of a change, and calls the {@link Session.onChange} hook the first time. */
+  #mark(status: 'modified' | 'destroyed'): void {
+    this.#status = status
+    const onChange = this.#onChange
+    if (onChange !== undefined) {
+      this.#onChange = undefined
+      onChange()
+    }
   }
 
   #delete(key: string): Promise<void> {
@@ -445,6 +457,15 @@ export class Session {
   /** @internal See {@link Session.size}. */
   set size(size: number | undefined) {
     this.#size = size
+  }
+
+  /**
+   * @internal Called once, the first time the session is modified or destroyed (and so has
+   * something to save), then forgotten. middleware() holds the response from then on only,
+   * so that a response whose session does not change is left as it is.
+   */
+  set onChange(onChange: (() => void) | undefined) {
+    this.#onChange = onChange
   }
 
   /** @internal Whether a deletion (of renewToken or destroy) has not been waited for yet. */
