@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { Kysely, SqliteDialect, type KyselyConfig, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import {
+  Kysely,
+  SqliteDialect,
+  type Driver,
+  type KyselyConfig,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from 'kysely'
+import { registerDirectRunner } from '../src/direct.js'
 import {
   IncompatibleDriverError,
   MissingPeerDependencyError,
@@ -221,6 +229,11 @@ function betterSqlite3Unfit(): Unfit | undefined {
  * better-sqlite3, `bun:sqlite`, `node:sqlite` or `libsql` one), it uses it as it is and
  * `db.destroy()` leaves it open: the handle is yours. Either way, the statements it runs are
  * prepared once and kept in a bounded cache (at most 100, least recently used first out).
+ * A `KyselyStore` on this instance runs its statements on the database at once, without
+ * Kysely's executor, while nobody holds the connection; while a transaction or a streamed
+ * query of yours holds it, the store's statements wait for it through the executor, and with
+ * `plugins` or `log` in `config` every statement goes through the executor (which applies
+ * them).
  *
  * better-sqlite3 13 and later are built for Node 22: on an older Node, `sqlite(path)` rejects
  * on first use with an {@link IncompatibleDriverError} naming the version to install, before
@@ -260,7 +273,7 @@ export function sqlite(
       }
       return withStatementCache(opened.database, opened.close)
     }
-    return new Kysely({ ...config, dialect: new SqliteDialect({ database }) })
+    return kysely(database, config)
   }
   const given = pathOrDatabase as Partial<SqliteDatabaseLike> | null | undefined
   if (typeof given?.prepare !== 'function' || typeof given.close !== 'function') {
@@ -270,5 +283,82 @@ export function sqlite(
   }
   // The handle is the caller's: db.destroy() leaves it open.
   const database = withStatementCache(given as SqliteDatabaseLike, () => undefined)
-  return new Kysely({ ...config, dialect: new SqliteDialect({ database }) })
+  return kysely(database, config)
+}
+
+/** The Driver methods Kysely may call (the savepoint ones since 0.27, each optional). */
+const DRIVER_METHODS = [
+  'init',
+  'acquireConnection',
+  'beginTransaction',
+  'commitTransaction',
+  'rollbackTransaction',
+  'savepoint',
+  'rollbackToSavepoint',
+  'releaseSavepoint',
+  'releaseConnection',
+  'destroy',
+] as const
+
+/**
+ * A Kysely instance on Kysely's SqliteDialect whose store statements may skip the executor:
+ * its driver counts who holds or awaits the one connection, and while nobody does (and
+ * neither plugins nor a log are configured, which the executor applies), the store runs its
+ * statement on the database at once ({@link registerDirectRunner}). A transaction or a
+ * streamed query of the caller's holds the connection, and the store's statements then wait
+ * for it through the executor as before.
+ */
+function kysely(
+  database: SqliteDatabase | (() => Promise<SqliteDatabase>),
+  config: Omit<KyselyConfig, 'dialect'> | undefined,
+): Kysely<any> {
+  let open: SqliteDatabase | undefined = typeof database === 'function' ? undefined : database
+  let users = 0
+  const dialect = new (class extends SqliteDialect {
+    override createDriver(): Driver {
+      const inner = super.createDriver() as unknown as Record<string, unknown>
+      // Every method of Kysely's driver, bound, every argument passed through (Kysely 0.29
+      // adds an abort signal to some); the three below also keep count of the connection's users.
+      const driver: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
+      for (const method of DRIVER_METHODS) {
+        if (typeof inner[method] === 'function') driver[method] = (inner[method] as Function).bind(inner)
+      }
+      const { acquireConnection, releaseConnection, destroy } = driver
+      driver.acquireConnection = async (...args) => {
+        users++
+        try {
+          return await acquireConnection!(...args)
+        } catch (error) {
+          users--
+          throw error
+        }
+      }
+      driver.releaseConnection = async (...args) => {
+        try {
+          return await releaseConnection!(...args)
+        } finally {
+          users--
+        }
+      }
+      driver.destroy = (...args) => {
+        open = undefined
+        return destroy!(...args)
+      }
+      return driver as unknown as Driver
+    }
+  })({
+    // Kysely's driver opens a database from a function on its first query: keep what it opened.
+    database: typeof database === 'function' ? async () => (open = await database()) : database,
+  })
+  const db = new Kysely<any>({ ...config, dialect })
+  if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
+    registerDirectRunner(db, (sql, parameters) => {
+      if (users > 0 || open === undefined) return undefined
+      const statement = open.prepare(sql)
+      if (statement.reader) return { rows: statement.all(parameters) as unknown[] }
+      const { changes } = statement.run(parameters)
+      return { rows: [], numAffectedRows: changes == null ? undefined : BigInt(changes) }
+    })
+  }
+  return db
 }

@@ -1,6 +1,7 @@
 import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
 import { Watchdog } from './deadline.js'
+import { directRunnerOf, type DirectRunner } from './direct.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
 import { resolveFamily, type SqlFamily, type Statements } from './families/index.js'
@@ -117,6 +118,8 @@ export class KyselyStore implements AsyncDisposable {
   readonly #db: Kysely<any>
   readonly #options: ResolvedOptions
   readonly #family: SqlFamily
+  /** Runs a statement without Kysely's executor where that is safe: see {@link DirectRunner}. */
+  readonly #direct: DirectRunner | undefined
   readonly #sql: Statements
   readonly #scheduler: CleanupScheduler
   readonly #watchdog: Watchdog
@@ -147,6 +150,7 @@ export class KyselyStore implements AsyncDisposable {
     checkInterval('cleanupInterval', cleanupInterval)
     this.#options = resolveOptions(options)
     this.#db = db
+    this.#direct = directRunnerOf(db)
     this.#family = resolveFamily(db, this.#options.family)
     const { tableName, schema } = this.#options
     if (schema !== undefined && !this.#family.schemas) {
@@ -623,6 +627,18 @@ export class KyselyStore implements AsyncDisposable {
     parameters: unknown[],
     call: StoreCall | undefined,
   ): Promise<QueryResult<R>> {
+    // Untraced, on a connection that runs statements at once (sqlite()): nothing to time,
+    // retry or watch when it succeeds. A failure takes the general path below, as its first
+    // attempt's error.
+    let thrown: { error: unknown } | undefined
+    if (call === undefined && this.#direct !== undefined) {
+      try {
+        const direct = this.#direct(sql, parameters)
+        if (direct !== undefined) return Promise.resolve(direct as QueryResult<R>)
+      } catch (error) {
+        thrown = { error }
+      }
+    }
     return new Promise<QueryResult<R>>((resolve, reject) => {
       const started = performance.now()
       const { timeout, retryBudget } = this.#options
@@ -658,10 +674,15 @@ export class KyselyStore implements AsyncDisposable {
         attempts++
         let query: Promise<QueryResult<R>>
         try {
+          if (thrown !== undefined) throw thrown.error
+          const direct = this.#direct?.(sql, parameters)
+          if (direct !== undefined) return settle(undefined, direct as QueryResult<R>)
           query = this.#db.executeQuery<R>(compiled(sql, parameters))
         } catch (error) {
-          // A Kysely instance that throws instead of rejecting (a proxy, a broken plugin): the
-          // same path as a rejection, never a throw out of a retry's timer.
+          // A Kysely instance that throws instead of rejecting (a proxy, a broken plugin), or a
+          // direct statement's error: the same path as a rejection, never a throw out of a
+          // retry's timer.
+          thrown = undefined
           query = Promise.reject(error)
         }
         query.then(

@@ -7,10 +7,12 @@ import { promisify } from 'node:util'
 import Database from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import pg from 'pg'
-import { afterAll, describe, expect, test } from 'vitest'
+import { afterAll, describe, expect, test, vi } from 'vitest'
 import { pglite } from '../dialects/pglite.js'
 import { sqlite } from '../dialects/sqlite.js'
+import { KyselyStore, migrate } from '../src/index.js'
 import { fixture, type Fixture } from './runtime/bundle.js'
+import { bytes, text } from './helpers.js'
 
 const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
 afterAll(() => pool.end())
@@ -117,4 +119,65 @@ describe('better-sqlite3 and this Node', () => {
       )
     },
   )
+})
+
+describe("sqlite(): the store's statements skip Kysely's executor only while nobody holds the connection", () => {
+  const expiry = () => new Date(Date.now() + 60_000)
+
+  test('a free connection: find and commit run on the database at once, not through executeQuery', async () => {
+    const db = sqlite(':memory:')
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    const executeQuery = vi.spyOn(db, 'executeQuery')
+    await store.commit('t', bytes('one'), expiry())
+    expect(text(await store.find('t'))).toBe('one')
+    expect(executeQuery).not.toHaveBeenCalled()
+    await db.destroy()
+  })
+
+  test("a caller's transaction holds the connection: a store call waits for it and is not part of it", async () => {
+    const db = sqlite(':memory:')
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    let commit: Promise<void> | undefined
+    let settledInside = false
+    const outcome = await db
+      .transaction()
+      .execute(async (trx) => {
+        await trx
+          .insertInto('sessions')
+          .values({ token: 'mine', data: bytes('x'), expiry: 1e13 })
+          .execute()
+        commit = store.commit('t', bytes('kept'), expiry())
+        void commit.then(() => (settledInside = true))
+        await new Promise((resolve) => setTimeout(resolve, 30))
+        throw new Error('the caller rolls back')
+      })
+      .catch((error: Error) => error.message)
+    expect(outcome).toBe('the caller rolls back')
+    expect(settledInside).toBe(false) // it waited for the connection
+    await commit
+    expect(text(await store.find('t'))).toBe('kept') // not rolled back with the caller's work
+    expect(await store.find('mine')).toBeUndefined()
+    await db.destroy()
+  })
+
+  test('with plugins or a log, every statement goes through the executor (which applies them)', async () => {
+    const logged: string[] = []
+    const db = sqlite(':memory:', { log: (event) => void logged.push(event.query.sql) })
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    await store.commit('t', bytes('one'), expiry())
+    expect(text(await store.find('t'))).toBe('one')
+    expect(logged.filter((sql) => /^(INSERT|SELECT data FROM)/.test(sql))).toHaveLength(2)
+    await db.destroy()
+  })
+
+  test('after db.destroy(), a store call rejects with a SessionStoreError', async () => {
+    const db = sqlite(':memory:')
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    await db.destroy()
+    await expect(store.find('t')).rejects.toMatchObject({ name: 'SessionStoreError' })
+  })
 })
