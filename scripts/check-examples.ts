@@ -192,15 +192,7 @@ function packageExports(): Map<string, string> {
       /^export\s+(?:declare\s+)?(?:abstract\s+)?(?:class|function|const|let|var|interface|type|enum|namespace)\s+([A-Za-z_$][\w$]*)/gm
     for (const match of declarations.matchAll(declared)) found.push(match[1]!)
     for (const match of declarations.matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)) {
-      for (const part of match[1]!.split(',')) {
-        const name = part
-          .trim()
-          .replace(/^type\s+/, '')
-          .split(/\s+as\s+/)
-          .pop()!
-          .trim()
-        if (name !== '') found.push(name)
-      }
+      found.push(...listedNames(match[1]!))
     }
     for (const name of found) if (!names.has(name)) names.set(name, specifier)
   }
@@ -256,15 +248,7 @@ function boundNames(code: string): Set<string> {
   for (const match of code.matchAll(/\bimport\s+(?:type\s+)?([\s\S]*?)\s+from\s*['"]/g)) {
     const clause = match[1]!
     const named = /\{([^}]*)\}/.exec(clause)?.[1] ?? ''
-    for (const part of named.split(',')) {
-      const name = part
-        .trim()
-        .replace(/^type\s+/, '')
-        .split(/\s+as\s+/)
-        .pop()!
-        .trim()
-      if (name !== '') bound.add(name)
-    }
+    for (const name of listedNames(named)) bound.add(name)
     const rest = clause.replace(/\{[^}]*\}/, '')
     for (const name of rest.match(/[A-Za-z_$][\w$]*/g) ?? []) if (name !== 'as') bound.add(name)
   }
@@ -434,6 +418,21 @@ function rmdirQuietly(path: string): void {
   } catch {
     // not empty, or already gone
   }
+}
+
+/** The local names a `{ a, type B, c as d }` list binds (without the braces): a, B, d. */
+function listedNames(list: string): string[] {
+  return list
+    .split(',')
+    .map((part) =>
+      part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()!
+        .trim(),
+    )
+    .filter((name) => name !== '')
 }
 
 process.exitCode = main()
