@@ -337,7 +337,7 @@ export function markdown(results: Results): string {
     '## How to read this',
     '',
     '- The machine may be shared: compare ratios within one run, never absolute req/s across runs.',
-    '- Every app is a plain Express 5 app in bench/http/apps (one file each), importing the built package ' +
+    '- Every app is a plain Express 5 app in bench/http/apps (one file each, the routes shared in serve.js), importing the built package ' +
       '(`kysely-session-store`, `/express`, `/sqlite`, `/postgres`) as users do. Cookies are `secure: false` ' +
       'only because the benchmark speaks plain HTTP.',
     '- express-session runs with `resave: false, saveUninitialized: false` and a 1-day `maxAge`: on a request ' +

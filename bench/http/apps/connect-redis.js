@@ -1,45 +1,8 @@
 // express-session + connect-redis: the usual production setup today.
 import { RedisStore } from 'connect-redis'
-import express from 'express'
-import session from 'express-session'
 import { createClient } from 'redis'
-import { profile } from './payload.js'
+import { serveExpressSession } from './serve.js'
 
 const redis = createClient({ url: process.env.REDIS_URL })
 await redis.connect()
-
-const app = express()
-app.use(
-  session({
-    store: new RedisStore({ client: redis, prefix: process.env.REDIS_PREFIX }),
-    secret: process.env.SESSION_SECRET,
-    resave: false,
-    saveUninitialized: false,
-    // secure: false only because this benchmark speaks plain HTTP; behind HTTPS, set it to true.
-    cookie: { secure: false, maxAge: 24 * 3600_000 },
-  }),
-)
-
-app.post('/login', (req, res, next) => {
-  req.session.regenerate((error) => {
-    if (error) return next(error)
-    req.session.user = profile(req.query.user)
-    req.session.counter = 0
-    res.send('ok')
-  })
-})
-app.get('/read', (req, res) => {
-  if (!req.session.user) return res.sendStatus(401)
-  res.send(req.session.user.userId)
-})
-app.get('/write', (req, res) => {
-  if (!req.session.user) return res.sendStatus(401)
-  req.session.counter += 1
-  res.send(String(req.session.counter))
-})
-
-const port = Number(process.env.PORT ?? 3000)
-app.listen(port, '127.0.0.1', (error) => {
-  if (error) throw error
-  console.log(`listening on http://127.0.0.1:${port}`)
-})
+serveExpressSession(new RedisStore({ client: redis, prefix: process.env.REDIS_PREFIX }))

@@ -1,5 +1,6 @@
 // No sessions at all: the same routes answering without a store, the ceiling of this machine.
 import express from 'express'
+import { listen } from './serve.js'
 
 let counter = 0
 const app = express()
@@ -14,9 +15,4 @@ app.get('/write', (req, res) => {
   counter += 1
   res.send(String(counter))
 })
-
-const port = Number(process.env.PORT ?? 3000)
-app.listen(port, '127.0.0.1', (error) => {
-  if (error) throw error
-  console.log(`listening on http://127.0.0.1:${port}`)
-})
+listen(app)
