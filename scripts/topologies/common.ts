@@ -2,11 +2,16 @@
 // processes that are always torn down (even when the caller crashes), and bounded waits.
 // Nothing here touches the machine's own Postgres (5432) or MariaDB (3306).
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-/** The ports this round gave the topologies (TEAM.md): 55400-55499, 6432-6439, 33061-33069, 4567x/4568x. */
+/**
+ * Our own ports, all below Linux's ephemeral range (32768-60999 by default, checked by
+ * requireFreePorts): a port in that range can be the local end of any outgoing connection at
+ * the moment a server binds it. That is how a Galera joiner died in CI: its state transfer's
+ * rsync could not bind a port that a client connection held, and mariadbd aborted.
+ */
 export const PORTS = {
   // Not 6432: Debian's pgbouncer package listens there when its own service is started.
   pgbouncerTransaction: 6436,
@@ -14,16 +19,16 @@ export const PORTS = {
   /** The load scenarios' own PgBouncers, so that they can run while a suite holds the others. */
   pgbouncerLoadTransaction: 6438,
   pgbouncerLoadSession: 6439,
-  silent: 55400,
-  freezer: 55401,
-  primary: 55410,
-  standby: 55411,
-  failoverProxy: 55412,
-  galera: [33061, 33062, 33063],
-  galeraGroup: [45671, 45672, 45673],
-  galeraIst: [45681, 45682, 45683],
-  galeraSst: [45684, 45685, 45686],
-  galeraProxy: 55420,
+  silent: 24400,
+  freezer: 24401,
+  primary: 24410,
+  standby: 24411,
+  failoverProxy: 24412,
+  galera: [24421, 24422, 24423],
+  galeraGroup: [24431, 24432, 24433],
+  galeraIst: [24441, 24442, 24443],
+  galeraSst: [24451, 24452, 24453],
+  galeraProxy: 24420,
 } as const
 
 /** Postgres 15's binaries (Debian's layout). */
@@ -220,9 +225,31 @@ export async function portFree(port: number): Promise<boolean> {
   })
 }
 
-/** Throws when a port we are about to use is taken (a leftover from an earlier run, say). */
+/** The machine's ephemeral port range, from which outgoing connections take their local ports. */
+export function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!]
+  } catch {
+    // not Linux: its default
+  }
+  return [32768, 60999]
+}
+
+/**
+ * Throws when a port we are about to use is taken (a leftover from an earlier run, say), or
+ * lies in the ephemeral range, where an outgoing connection may hold it at any moment.
+ */
 export async function requireFreePorts(...ports: number[]): Promise<void> {
+  const [low, high] = ephemeralPorts()
   for (const port of ports) {
+    if (port >= low && port <= high)
+      throw new Error(
+        `port ${port} is in the ephemeral range ${low}-${high}: choose one below ${low} in PORTS`,
+      )
     if (!(await portFree(port)))
       throw new Error(`port ${port} is in use: is an earlier topology still running?`)
   }

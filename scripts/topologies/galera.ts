@@ -5,6 +5,7 @@
 // real cluster.
 //
 //   npx tsx scripts/topologies/galera.ts   # starts it and waits for Ctrl-C
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mysql2 from 'mysql2/promise'
 import { startHAProxy, type HAProxy } from './haproxy.js'
@@ -60,6 +61,18 @@ async function status(port: number, variable: string): Promise<string | undefine
   }
 }
 
+/** The last lines of node `i`'s error log, where mariadbd and its state transfer write why they stopped. */
+function errorLogTail(base: string, i: number): string {
+  try {
+    return readFileSync(join(base, `node${i + 1}.err`), 'utf8')
+      .split('\n')
+      .slice(-40)
+      .join('\n')
+  } catch (error) {
+    return `(no error log: ${String(error)})`
+  }
+}
+
 /** Starts the three nodes and HAProxy; resolves once all three are Synced in one cluster. */
 export async function startGalera(): Promise<Galera> {
   const ports = [
@@ -79,6 +92,7 @@ export async function startGalera(): Promise<Galera> {
     await Promise.all(nodes.map((node) => node.server.stop(20_000)))
     removeDirectory(base)
   }
+  const errorLog = (i: number) => errorLogTail(base, i)
   const start = (i: number, bootstrap: boolean) => {
     const config = join(base, `node${i + 1}.cnf`)
     return startServer(
@@ -146,7 +160,8 @@ export async function startGalera(): Promise<Galera> {
           `Galera node ${i + 1} was not Synced`,
         ),
         node.server.exited.then((code) => {
-          throw new Error(`Galera node ${i + 1} exited with ${code}: ${node.server.output()}`)
+          const how = code ?? node.server.child.signalCode
+          throw new Error(`Galera node ${i + 1} exited with ${how}: ${node.server.output()}\n${errorLog(i)}`)
         }),
       ])
       if (i === 0) {
