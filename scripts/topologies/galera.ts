@@ -92,7 +92,6 @@ export async function startGalera(): Promise<Galera> {
     await Promise.all(nodes.map((node) => node.server.stop(20_000)))
     removeDirectory(base)
   }
-  const errorLog = (i: number) => errorLogTail(base, i)
   const start = (i: number, bootstrap: boolean) => {
     const config = join(base, `node${i + 1}.cnf`)
     return startServer(
@@ -161,7 +160,9 @@ export async function startGalera(): Promise<Galera> {
         ),
         node.server.exited.then((code) => {
           const how = code ?? node.server.child.signalCode
-          throw new Error(`Galera node ${i + 1} exited with ${how}: ${node.server.output()}\n${errorLog(i)}`)
+          throw new Error(
+            `Galera node ${i + 1} exited with ${how}: ${node.server.output()}\n${errorLogTail(base, i)}`,
+          )
         }),
       ])
       if (i === 0) {
