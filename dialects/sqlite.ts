@@ -3,6 +3,8 @@ import { createRequire } from 'node:module'
 import {
   Kysely,
   SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
   type Driver,
   type KyselyConfig,
   type SqliteDatabase,
@@ -286,20 +288,6 @@ export function sqlite(
   return kysely(database, config)
 }
 
-/** The Driver methods Kysely may call (the savepoint ones since 0.27, each optional). */
-const DRIVER_METHODS = [
-  'init',
-  'acquireConnection',
-  'beginTransaction',
-  'commitTransaction',
-  'rollbackTransaction',
-  'savepoint',
-  'rollbackToSavepoint',
-  'releaseSavepoint',
-  'releaseConnection',
-  'destroy',
-] as const
-
 /**
  * A Kysely instance on Kysely's SqliteDialect whose store statements may skip the executor:
  * its driver counts who holds or awaits the one connection, and while nobody does (and
@@ -314,42 +302,38 @@ function kysely(
 ): Kysely<any> {
   let open: SqliteDatabase | undefined = typeof database === 'function' ? undefined : database
   let users = 0
-  const dialect = new (class extends SqliteDialect {
-    override createDriver(): Driver {
-      const inner = super.createDriver() as unknown as Record<string, unknown>
-      // Every method of Kysely's driver, bound, every argument passed through (Kysely 0.29
-      // adds an abort signal to some); the three below also keep count of the connection's users.
-      const driver: Record<string, (...args: unknown[]) => Promise<unknown>> = {}
-      for (const method of DRIVER_METHODS) {
-        if (typeof inner[method] === 'function') driver[method] = (inner[method] as Function).bind(inner)
-      }
-      const { acquireConnection, releaseConnection, destroy } = driver
-      driver.acquireConnection = async (...args) => {
-        users++
-        try {
-          return await acquireConnection!(...args)
-        } catch (error) {
-          users--
-          throw error
-        }
-      }
-      driver.releaseConnection = async (...args) => {
-        try {
-          return await releaseConnection!(...args)
-        } finally {
-          users--
-        }
-      }
-      driver.destroy = (...args) => {
-        open = undefined
-        return destroy!(...args)
-      }
-      return driver as unknown as Driver
-    }
-  })({
+  const dialectConfig = {
     // Kysely's driver opens a database from a function on its first query: keep what it opened.
     database: typeof database === 'function' ? async () => (open = await database()) : database,
-  })
+  }
+  /** Kysely's SqliteDriver, counting who holds or awaits its connection. */
+  class CountingDriver extends SqliteDriver {
+    override async acquireConnection(): Promise<DatabaseConnection> {
+      users++
+      try {
+        return await super.acquireConnection()
+      } catch (error) {
+        users--
+        throw error
+      }
+    }
+    override async releaseConnection(): Promise<void> {
+      try {
+        await super.releaseConnection()
+      } finally {
+        users--
+      }
+    }
+    override async destroy(): Promise<void> {
+      open = undefined
+      await super.destroy()
+    }
+  }
+  const dialect = new (class extends SqliteDialect {
+    override createDriver(): Driver {
+      return new CountingDriver(dialectConfig)
+    }
+  })(dialectConfig)
   const db = new Kysely<any>({ ...config, dialect })
   if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
     registerDirectRunner(db, (sql, parameters) => {
