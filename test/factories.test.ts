@@ -162,6 +162,24 @@ describe("sqlite(): the store's statements skip Kysely's executor only while nob
     await db.destroy()
   })
 
+  test("a caller's streamed query holds the connection: a store call waits until the stream ends", async () => {
+    const db = sqlite(':memory:')
+    await migrate(db)
+    const store = new KyselyStore(db, 0)
+    for (const token of ['a', 'b']) await store.commit(token, bytes(token), expiry())
+    const rows = db.selectFrom('sessions').select('token').orderBy('token').stream()[Symbol.asyncIterator]()
+    expect((await rows.next()).value).toEqual({ token: 'a' })
+    let settled = false
+    const commit = store.commit('t', bytes('after the stream'), expiry()).finally(() => (settled = true))
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(settled).toBe(false) // it waits for the connection
+    expect((await rows.next()).value).toEqual({ token: 'b' })
+    expect((await rows.next()).done).toBe(true)
+    await commit
+    expect(text(await store.find('t'))).toBe('after the stream')
+    await db.destroy()
+  })
+
   test('with plugins or a log, every statement goes through the executor (which applies them)', async () => {
     const logged: string[] = []
     const db = sqlite(':memory:', { log: (event) => void logged.push(event.query.sql) })
