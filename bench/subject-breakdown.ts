@@ -15,6 +15,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { migrate } from '../src/index.js'
 import { sqlite } from '../dialects/sqlite.js'
+import { sqliteFamily } from '../src/families/sqlite.js'
 
 const SESSIONS = 1_000_000
 const SUBJECTS = 100_000
@@ -40,21 +41,15 @@ raw.transaction(() => {
 })()
 raw.exec('ANALYZE')
 
-const live = 'expiry > ? AND ended_at IS NULL'
-const texts = {
-  find: `SELECT data FROM sessions WHERE token = ? AND ${live}`,
-  list:
-    'SELECT token, expiry, created_at AS created, last_seen_at AS seen FROM sessions ' +
-    `WHERE subject = ? AND ${live} AND token > ? ORDER BY token LIMIT ?`,
-  count: `SELECT COUNT(*) AS n FROM sessions WHERE subject = ? AND ${live}`,
-}
+// The store's own statements, as it runs them.
+const statements = sqliteFamily.statements({ schema: undefined, name: 'sessions' })
 const token = (i: number) => `tok-${(i * 7919) % SESSIONS}`
 const subject = (i: number) => `user-${(i * 7919) % SUBJECTS}`
 
 function measure(label: string): void {
-  const find = raw.prepare(texts.find)
-  const list = raw.prepare(texts.list)
-  const count = raw.prepare(texts.count)
+  const find = raw.prepare(statements.find)
+  const list = raw.prepare(statements.listBySubject)
+  const count = raw.prepare(statements.countBySubject)
   const calls: Array<[string, (i: number) => unknown]> = [
     ['find', (i) => find.get(token(i), now)],
     ['listBySubject (10 rows)', (i) => list.all(subject(i), now, '', 100)],
