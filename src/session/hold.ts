@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { HeaderList } from './manager.js'
 import type { Session } from './session.js'
 
@@ -36,8 +36,8 @@ type Held = { [STATE]: HoldState } & Record<Method, Original>
  * until the session is saved, then adds its headers and replays every held call in order:
  * the session is saved before the headers go out, as SCS does at the first write. When the
  * session has nothing to save (the usual read), the first call goes straight through with
- * no promise and no waiting. When the save rejects, the held calls are dropped and the
- * response becomes a 500.
+ * no promise and no waiting. When the save rejects, the held calls and the handler's
+ * headers are dropped and the response becomes a complete 500 of its own.
  *
  * It costs one state object and five property writes per response (each a new hidden class:
  * every ServerResponse has one of its own), so SessionManager.middleware() calls it only once
@@ -122,13 +122,29 @@ function replay(held: Held, state: HoldState, headers: HeaderList): void {
   }
 }
 
+const FAILED_BODY = 'Internal Server Error'
+
+/**
+ * Answers 500 instead of the held response. Every header the handler set goes: they describe
+ * its body (Content-Length, ETag, Content-Encoding...), and a 500 sent with the handler's
+ * Content-Length and another body leaves the client waiting for bytes that never come, or
+ * garbles the next response on the connection. The held calls (and their headers, when they
+ * are writeHead's) are dropped. A response whose head went out some other way cannot become
+ * a 500: it is cut off, so that the client sees an error instead of waiting.
+ */
 function fail(held: Held, state: HoldState, error: unknown): void {
   restore(held, state)
   const res = held as unknown as ServerResponse
   state.saver.report(error)
-  if (!res.headersSent) {
-    res.statusCode = 500
-    res.setHeader('Content-Type', 'text/plain')
-    res.end('Internal Server Error')
+  if (res.headersSent) {
+    res.destroy()
+    return
   }
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  res.writeHead(500, STATUS_CODES[500], {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(FAILED_BODY),
+    'Cache-Control': 'no-store',
+  })
+  res.end(FAILED_BODY)
 }
