@@ -32,9 +32,17 @@ export interface CookieOptions {
    * @default true
    */
   readonly secure?: boolean
-  /** @default 'lax' */
+  /**
+   * `'none'` needs `secure`: browsers drop a SameSite=None cookie without Secure, so the
+   * constructor refuses it.
+   * @default 'lax'
+   */
   readonly sameSite?: 'lax' | 'strict' | 'none'
-  /** CHIPS: the cookie is keyed to the top-level site. Needs `secure`. @default false */
+  /**
+   * CHIPS: the cookie is keyed to the top-level site. Needs `secure`, as `sameSite: 'none'`
+   * does: the constructor refuses it without.
+   * @default false
+   */
   readonly partitioned?: boolean
   /**
    * Whether the cookie outlives the browser session (gets Expires and Max-Age). When false,
@@ -79,9 +87,14 @@ export function resolveCookie(options: CookieOptions = {}): ResolvedCookie {
   if (!['lax', 'strict', 'none'].includes(cookie.sameSite)) {
     throw new RangeError("cookie.sameSite must be 'lax', 'strict' or 'none'")
   }
-  if ((cookie.sameSite === 'none' || cookie.partitioned) && !cookie.secure) {
+  if (cookie.sameSite === 'none' && !cookie.secure) {
     throw new RangeError(
-      "cookie.secure must be true with sameSite 'none' or partitioned: browsers drop such cookies otherwise",
+      "cookie.secure must be true with sameSite 'none' (browsers drop a SameSite=None cookie without Secure): set secure: true and serve over HTTPS, or use sameSite 'lax'",
+    )
+  }
+  if (cookie.partitioned && !cookie.secure) {
+    throw new RangeError(
+      'cookie.secure must be true with partitioned (browsers drop a Partitioned cookie without Secure): set secure: true and serve over HTTPS, or drop partitioned',
     )
   }
   const prefix = cookie.name.toLowerCase()

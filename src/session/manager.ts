@@ -112,10 +112,11 @@ export interface SessionManagerOptions {
   readonly maxDataSize?: number
   /**
    * Sign cookies: the cookie carries the token and an HMAC-SHA256 of it, and a cookie
-   * whose MAC does not verify is not looked up in the store, so forged cookies cost no
-   * query. At least 32 characters. An array rotates secrets: the first signs, each
-   * verifies: keep an old secret in the array for a `lifetime` after the change. Turning
-   * it on (or dropping a secret still in use) signs those cookies' users out.
+   * whose MAC does not verify (or is not spelled exactly as the manager writes it) is not
+   * looked up in the store, so forged cookies cost no query. At least 32 characters. An
+   * array rotates secrets: the first signs, each verifies: keep an old secret in the array
+   * for a `lifetime` after the change. Turning it on (or dropping a secret still in use)
+   * signs those cookies' users out.
    * @default none (cookies carry the bare token)
    */
   readonly secret?: string | readonly string[]
@@ -609,7 +610,12 @@ export class SessionManager {
     checkKnownKeys('options', options, ['subject'])
     const match = DEVICE_ID_PATTERN.exec(id)
     const subject = match === null ? undefined : Buffer.from(match[1]!, 'base64url').toString('utf8')
-    if (subject === undefined || Buffer.from(subject, 'utf8').toString('base64url') !== match![1]) {
+    const wanted = match === null ? undefined : canonicalBase64url(match[2]!)
+    if (
+      subject === undefined ||
+      wanted === undefined ||
+      Buffer.from(subject, 'utf8').toString('base64url') !== match![1]
+    ) {
       throw new RangeError('id must be an id from listSubject()')
     }
     checkSubject(subject, 'id')
@@ -617,7 +623,6 @@ export class SessionManager {
       checkSubject(options.subject, 'options.subject')
       if (options.subject !== subject) return false
     }
-    const wanted = Buffer.from(match![2]!, 'base64url')
     const store = this.#subjectStore('listBySubject')
     let after: string | undefined
     for (;;) {
@@ -774,7 +779,8 @@ export class SessionManager {
     const match = SIGNED_PATTERN.exec(value)
     if (match === null) return undefined
     const token = match[1]!
-    const mac = Buffer.from(match[2]!, 'base64url')
+    const mac = canonicalBase64url(match[2]!)
+    if (mac === undefined) return undefined
     for (const secret of this.#secrets) {
       if (timingSafeEqual(macOf(secret, token), mac)) return token
     }
@@ -886,6 +892,16 @@ function resolveSecrets(secret: unknown): readonly string[] {
     }
   }
   return Object.freeze([...secrets])
+}
+
+/**
+ * The bytes `text` spells in base64url, when `text` is their one canonical spelling; else
+ * undefined. The last character of a 16-byte value carries 4 unused bits, so 16 spellings
+ * decode to the same bytes: only the one with those bits zero (the one we write) is taken.
+ */
+function canonicalBase64url(text: string): Buffer | undefined {
+  const bytes = Buffer.from(text, 'base64url')
+  return bytes.toString('base64url') === text ? bytes : undefined
 }
 
 function macOf(secret: string, token: string): Buffer {
