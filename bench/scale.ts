@@ -412,16 +412,16 @@ async function subjectsAtScale(): Promise<void> {
           ]),
       },
       {
-        find: (i) => CompiledQuery.raw(v2.find, [`tok-${random(MILLION)}`, now()]),
+        find: (i) =>
+          CompiledQuery.raw(v2.find.sql, v2.find.bind({ token: `tok-${random(MILLION)}`, now: now() })),
         commit: (i) => {
-          const t = now()
-          return CompiledQuery.raw(v2.commit, [
-            `tok-${i % 10_000}`,
-            payload,
-            new Date(Date.now() + 3600e3).toISOString(),
-            t,
-            t,
-          ])
+          const row = {
+            token: `tok-${i % 10_000}`,
+            data: payload,
+            expiry: new Date(Date.now() + 3600e3).toISOString(),
+            now: now(),
+          }
+          return CompiledQuery.raw(v2.commit.sql, v2.commit.bind(row))
         },
       },
     ),
@@ -453,10 +453,15 @@ async function subjectsAtScale(): Promise<void> {
           ]),
       },
       {
-        find: () => CompiledQuery.raw(v2s.find, [`tok-${random(MILLION)}`, Date.now()]),
+        find: () =>
+          CompiledQuery.raw(
+            v2s.find.sql,
+            v2s.find.bind({ token: `tok-${random(MILLION)}`, now: Date.now() }),
+          ),
         commit: (i) => {
           const t = Date.now()
-          return CompiledQuery.raw(v2s.commit, [`tok-${i % 10_000}`, Buffer.from(payload), t + 3600e3, t, t])
+          const row = { token: `tok-${i % 10_000}`, data: Buffer.from(payload), expiry: t + 3600e3, now: t }
+          return CompiledQuery.raw(v2s.commit.sql, v2s.commit.bind(row))
         },
       },
       db2,

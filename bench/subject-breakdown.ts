@@ -47,13 +47,16 @@ const token = (i: number) => `tok-${(i * 7919) % SESSIONS}`
 const subject = (i: number) => `user-${(i * 7919) % SUBJECTS}`
 
 function measure(label: string): void {
-  const find = raw.prepare(statements.find)
-  const list = raw.prepare(statements.listBySubject)
-  const count = raw.prepare(statements.countBySubject)
+  const find = raw.prepare(statements.find.sql)
+  const list = raw.prepare(statements.listBySubject.sql)
+  const count = raw.prepare(statements.countBySubject.sql)
   const calls: Array<[string, (i: number) => unknown]> = [
-    ['find', (i) => find.get(token(i), now)],
-    ['listBySubject (10 rows)', (i) => list.all(subject(i), now, '', 100)],
-    ['countBySubject', (i) => count.get(subject(i), now)],
+    ['find', (i) => find.get(statements.find.bind({ token: token(i), now }))],
+    [
+      'listBySubject (10 rows)',
+      (i) => list.all(statements.listBySubject.bind({ subject: subject(i), now, after: '', limit: 100 })),
+    ],
+    ['countBySubject', (i) => count.get(statements.countBySubject.bind({ subject: subject(i), now }))],
   ]
   const times = new Map<string, number[]>(calls.map(([name]) => [name, []]))
   for (let round = 0; round < 5; round++) {

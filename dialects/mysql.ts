@@ -1,4 +1,11 @@
-import { Kysely, MysqlDialect, type KyselyConfig, type MysqlPool, type MysqlPoolConnection } from 'kysely'
+import {
+  Kysely,
+  MysqlDialect,
+  type KyselyConfig,
+  type MysqlDialectConfig,
+  type MysqlPool,
+  type MysqlPoolConnection,
+} from 'kysely'
 import {
   checkFactoryOptions,
   checkScheme,
@@ -121,6 +128,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     'configure your mysql2 pool instead (connectionLimit, connectTimeout, idleTimeout)',
   )
   const config = kyselyOptions(options as Record<string, unknown> | undefined)
+  const control = controlConnections()
   if (ownPool) {
     const uri = poolOrConnectionString
     const setup = connectionSetup(options)
@@ -130,7 +138,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
       `mysql(): no connection within ${timeout} ms (the connectionTimeout option): the server` +
       `${endpoint === undefined ? '' : ` at ${endpoint}`} did not complete a connection in time, or every connection of the pool stayed busy`
     const pool = async (): Promise<MysqlPool> => {
-      const { createPool } = await optionalPeer('mysql2', 'mysql', () => import('mysql2'))
+      const { createPool } = await control.load()
       const poolSize = options?.poolSize ?? 10
       const opened = createPool({
         uri,
@@ -143,7 +151,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
       }) as unknown as MysqlPool
       return settingUpPool(opened, setup, timeout, timeoutMessage)
     }
-    return new Kysely({ ...config, dialect: new MysqlDialect({ pool }) })
+    return new Kysely({ ...config, dialect: new MysqlDialect({ pool, controlConnection: control.open }) })
   }
   for (const key of OPTION_KEYS) {
     if (options?.[key] !== undefined) {
@@ -159,11 +167,30 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
       "mysql(poolOrConnectionString): expected a connection string such as 'mysql://user@localhost:3306/app' or a mysql2 pool",
     )
   }
-  const pool: MysqlPool = {
-    getConnection: (callback) => given.getConnection!(callback),
-    end: (callback) => callback(undefined), // the pool is the caller's: db.destroy() leaves it open
+  const pool = async (): Promise<MysqlPool> => {
+    await control.load()
+    return {
+      getConnection: (callback) => given.getConnection!(callback),
+      end: (callback) => callback(undefined), // the pool is the caller's: db.destroy() leaves it open
+    }
   }
-  return new Kysely({ ...config, dialect: new MysqlDialect({ pool }) })
+  return new Kysely({ ...config, dialect: new MysqlDialect({ pool, controlConnection: control.open }) })
+}
+
+/**
+ * How Kysely opens a connection of its own, outside the pool, to cancel a statement that
+ * outlived the store's `timeout` (`KILL QUERY`): through the pool it could wait behind the very
+ * statements it is to cancel. mysql2 is loaded with the pool, before any statement runs.
+ */
+function controlConnections() {
+  let mysql2: typeof import('mysql2') | undefined
+  return {
+    async load() {
+      return (mysql2 ??= await optionalPeer('mysql2', 'mysql', () => import('mysql2')))
+    },
+    open: ((config: string | object) =>
+      mysql2!.createConnection(config as string)) as unknown as MysqlDialectConfig['controlConnection'],
+  }
 }
 
 /** The statements each new connection runs, from the options; checked at once. */

@@ -85,10 +85,7 @@ function namingPool(pool: Partial<PostgresPool>, naming: Naming, end: () => Prom
       }
       let wrapped = clients.get(client)
       if (wrapped === undefined) {
-        // A connection the server drops while checked out (between two queries) emits 'error'
-        // on its client, which crashes Node without a listener; pg-pool listens only while it
-        // is idle. The next query on it fails with a SessionStoreError and the pool drops it.
-        ;(client as { on?: (event: string, listener: () => void) => void }).on?.('error', () => undefined)
+        listenForErrors(client) // a pool that emits no 'connect' (not pg-pool): here, late but once
         wrapped = isPgClient(client) ? namingClient(client, naming) : client
         clients.set(client, wrapped)
       }
@@ -96,6 +93,35 @@ function namingPool(pool: Partial<PostgresPool>, naming: Naming, end: () => Prom
     },
     end,
   }
+}
+
+/**
+ * Gives `client` an 'error' listener. A connection the server drops while it is checked out
+ * (between two queries, or in the same network chunk as the ReadyForQuery that completed its
+ * connection, before pool.connect() has even resolved) emits 'error' on its client, which
+ * crashes Node without a listener: pg-pool listens only while a client is idle. The query on
+ * it fails with a SessionStoreError and the pool drops it.
+ */
+function listenForErrors(client: unknown): void {
+  const emitter = client as {
+    on?: (event: string, listener: () => void) => void
+    listeners?: (event: string) => unknown[]
+  }
+  if (!emitter.listeners?.('error').includes(ignore)) emitter.on?.('error', ignore)
+}
+
+const ignore = () => undefined
+
+/**
+ * Listens, on pg-pool's 'connect' event, for the errors of every client `pool` creates, from
+ * the moment its connection is made (see {@link listenForErrors}). On a caller's pool this adds
+ * a listener to its clients only; the pool's own 'error' event stays the caller's.
+ */
+function listenForClientErrors(pool: Partial<PostgresPool>): void {
+  ;(pool as { on?: (event: string, listener: (client: unknown) => void) => void }).on?.(
+    'connect',
+    listenForErrors,
+  )
 }
 
 /** pg-pool's errors when no connection came in time (it gives them no code). */
@@ -259,7 +285,8 @@ export function postgres(
       // An idle connection that the server drops (a restart, pg_terminate_backend) makes the
       // pool emit 'error', which crashes Node without a listener. The pool discards that
       // connection itself and the next query gets a new one, so there is nothing to do.
-      opened.on('error', () => undefined)
+      opened.on('error', ignore)
+      listenForClientErrors(opened)
       return namingPool(opened, naming, () => opened.end())
     }
     return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
@@ -272,6 +299,7 @@ export function postgres(
     timeoutMessage: `postgres(): no connection within ${typeof timeout === 'number' ? `${timeout} ms` : 'the time'} (your pool's connectionTimeoutMillis)`,
   }
   // The pool is the caller's: db.destroy() leaves it open.
+  listenForClientErrors(given)
   const pool = namingPool(given, naming, async () => undefined)
   return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
 }

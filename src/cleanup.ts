@@ -45,7 +45,7 @@ export class CleanupScheduler {
       2 ** 31 - 1,
     )
     this.#timer = setTimeout(() => this.#run(), delay)
-    this.#timer.unref()
+    ;(this.#timer as { unref?: () => void }).unref?.() // a number on workerd with an old compatibility date
   }
 
   #run(): void {

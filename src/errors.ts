@@ -67,8 +67,19 @@ const CONNECTION_MESSAGES =
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
   if (cause instanceof SafeError) return cause.message
-  const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined
-  if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) return `the database reported ${code}`
+  const { code, address, port } = (typeof cause === 'object' && cause !== null ? cause : {}) as {
+    code?: unknown
+    address?: unknown
+    port?: unknown
+  }
+  if (typeof code === 'string' && /^[A-Za-z0-9_]{1,40}$/.test(code)) {
+    // Node's network errors name the endpoint they could not reach (never a user or password).
+    const endpoint =
+      typeof address === 'string' && /^[\w.:-]{1,100}$/.test(address) && typeof port === 'number'
+        ? ` (${address.includes(':') ? `[${address}]` : address}:${port})`
+        : ''
+    return `the database reported ${code}${endpoint}`
+  }
   // pg's messages for a lost connection carry no code and no data: say which it was.
   const message = cause instanceof Error ? cause.message : ''
   if (CONNECTION_MESSAGES.test(message)) return `the connection was lost (${message})`

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely'
-import { Watchdog } from './deadline.js'
 import { SessionStoreError, describeCause } from './errors.js'
 import { resolveFamily, TableShapeError, type FamilyName } from './families/index.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
@@ -107,16 +106,26 @@ export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promis
   }
   const table = schema === undefined ? tableName : `${schema}.${tableName}`
   try {
-    await new Watchdog(timeout).watch(
-      family.migrate(db, { schema, name: tableName }),
-      timeout,
-      () =>
-        new SessionStoreError(
-          `migrate of table "${table}" failed: no answer within ${timeout} ms (the timeout option)`,
-          'timeout',
-          undefined,
-        ),
-    )
+    // The timer is ref'd: whoever awaits migrate() gets its answer before the process may exit.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new SessionStoreError(
+              `migrate of table "${table}" failed: no answer within ${timeout} ms (the timeout option)`,
+              'timeout',
+              undefined,
+            ),
+          ),
+        timeout,
+      )
+    })
+    try {
+      await Promise.race([family.migrate(db, { schema, name: tableName }), expired])
+    } finally {
+      clearTimeout(timer)
+    }
   } catch (cause) {
     if (cause instanceof SessionStoreError) throw cause
     if (cause instanceof TableShapeError) {

@@ -1,10 +1,9 @@
 import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
-import { Watchdog } from './deadline.js'
 import { directRunnerOf, type DirectRunner } from './direct.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
-import { resolveFamily, type SqlFamily, type Statements } from './families/index.js'
+import { resolveFamily, type SqlFamily, type Statement, type Statements } from './families/index.js'
 import {
   DEFAULT_CLEANUP_INTERVAL,
   resolveOptions,
@@ -122,8 +121,13 @@ export class KyselyStore implements AsyncDisposable {
   readonly #direct: DirectRunner | undefined
   readonly #sql: Statements
   readonly #scheduler: CleanupScheduler
-  readonly #watchdog: Watchdog
   readonly #table: string
+  /**
+   * Whether a timed-out statement is cancelled on the server through Kysely (`'cancel query'`:
+   * `pg_cancel_backend`, `KILL QUERY`); turned off on the first connection that cannot
+   * (PGlite, SQLite, a third-party dialect), where there is nothing to free on a server.
+   */
+  #cancels = true
   #lastCleanup: Promise<unknown> = Promise.resolve()
 
   /**
@@ -160,7 +164,6 @@ export class KyselyStore implements AsyncDisposable {
     }
     this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
     this.#sql = this.#family.statements({ schema, name: tableName })
-    this.#watchdog = new Watchdog(this.#options.timeout)
     const { onError } = this.#options
     this.#scheduler = new CleanupScheduler(
       (signal) => this.#serialisedCleanup(signal),
@@ -181,7 +184,7 @@ export class KyselyStore implements AsyncDisposable {
    */
   async find(token: string): Promise<Uint8Array | undefined> {
     checkToken(token)
-    const { rows } = await this.#run<{ data: unknown }>('find', this.#sql.find, [token, this.#now()])
+    const { rows } = await this.#run<{ data: unknown }>('find', this.#sql.find, { token, now: this.#now() })
     return rows.length === 0 ? undefined : bytes(rows[0]!.data)
   }
 
@@ -197,7 +200,10 @@ export class KyselyStore implements AsyncDisposable {
    */
   async get(token: string): Promise<StoredSession | undefined> {
     checkToken(token)
-    const { rows } = await this.#run<Record<string, unknown>>('get', this.#sql.get, [token, this.#now()])
+    const { rows } = await this.#run<Record<string, unknown>>('get', this.#sql.get, {
+      token,
+      now: this.#now(),
+    })
     const row = rows[0]
     if (row === undefined) return undefined
     return {
@@ -230,26 +236,14 @@ export class KyselyStore implements AsyncDisposable {
     checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
     const subject = checkCommitOptions(options)
-    const family = this.#family
-    const now = this.#now()
-    if (subject === undefined) {
-      await this.#run('commit', this.#sql.commit, [
-        token,
-        family.data(data),
-        family.time(expiry.getTime()),
-        now,
-        now,
-      ])
-    } else {
-      await this.#run('commit', this.#sql.commitSubject, [
-        token,
-        family.data(data),
-        family.time(expiry.getTime()),
-        subject,
-        now,
-        now,
-      ])
+    const row = {
+      token,
+      data: this.#family.data(data),
+      expiry: this.#family.time(expiry.getTime()),
+      now: this.#now(),
     }
+    if (subject === undefined) await this.#run('commit', this.#sql.commit, row)
+    else await this.#run('commit', this.#sql.commitSubject, { ...row, subject })
   }
 
   /**
@@ -270,25 +264,16 @@ export class KyselyStore implements AsyncDisposable {
     checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
     const subject = checkCommitOptions(options)
-    const family = this.#family
-    const now = this.#now()
+    const row = {
+      token,
+      data: this.#family.data(data),
+      expiry: this.#family.time(expiry.getTime()),
+      now: this.#now(),
+    }
     const result =
       subject === undefined
-        ? await this.#run('update', this.#sql.update, [
-            family.data(data),
-            family.time(expiry.getTime()),
-            now,
-            token,
-            now,
-          ])
-        : await this.#run('update', this.#sql.updateSubject, [
-            family.data(data),
-            family.time(expiry.getTime()),
-            subject,
-            now,
-            token,
-            now,
-          ])
+        ? await this.#run('update', this.#sql.update, row)
+        : await this.#run('update', this.#sql.updateSubject, { ...row, subject })
     return Number(result.numAffectedRows ?? 0) > 0
   }
 
@@ -305,13 +290,11 @@ export class KyselyStore implements AsyncDisposable {
   async touch(token: string, expiry: Date): Promise<boolean> {
     checkToken(token)
     checkExpiry(expiry)
-    const now = this.#now()
-    const result = await this.#run('touch', this.#sql.touch, [
-      this.#family.time(expiry.getTime()),
-      now,
+    const result = await this.#run('touch', this.#sql.touch, {
       token,
-      now,
-    ])
+      expiry: this.#family.time(expiry.getTime()),
+      now: this.#now(),
+    })
     return Number(result.numAffectedRows ?? 0) > 0
   }
 
@@ -331,9 +314,13 @@ export class KyselyStore implements AsyncDisposable {
   async delete(token: string, options?: { readonly tombstone?: boolean }): Promise<void> {
     checkToken(token)
     if (checkTombstone(options)) {
-      await this.#run('delete', this.#sql.tombstone, [this.#family.data(EMPTY), this.#now(), token])
+      await this.#run('delete', this.#sql.tombstone, {
+        token,
+        empty: this.#family.data(EMPTY),
+        now: this.#now(),
+      })
     } else {
-      await this.#run('delete', this.#sql.delete, [token])
+      await this.#run('delete', this.#sql.delete, { token })
     }
   }
 
@@ -346,7 +333,9 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async all(): Promise<Map<string, Uint8Array>> {
-    const { rows } = await this.#run<{ token: string; data: unknown }>('all', this.#sql.all, [this.#now()])
+    const { rows } = await this.#run<{ token: string; data: unknown }>('all', this.#sql.all, {
+      now: this.#now(),
+    })
     return new Map(rows.map((row) => [row.token, bytes(row.data)]))
   }
 
@@ -373,11 +362,11 @@ export class KyselyStore implements AsyncDisposable {
   async *#pages(pageSize: number): AsyncGenerator<[string, Uint8Array]> {
     let after = ''
     for (;;) {
-      const { rows } = await this.#run<{ token: string; data: unknown }>('entries', this.#sql.page, [
-        this.#now(),
+      const { rows } = await this.#run<{ token: string; data: unknown }>('entries', this.#sql.page, {
+        now: this.#now(),
         after,
-        pageSize,
-      ])
+        limit: pageSize,
+      })
       for (const row of rows) yield [row.token, bytes(row.data)]
       if (rows.length < pageSize) return
       after = rows[rows.length - 1]!.token
@@ -393,7 +382,7 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async count(): Promise<number> {
-    const { rows } = await this.#run<{ n: unknown }>('count', this.#sql.count, [this.#now()])
+    const { rows } = await this.#run<{ n: unknown }>('count', this.#sql.count, { now: this.#now() })
     return Number(rows[0]?.n ?? 0)
   }
 
@@ -407,7 +396,7 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async clear(): Promise<number> {
-    const result = await this.#run('clear', this.#sql.clear, [])
+    const result = await this.#run('clear', this.#sql.clear, {})
     return Number(result.numAffectedRows ?? 0)
   }
 
@@ -433,12 +422,12 @@ export class KyselyStore implements AsyncDisposable {
     const { limit = DEFAULT_LIST_LIMIT, after } = options
     checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
     if (after !== undefined) checkToken(after, 'after')
-    const { rows } = await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubject, [
+    const { rows } = await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubject, {
       subject,
-      this.#now(),
-      after ?? '',
+      now: this.#now(),
+      after: after ?? '',
       limit,
-    ])
+    })
     return rows.map((row) => ({
       token: row.token as string,
       expiry: new Date(millis(row.expiry)!),
@@ -457,10 +446,10 @@ export class KyselyStore implements AsyncDisposable {
    */
   async countBySubject(subject: string): Promise<number> {
     checkSubject(subject)
-    const { rows } = await this.#run<{ n: unknown }>('countBySubject', this.#sql.countBySubject, [
+    const { rows } = await this.#run<{ n: unknown }>('countBySubject', this.#sql.countBySubject, {
       subject,
-      this.#now(),
-    ])
+      now: this.#now(),
+    })
     return Number(rows[0]?.n ?? 0)
   }
 
@@ -485,16 +474,13 @@ export class KyselyStore implements AsyncDisposable {
     const { except, tombstone = false } = options
     if (except !== undefined) checkToken(except, 'except')
     if (typeof tombstone !== 'boolean') throw new TypeError('tombstone must be a boolean')
-    const now = this.#now()
+    const where = { subject, now: this.#now(), except: except ?? '' }
     const result = tombstone
-      ? await this.#run('deleteBySubject', this.#sql.tombstoneBySubject, [
-          this.#family.data(EMPTY),
-          now,
-          subject,
-          now,
-          except ?? '',
-        ])
-      : await this.#run('deleteBySubject', this.#sql.deleteBySubject, [subject, now, except ?? ''])
+      ? await this.#run('deleteBySubject', this.#sql.tombstoneBySubject, {
+          ...where,
+          empty: this.#family.data(EMPTY),
+        })
+      : await this.#run('deleteBySubject', this.#sql.deleteBySubject, where)
     return Number(result.numAffectedRows ?? 0)
   }
 
@@ -561,7 +547,12 @@ export class KyselyStore implements AsyncDisposable {
     try {
       while (!signal?.aborted) {
         batches++
-        const result = await this.#run('cleanup', this.#sql.cleanup, [now, batch])
+        const result = await this.#run(
+          'cleanup',
+          this.#sql.cleanup,
+          { now, limit: batch },
+          signal !== undefined,
+        )
         const n = Number(result.numAffectedRows ?? 0)
         deleted += n
         if (n < batch) break
@@ -597,120 +588,143 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /**
-   * Runs one statement: traced when the tracing channel has subscribers, bounded by the
-   * `timeout` option, retried within `retryBudget` when the engine says it had no effect
-   * (deadlock victim) or its connection was lost, and mapped to a SessionStoreError.
+   * Runs one statement: traced when the tracing channel has subscribers, and mapped to a
+   * SessionStoreError. `background` (the cleanup timer's runs) unrefs the call's timers:
+   * nobody awaits them, so they never keep the process alive.
    */
-  #run<R>(operation: string, sql: string, parameters: unknown[]): Promise<QueryResult<R>> {
-    if (!calls.hasSubscribers) return this.#bounded<R>(operation, sql, parameters, undefined)
+  #run<R>(
+    operation: string,
+    statement: Statement<any>,
+    parameters: object,
+    background = false,
+  ): Promise<QueryResult<R>> {
+    const values = statement.bind(parameters)
+    if (!calls.hasSubscribers) return this.#execute<R>(operation, statement, values, background, undefined)
     const { schema, tableName: table } = this.#options
     const call: StoreCall = { operation, family: this.#family.name, table, schema }
+    const started = performance.now()
     // The traced function resolves to nothing: tracePromise hands its value to subscribers as
     // `result`, and the rows may hold tokens and data.
     let result: QueryResult<R>
     return calls
       .tracePromise(async () => {
-        result = await this.#bounded<R>(operation, sql, parameters, call)
+        try {
+          result = await this.#execute<R>(operation, statement, values, background, call)
+          call.rows = result.rows.length > 0 ? result.rows.length : Number(result.numAffectedRows ?? 0)
+        } catch (error) {
+          call.error = error
+          throw error
+        } finally {
+          call.duration = performance.now() - started
+          call.attempts ??= 1
+        }
       }, call)
       .then(() => result)
   }
 
   /**
-   * One promise per call, settled by whichever comes first: the statement's result, its
-   * error (after the retries it earns), or the `timeout`. Written without an async function
-   * or a promise wrapped around another, since every store call goes through it: each layer
-   * costs a microtask and an allocation (measured: bench/find-breakdown.ts).
+   * The direct path first: on a connection that runs statements at once (sqlite()), nothing
+   * to time or retry, and its error is final (SQLite loses no connection). Otherwise the
+   * retry loop.
    */
-  #bounded<R>(
+  #execute<R>(
     operation: string,
-    sql: string,
-    parameters: unknown[],
+    statement: Statement<any>,
+    values: unknown[],
+    background: boolean,
     call: StoreCall | undefined,
   ): Promise<QueryResult<R>> {
-    // Untraced, on a connection that runs statements at once (sqlite()): nothing to time,
-    // retry or watch when it succeeds. A failure takes the general path below, as its first
-    // attempt's error.
-    let thrown: { error: unknown } | undefined
-    if (call === undefined && this.#direct !== undefined) {
+    if (this.#direct !== undefined) {
       try {
-        const direct = this.#direct(sql, parameters)
-        if (direct !== undefined) return Promise.resolve(direct as QueryResult<R>)
-      } catch (error) {
-        thrown = { error }
+        const result = this.#direct(statement.sql, values)
+        if (result !== undefined) return Promise.resolve(result as QueryResult<R>)
+      } catch (cause) {
+        return Promise.reject(this.#error(operation, redact(cause, statement.sql, values)))
       }
     }
-    return new Promise<QueryResult<R>>((resolve, reject) => {
-      const started = performance.now()
-      const { timeout, retryBudget } = this.#options
-      let attempts = 0
-      let firstFailure: number | undefined
-      let settled = false
-      const settle = (error: unknown, result?: QueryResult<R>) => {
-        if (settled) return
-        settled = true
-        this.#watchdog.remove(entry)
-        if (call !== undefined) {
-          call.duration = performance.now() - started
-          call.attempts = attempts
-          if (error === undefined) {
-            call.rows = result!.rows.length > 0 ? result!.rows.length : Number(result!.numAffectedRows ?? 0)
-          } else {
-            call.error = error
-          }
-        }
-        if (error === undefined) resolve(result!)
-        else reject(error)
-      }
-      const entry = this.#watchdog.add(started + timeout, () =>
-        settle(
-          new SessionStoreError(
-            `${operation} on table "${this.#table}" failed: no answer within ${timeout} ms (the timeout option)`,
-            'timeout',
-            undefined,
-          ),
-        ),
-      )
-      const run = (): void => {
-        attempts++
-        let query: Promise<QueryResult<R>>
+    return this.#retrying<R>(operation, statement, values, background, call)
+  }
+
+  /**
+   * Runs a statement through Kysely until it succeeds, fails for good, or the `timeout`
+   * passes. A transient failure is tried again after a growing pause within `retryBudget`,
+   * never inside a caller's transaction, and a write only when the failure proves it had no
+   * effect (see {@link StatementKind}). At the timeout the statement in flight is cancelled on
+   * the server (Kysely's `'cancel query'`) and a pause is cut short: nothing of the call runs
+   * after it settled. The timer is ref'd, so a script that awaits the call is not left to exit
+   * without its answer.
+   */
+  async #retrying<R>(
+    operation: string,
+    statement: Statement<any>,
+    values: unknown[],
+    background: boolean,
+    call: StoreCall | undefined,
+  ): Promise<QueryResult<R>> {
+    const { timeout, retryBudget } = this.#options
+    const deadline = new AbortController()
+    const { signal } = deadline
+    let lastFailure: unknown
+    const timer = setTimeout(() => deadline.abort(this.#timeoutError(operation, lastFailure)), timeout)
+    if (background) (timer as { unref?: () => void }).unref?.()
+    let firstFailure: number | undefined
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (call !== undefined) call.attempts = attempt
         try {
-          if (thrown !== undefined) throw thrown.error
-          const direct = this.#direct?.(sql, parameters)
-          if (direct !== undefined) return settle(undefined, direct as QueryResult<R>)
-          query = this.#db.executeQuery<R>(compiled(sql, parameters))
-        } catch (error) {
-          // A Kysely instance that throws instead of rejecting (a proxy, a broken plugin), or a
-          // direct statement's error: the same path as a rejection, never a throw out of a
-          // retry's timer.
-          thrown = undefined
-          query = Promise.reject(error)
+          return await settledBy(this.#query<R>(statement.sql, values, signal), signal)
+        } catch (cause) {
+          if (signal.aborted) throw signal.reason
+          if (isUnsupportedCancel(cause)) {
+            // This connection cannot cancel a query (nothing was run): never ask again.
+            this.#cancels = false
+            attempt--
+            continue
+          }
+          const failed = performance.now()
+          firstFailure ??= failed
+          const pause =
+            Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** (attempt - 1)) * (0.5 + Math.random())
+          if (failed - firstFailure + pause > retryBudget || !this.#mayRepeat(statement, cause)) {
+            throw this.#error(operation, redact(cause, statement.sql, values))
+          }
+          lastFailure = redact(cause, statement.sql, values)
+          this.#publishRetry(operation, attempt + 1, pause, cause)
+          await sleep(pause, signal)
         }
-        query.then(
-          (result) => settle(undefined, result),
-          (cause: unknown) => {
-            if (settled) return
-            // A transient failure had no effect, and each statement is idempotent: run it
-            // again, on a new connection. Not inside a caller's transaction, which failed as a
-            // whole.
-            const now = performance.now()
-            firstFailure ??= now
-            const delay =
-              Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** (attempts - 1)) * (0.5 + Math.random())
-            if (
-              !this.#db.isTransaction &&
-              now - firstFailure + delay <= retryBudget &&
-              this.#family.isTransient(cause)
-            ) {
-              this.#publishRetry(operation, attempts + 1, delay, cause)
-              setTimeout(run, delay).unref()
-              return
-            }
-            settle(this.#error(operation, redact(cause, sql, parameters)))
-          },
-        )
       }
-      run()
-    })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Whether a statement that failed with `cause` may run again (see {@link StatementKind}). */
+  #mayRepeat(statement: Statement<unknown>, cause: unknown): boolean {
+    if (this.#db.isTransaction) return false // the caller's transaction failed as a whole
+    const family = this.#family
+    return family.hadNoEffect(cause) || (statement.kind === 'read' && family.lostConnection(cause))
+  }
+
+  /** One attempt: a Kysely instance that throws instead of rejecting gives a rejection. */
+  #query<R>(sql: string, values: unknown[], signal: AbortSignal): Promise<QueryResult<R>> {
+    try {
+      const query = compiled(sql, values)
+      return this.#cancels
+        ? this.#db.executeQuery<R>(query, { signal, inflightQueryAbortStrategy: 'cancel query' })
+        : this.#db.executeQuery<R>(query)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #timeoutError(operation: string, lastFailure: unknown): SessionStoreError {
+    const { timeout } = this.#options
+    const tried = lastFailure === undefined ? '' : `; the last try failed: ${describeCause(lastFailure)}`
+    return new SessionStoreError(
+      `${operation} on table "${this.#table}" failed: no answer within ${timeout} ms (the timeout option)${tried}`,
+      'timeout',
+      lastFailure,
+    )
   }
 
   #publishRetry(operation: string, attempt: number, delay: number, cause: unknown): void {
@@ -750,26 +764,75 @@ export class KyselyStore implements AsyncDisposable {
   }
 }
 
-/** The operation node of each statement text, made once (the store sends a few texts again and again). */
-const nodes = new Map<string, RawNode>()
+let queries = 0
 
 /**
- * `sql` with `parameters` as a compiled query: what `CompiledQuery.raw` makes, without
- * building the node again, drawing a random query id or freezing two objects per call. A
- * fresh `queryId` object per query keeps result plugins that key on it apart.
+ * `sql` with `values` as a compiled query: what `CompiledQuery.raw` makes, without freezing
+ * two objects per call. Each query gets its own `queryId`, which Kysely compares before it
+ * cancels a query, and which result plugins key on.
  */
-function compiled(sql: string, parameters: readonly unknown[]): CompiledQuery {
-  let query = nodes.get(sql)
-  if (query === undefined) nodes.set(sql, (query = RawNode.createWithSql(sql)))
-  return { sql, parameters, query, queryId: { queryId: '' } }
+function compiled(sql: string, values: readonly unknown[]): CompiledQuery {
+  return {
+    sql,
+    parameters: values,
+    query: RawNode.createWithSql(sql),
+    queryId: { queryId: `kss${(queries = (queries + 1) % Number.MAX_SAFE_INTEGER)}` },
+  }
 }
 
-/** Session data as a Uint8Array, whatever the driver returns (Buffer, Uint8Array, ArrayBuffer). */
+/** `promise`, or a rejection with `signal.reason` once `signal` aborts, whichever comes first. */
+function settledBy<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason)
+    signal.addEventListener('abort', abort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', abort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abort)
+        reject(error)
+      },
+    )
+  })
+}
+
+/** Resolves after `ms`, or rejects with `signal.reason` at once when `signal` aborts first. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const abort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', abort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', abort, { once: true })
+  })
+}
+
+/** Kysely's refusal to run a query with `'cancel query'` on a connection that cannot cancel. */
+function isUnsupportedCancel(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("doesn't support `inflightQueryAbortStrategy`")
+}
+
+/**
+ * Session data as a Uint8Array, whatever the driver returns: Buffer, Uint8Array, ArrayBuffer,
+ * or an array of byte values (Cloudflare D1).
+ */
 function bytes(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value
   if (value instanceof ArrayBuffer) return new Uint8Array(value)
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
-  throw new TypeError(`the database driver returned session data as ${typeof value}, not bytes`)
+  if (Array.isArray(value)) return Uint8Array.from(value as number[])
+  throw new SessionStoreError(
+    `the database driver returned session data as ${value === null ? 'null' : typeof value}, not bytes: ` +
+      'the data column must be BYTEA (Postgres), BLOB (SQLite) or LONGBLOB (MySQL), as migrate() creates it',
+    'engine',
+    undefined,
+  )
 }
 
 /** A time the driver returns (a Date, milliseconds as a number, bigint or string) in ms. */

@@ -155,7 +155,7 @@ await withServer('Postgres', () => {
         expect(error).toBeInstanceOf(SessionStoreError)
         expect(error.code).toBe('engine')
         expect(error.message).toBe(
-          'find on table "sessions" failed: the database reported ECONNREFUSED (see error.cause)',
+          'find on table "sessions" failed: the database reported ECONNREFUSED (127.0.0.1:1) (see error.cause)',
         )
         await waitFor(() => errors.length >= 2) // the timer keeps going
         expect(

@@ -183,7 +183,7 @@ await withServer('Postgres', () => {
         await store.commit('a-token', new Uint8Array([1]), new Date(Date.now() + HOUR))
         await store.find('a-token')
         const { commit, find } = postgresFamily.statements({ schema: undefined, name: table })
-        expect(await preparedNames(db)).toEqual([statementName(commit), statementName(find)].sort())
+        expect(await preparedNames(db)).toEqual([statementName(commit.sql), statementName(find.sql)].sort())
       } finally {
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
@@ -230,7 +230,7 @@ await withServer('Postgres', () => {
         await migrate(db, { tableName: table })
         const { find } = postgresFamily.statements({ schema: undefined, name: table })
         // Another client of a shared session prepared the statement first.
-        await sql.raw(`PREPARE ${statementName(find)} (text, timestamptz) AS ${find}`).execute(db)
+        await sql.raw(`PREPARE ${statementName(find.sql)} (text, timestamptz) AS ${find.sql}`).execute(db)
         const store = new KyselyStore(db, 0, { tableName: table })
         expect(await store.find('a-token')).toBeUndefined() // 42P05 on Parse, then unnamed
         await sql`DEALLOCATE ALL`.execute(db)

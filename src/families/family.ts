@@ -14,51 +14,109 @@ import type { Kysely } from 'kysely'
 export type FamilyName = 'postgres' | 'sqlite' | 'mysql'
 
 /**
- * The store's statements for one table, with the family's placeholders. "Live" means
- * `expiry > now` and not ended (`ended_at IS NULL`); an ended row is a tombstone. Every
- * statement is idempotent, so one whose connection was lost can run again.
+ * How a failed statement may be repeated. A `read` changes nothing, so it may run again after
+ * any transient failure. A `write` runs again only after a failure that proves it had no
+ * effect (see {@link SqlFamily.hadNoEffect}): after a lost reply it may have committed, and
+ * running it again could undo a write made in between (a login after a sign-out).
+ */
+export type StatementKind = 'read' | 'write'
+
+/**
+ * One of the store's statements, with the family's placeholders, and the function that turns
+ * its named parameters into the values in placeholder order.
+ */
+export interface Statement<P> {
+  readonly sql: string
+  readonly kind: StatementKind
+  /** The values for `sql`'s placeholders, in their order. */
+  bind(parameters: P): unknown[]
+}
+
+/**
+ * A statement written with named parameters (`:token`), each turned into the family's
+ * placeholder (`?`, or `$1`, `$2`, ... numbered by `placeholder`). A name may appear more than
+ * once; its value is then bound at each place.
+ */
+export function statement<P extends object>(
+  kind: StatementKind,
+  text: string,
+  placeholder: (position: number) => string = () => '?',
+): Statement<P> {
+  const names: (keyof P)[] = []
+  const sql = text.replace(/:([a-z]+)/g, (_, name: string) => {
+    names.push(name as keyof P)
+    return placeholder(names.length)
+  })
+  return {
+    sql,
+    kind,
+    bind(parameters) {
+      const values = new Array<unknown>(names.length)
+      for (let i = 0; i < names.length; i++) values[i] = parameters[names[i]!]
+      return values
+    },
+  }
+}
+
+/** A time as the family binds it (see {@link SqlFamily.time}). */
+export type Time = unknown
+/** Session data as the family binds it (see {@link SqlFamily.data}). */
+export type Data = unknown
+
+/**
+ * The store's statements for one table. "Live" means `expiry > now` and not ended
+ * (`ended_at IS NULL`); an ended row is a tombstone. Every column the store reads is one
+ * lowercase word, so that a result plugin of the caller's Kysely instance (CamelCasePlugin)
+ * leaves its name alone.
  */
 export interface Statements {
-  /** token, now. Rows: `{ data }` of the live session. */
-  readonly find: string
-  /**
-   * token, now. Rows: `{ data, expiry, subject, created, seen }` of the live session. Every
-   * column the store reads is one lowercase word, so that a result plugin of the caller's
-   * Kysely instance (CamelCasePlugin) leaves its name alone.
-   */
-  readonly get: string
-  /** token, data, expiry, now, now. Inserts, or replaces data and expiry unless the row is ended. */
-  readonly commit: string
-  /** token, data, expiry, subject, now, now. As `commit`, and sets the subject. */
-  readonly commitSubject: string
-  /** data, expiry, now, token, now. Replaces data and expiry of a live session only. */
-  readonly update: string
-  /** data, expiry, subject, now, token, now. As `update`, and sets the subject. */
-  readonly updateSubject: string
-  /** expiry, now, token, now. Moves the expiry of a live session only. */
-  readonly touch: string
-  /** token. */
-  readonly delete: string
-  /** empty data, now, token. Makes the row a tombstone: data emptied, subject cleared, ended. */
-  readonly tombstone: string
-  /** now. Rows: `{ token, data }`. */
-  readonly all: string
-  /** now, after, limit. Rows: `{ token, data }`, the next page by token. */
-  readonly page: string
-  /** now. Rows: `{ n }`, the live sessions. */
-  readonly count: string
+  /** Rows: `{ data }` of the live session. */
+  readonly find: Statement<{ token: string; now: Time }>
+  /** Rows: `{ data, expiry, subject, created, seen }` of the live session. */
+  readonly get: Statement<{ token: string; now: Time }>
+  /** Inserts, or replaces data and expiry unless the row is ended. */
+  readonly commit: Statement<{ token: string; data: Data; expiry: Time; now: Time }>
+  /** As `commit`, and sets the subject. */
+  readonly commitSubject: Statement<{
+    token: string
+    data: Data
+    expiry: Time
+    subject: string | null
+    now: Time
+  }>
+  /** Replaces data and expiry of a live session only. */
+  readonly update: Statement<{ token: string; data: Data; expiry: Time; now: Time }>
+  /** As `update`, and sets the subject. */
+  readonly updateSubject: Statement<{
+    token: string
+    data: Data
+    expiry: Time
+    subject: string | null
+    now: Time
+  }>
+  /** Moves the expiry of a live session only. */
+  readonly touch: Statement<{ token: string; expiry: Time; now: Time }>
+  readonly delete: Statement<{ token: string }>
+  /** Makes the row a tombstone: data emptied (`empty`), subject cleared, ended. */
+  readonly tombstone: Statement<{ token: string; empty: Data; now: Time }>
+  /** Rows: `{ token, data }`. */
+  readonly all: Statement<{ now: Time }>
+  /** Rows: `{ token, data }`, the next page by token after `after`. */
+  readonly page: Statement<{ now: Time; after: string; limit: number }>
+  /** Rows: `{ n }`, the live sessions. */
+  readonly count: Statement<{ now: Time }>
   /** Deletes every row. */
-  readonly clear: string
-  /** subject, now, after, limit. Rows: `{ token, expiry, created, seen }` by token. */
-  readonly listBySubject: string
-  /** subject, now. Rows: `{ n }`. */
-  readonly countBySubject: string
-  /** subject, now, except. Deletes the subject's live sessions but `except`. */
-  readonly deleteBySubject: string
-  /** empty data, now, subject, now, except. As `deleteBySubject`, leaving tombstones. */
-  readonly tombstoneBySubject: string
-  /** now, limit (Postgres: now, limit, now). Deletes at most `limit` expired rows. */
-  readonly cleanup: string
+  readonly clear: Statement<Record<string, never>>
+  /** Rows: `{ token, expiry, created, seen }` by token after `after`. */
+  readonly listBySubject: Statement<{ subject: string; now: Time; after: string; limit: number }>
+  /** Rows: `{ n }`. */
+  readonly countBySubject: Statement<{ subject: string; now: Time }>
+  /** Deletes the subject's live sessions but `except`. */
+  readonly deleteBySubject: Statement<{ subject: string; now: Time; except: string }>
+  /** As `deleteBySubject`, leaving tombstones. */
+  readonly tombstoneBySubject: Statement<{ subject: string; empty: Data; now: Time; except: string }>
+  /** Deletes at most `limit` expired rows. */
+  readonly cleanup: Statement<{ now: Time; limit: number }>
 }
 
 /** A table as the DDL and the statements name it: its quoted name and its bare name. */
@@ -98,11 +156,17 @@ export interface SqlFamily {
   /** Whether a driver error means the table lacks a column the statement names. */
   isMissingColumn(error: unknown): boolean
   /**
-   * Whether a statement that failed with `error` had no effect and may run again, on a new
-   * connection: a deadlock victim, a connection lost or refused, a server shutting down or
-   * still read-only during a promotion.
+   * Whether a statement that failed with `error` provably had no effect, so that it may run
+   * again on a new connection whatever it does: it never reached the server (a connection
+   * refused or not had in time), or the server rolled it back (a deadlock victim, a server
+   * shutting down, read-only during a promotion).
    */
-  isTransient(error: unknown): boolean
+  hadNoEffect(error: unknown): boolean
+  /**
+   * Whether `error` means the connection was lost while the statement was in flight: it may
+   * or may not have taken effect, so only a read runs again.
+   */
+  lostConnection(error: unknown): boolean
   /**
    * Creates `table` or upgrades it in place (adds the {@link ADDED_COLUMNS} it lacks and the
    * indexes), safely against concurrent runs; on a transaction (`db.isTransaction`, as in
@@ -143,52 +207,67 @@ export function messageOf(error: unknown): string {
   return typeof message === 'string' ? message : ''
 }
 
-/** Errors of the network under any driver: the statement did not run, or its result was lost. */
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTCONN',
-])
+/** Network errors under any driver before a statement was sent: a connection that never opened. */
+const UNREACHED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+/** Network errors under any driver that may come after a statement was sent. */
+const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTCONN'])
 
-/** Whether `error` is the network failing under the driver. */
-export function isNetworkError(error: unknown): boolean {
-  return NETWORK_CODES.has(codeOf(error) ?? '')
+/**
+ * Whether `error` is the network failing before a statement was sent: a connection refused
+ * or unreachable, or none had from the pool within `connectionTimeout` (the factories'
+ * `ConnectionTimeoutError`).
+ */
+export function isUnreached(error: unknown): boolean {
+  if (error instanceof Error && error.name === 'ConnectionTimeoutError') return true
+  return UNREACHED_CODES.has(codeOf(error) ?? '')
+}
+
+/** Whether `error` is the network failing under a statement that may have been sent. */
+export function isLost(error: unknown): boolean {
+  return LOST_CODES.has(codeOf(error) ?? '')
 }
 
 /**
  * The statements every family writes alike. `t` is the quoted, maybe qualified, table;
- * `placeholders` turns the `?` written here into the family's (Postgres numbers them).
+ * `placeholder` is the family's (Postgres numbers them).
  */
 export function commonStatements(
   t: string,
-  placeholders: (sql: string) => string,
+  placeholder?: (position: number) => string,
 ): Omit<Statements, 'commit' | 'commitSubject' | 'cleanup'> {
-  const live = 'expiry > ? AND ended_at IS NULL'
-  const statements = {
-    find: `SELECT data FROM ${t} WHERE token = ? AND ${live}`,
-    get: `SELECT data, expiry, subject, created_at AS created, last_seen_at AS seen FROM ${t} WHERE token = ? AND ${live}`,
-    update: `UPDATE ${t} SET data = ?, expiry = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
-    updateSubject: `UPDATE ${t} SET data = ?, expiry = ?, subject = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
-    touch: `UPDATE ${t} SET expiry = ?, last_seen_at = ? WHERE token = ? AND ${live}`,
-    delete: `DELETE FROM ${t} WHERE token = ?`,
-    tombstone: `UPDATE ${t} SET data = ?, subject = NULL, ended_at = ? WHERE token = ? AND ended_at IS NULL`,
-    all: `SELECT token, data FROM ${t} WHERE ${live}`,
-    page: `SELECT token, data FROM ${t} WHERE ${live} AND token > ? ORDER BY token LIMIT ?`,
-    count: `SELECT COUNT(*) AS n FROM ${t} WHERE ${live}`,
-    clear: `DELETE FROM ${t}`,
-    listBySubject:
+  const live = 'expiry > :now AND ended_at IS NULL'
+  const read = <P extends object>(text: string) => statement<P>('read', text, placeholder)
+  const write = <P extends object>(text: string) => statement<P>('write', text, placeholder)
+  return {
+    find: read(`SELECT data FROM ${t} WHERE token = :token AND ${live}`),
+    get: read(
+      `SELECT data, expiry, subject, created_at AS created, last_seen_at AS seen FROM ${t} WHERE token = :token AND ${live}`,
+    ),
+    update: write(
+      `UPDATE ${t} SET data = :data, expiry = :expiry, last_seen_at = :now WHERE token = :token AND ${live}`,
+    ),
+    updateSubject: write(
+      `UPDATE ${t} SET data = :data, expiry = :expiry, subject = :subject, last_seen_at = :now ` +
+        `WHERE token = :token AND ${live}`,
+    ),
+    touch: write(`UPDATE ${t} SET expiry = :expiry, last_seen_at = :now WHERE token = :token AND ${live}`),
+    delete: write(`DELETE FROM ${t} WHERE token = :token`),
+    tombstone: write(
+      `UPDATE ${t} SET data = :empty, subject = NULL, ended_at = :now WHERE token = :token AND ended_at IS NULL`,
+    ),
+    all: read(`SELECT token, data FROM ${t} WHERE ${live}`),
+    page: read(`SELECT token, data FROM ${t} WHERE ${live} AND token > :after ORDER BY token LIMIT :limit`),
+    count: read(`SELECT COUNT(*) AS n FROM ${t} WHERE ${live}`),
+    clear: write(`DELETE FROM ${t}`),
+    listBySubject: read(
       `SELECT token, expiry, created_at AS created, last_seen_at AS seen FROM ${t} ` +
-      `WHERE subject = ? AND ${live} AND token > ? ORDER BY token LIMIT ?`,
-    countBySubject: `SELECT COUNT(*) AS n FROM ${t} WHERE subject = ? AND ${live}`,
-    deleteBySubject: `DELETE FROM ${t} WHERE subject = ? AND ${live} AND token <> ?`,
-    tombstoneBySubject:
-      `UPDATE ${t} SET data = ?, subject = NULL, ended_at = ? ` +
-      `WHERE subject = ? AND ${live} AND token <> ?`,
+        `WHERE subject = :subject AND ${live} AND token > :after ORDER BY token LIMIT :limit`,
+    ),
+    countBySubject: read(`SELECT COUNT(*) AS n FROM ${t} WHERE subject = :subject AND ${live}`),
+    deleteBySubject: write(`DELETE FROM ${t} WHERE subject = :subject AND ${live} AND token <> :except`),
+    tombstoneBySubject: write(
+      `UPDATE ${t} SET data = :empty, subject = NULL, ended_at = :now ` +
+        `WHERE subject = :subject AND ${live} AND token <> :except`,
+    ),
   }
-  return Object.fromEntries(
-    Object.entries(statements).map(([name, sql]) => [name, placeholders(sql)]),
-  ) as typeof statements
 }

@@ -4,7 +4,7 @@ import { mysqlFamily } from './mysql.js'
 import { postgresFamily } from './postgres.js'
 import { sqliteFamily } from './sqlite.js'
 
-export type { FamilyName, SqlFamily, Statements, TableName } from './family.js'
+export type { FamilyName, SqlFamily, Statement, StatementKind, Statements, TableName } from './family.js'
 export { TableShapeError } from './family.js'
 
 /** Every SQL family the store speaks; detection asks each in turn. */

@@ -3,10 +3,12 @@ import { sql, type Kysely } from 'kysely'
 import { SafeError } from '../errors.js'
 import {
   codeOf,
-  isNetworkError,
+  commonStatements,
+  isLost,
+  isUnreached,
   messageOf,
   missingColumns,
-  commonStatements,
+  statement,
   type SqlFamily,
   type TableName,
 } from './family.js'
@@ -14,13 +16,12 @@ import {
 const quote = (identifier: string) => `\`${identifier}\``
 const qualified = ({ schema, name }: TableName) => (schema ? `${quote(schema)}.${quote(name)}` : quote(name))
 
-/** Codes after which a statement had no effect and may run again on a new connection. */
-const TRANSIENT = new Set([
-  'ER_LOCK_DEADLOCK', // InnoDB's victim, and Galera's certification conflicts
-  'PROTOCOL_CONNECTION_LOST',
-  'ER_SERVER_SHUTDOWN',
-  'ER_CON_COUNT_ERROR',
-])
+/**
+ * Codes after which a statement had no effect: rolled back (InnoDB's deadlock victim, and
+ * Galera's certification conflicts; a server shutting down kills it) or never run (too many
+ * connections).
+ */
+const NO_EFFECT = new Set(['ER_LOCK_DEADLOCK', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'])
 
 /** The NO PAD binary collation a token and a subject compare by on this server. */
 const NOPAD = 'utf8mb4_nopad_bin'
@@ -36,20 +37,28 @@ export const mysqlFamily: SqlFamily = {
     // VALUES(): MariaDB 10.11 has no row-alias form of ON DUPLICATE KEY UPDATE. IF() keeps an
     // ended row (a tombstone) as it is.
     const keep = (column: string) => `${column} = IF(ended_at IS NULL, VALUES(${column}), ${column})`
-    const upsert = (columns: string, set: string[]) =>
-      `INSERT INTO ${t} (${columns}) VALUES (${columns.replace(/\w+/g, '?')}) ` +
-      `ON DUPLICATE KEY UPDATE ${set.map(keep).join(', ')}`
+    const upsert = (columns: string, values: string, set: string[]) =>
+      `INSERT INTO ${t} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE ${set.map(keep).join(', ')}`
     return {
-      ...commonStatements(t, (text) => text),
-      commit: upsert('token, data, expiry, created_at, last_seen_at', ['data', 'expiry', 'last_seen_at']),
-      commitSubject: upsert('token, data, expiry, subject, created_at, last_seen_at', [
-        'data',
-        'expiry',
-        'subject',
-        'last_seen_at',
-      ]),
+      ...commonStatements(t),
+      commit: statement(
+        'write',
+        upsert('token, data, expiry, created_at, last_seen_at', ':token, :data, :expiry, :now, :now', [
+          'data',
+          'expiry',
+          'last_seen_at',
+        ]),
+      ),
+      commitSubject: statement(
+        'write',
+        upsert(
+          'token, data, expiry, subject, created_at, last_seen_at',
+          ':token, :data, :expiry, :subject, :now, :now',
+          ['data', 'expiry', 'subject', 'last_seen_at'],
+        ),
+      ),
       // MariaDB refuses LIMIT inside IN (...); DELETE ... ORDER BY ... LIMIT walks the index.
-      cleanup: `DELETE FROM ${t} WHERE expiry <= ? ORDER BY expiry LIMIT ?`,
+      cleanup: statement('write', `DELETE FROM ${t} WHERE expiry <= :now ORDER BY expiry LIMIT :limit`),
     }
   },
   // The token and the subject get a binary NO PAD collation, so 'a' and 'a ' are two
@@ -74,10 +83,11 @@ export const mysqlFamily: SqlFamily = {
     Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
   isMissingTable: (error) => codeOf(error) === 'ER_NO_SUCH_TABLE',
   isMissingColumn: (error) => codeOf(error) === 'ER_BAD_FIELD_ERROR',
-  isTransient: (error) =>
-    TRANSIENT.has(codeOf(error) ?? '') ||
-    isNetworkError(error) ||
+  hadNoEffect: (error) =>
+    NO_EFFECT.has(codeOf(error) ?? '') ||
+    isUnreached(error) ||
     /WSREP has not yet prepared node for application use/.test(messageOf(error)),
+  lostConnection: (error) => codeOf(error) === 'PROTOCOL_CONNECTION_LOST' || isLost(error),
   async migrate(db, table) {
     const run = async (connection: Kysely<any>) => {
       // DDL commits implicitly in MySQL, so a named lock on one connection serialises

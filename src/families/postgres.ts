@@ -2,10 +2,13 @@ import { sql, type Kysely } from 'kysely'
 import {
   codeOf,
   commonStatements,
-  isNetworkError,
+  isLost,
+  isUnreached,
   messageOf,
   missingColumns,
+  statement,
   type SqlFamily,
+  type Statement,
   type Statements,
   type TableName,
 } from './family.js'
@@ -13,22 +16,21 @@ import {
 const quote = (identifier: string) => `"${identifier}"`
 const qualified = ({ schema, name }: TableName) => (schema ? `${quote(schema)}.${quote(name)}` : quote(name))
 
-/** `?` placeholders numbered `$1`, `$2`, ... in order. */
-function numbered(text: string): string {
-  let n = 0
-  return text.replace(/\?/g, () => `$${++n}`)
-}
+const numbered = (position: number) => `$${position}`
 
 /**
- * SQLSTATE codes after which a statement had no effect and may run again on a new
- * connection: deadlock and serialisation victims, the server shutting down or starting
- * (57P01-57P03), read-only during a standby's promotion (25006), connection failures (08).
+ * SQLSTATE codes after which a statement had no effect: the server rolled it back (deadlock
+ * and serialisation victims, a backend terminated or the server shutting down: 57P01, 57P02),
+ * refused it (read-only during a standby's promotion: 25006), or never took the connection
+ * (starting up: 57P03; too many connections: 53300; 08001 and 08004: no connection made).
  */
-const TRANSIENT = new Set(['40P01', '40001', '57P01', '57P02', '57P03', '25006'])
+const NO_EFFECT = new Set(['40P01', '40001', '57P01', '57P02', '57P03', '25006', '53300', '08001', '08004'])
 
-/** pg's own messages for a connection that died, which carry no code. */
-const CONNECTION_LOST =
-  /^(Connection terminated|Client has encountered a connection error|Connection ended|timeout exceeded when trying to connect)/
+/** pg's own message for a connection that was never had (pg-pool's own connection timeout). */
+const NOT_CONNECTED = /^timeout exceeded when trying to connect/
+
+/** pg's own messages for a connection that died under a statement; they carry no code. */
+const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Connection ended)/
 
 /** The Postgres SQL family, shared by server Postgres and PGlite. */
 export const postgresFamily: SqlFamily = {
@@ -38,31 +40,40 @@ export const postgresFamily: SqlFamily = {
   quote,
   statements(table) {
     const t = qualified(table)
-    const upsert = (columns: string, set: string) =>
-      `INSERT INTO ${t} AS s (${columns}) VALUES (${columns.replace(/\w+/g, '?')}) ` +
+    const upsert = (columns: string, values: string, set: string) =>
+      `INSERT INTO ${t} AS s (${columns}) VALUES (${values}) ` +
       `ON CONFLICT (token) DO UPDATE SET ${set} WHERE s.ended_at IS NULL`
-    return nameable({
+    return named({
       ...commonStatements(t, numbered),
-      commit: numbered(
+      commit: statement(
+        'write',
         upsert(
           'token, data, expiry, created_at, last_seen_at',
+          ':token, :data, :expiry, :now, :now',
           'data = EXCLUDED.data, expiry = EXCLUDED.expiry, last_seen_at = EXCLUDED.last_seen_at',
         ),
+        numbered,
       ),
-      commitSubject: numbered(
+      commitSubject: statement(
+        'write',
         upsert(
           'token, data, expiry, subject, created_at, last_seen_at',
+          ':token, :data, :expiry, :subject, :now, :now',
           'data = EXCLUDED.data, expiry = EXCLUDED.expiry, subject = EXCLUDED.subject, ' +
             'last_seen_at = EXCLUDED.last_seen_at',
         ),
+        numbered,
       ),
       // Each batch locks up to $2 expired rows (skipping rows another instance holds: SKIP
       // LOCKED) and deletes them by physical address: ctid = ANY(ARRAY(...)) is a TID scan,
       // about twice as fast as looking each token up in the primary key again. A locked row
       // cannot move, and the outer condition re-checks that it is still expired.
-      cleanup:
+      cleanup: statement(
+        'write',
         `DELETE FROM ${t} WHERE ctid = ANY (ARRAY(` +
-        `SELECT ctid FROM ${t} WHERE expiry <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expiry <= $1`,
+          `SELECT ctid FROM ${t} WHERE expiry <= :now LIMIT :limit FOR UPDATE SKIP LOCKED)) AND expiry <= :now`,
+        numbered,
+      ),
     })
   },
   // Column for column the table of SCS's pgxstore, plus nullable columns its statements never
@@ -90,15 +101,10 @@ export const postgresFamily: SqlFamily = {
   data: (bytes) => bytes,
   isMissingTable: (error) => codeOf(error) === '42P01',
   isMissingColumn: (error) => codeOf(error) === '42703',
-  isTransient: (error) => {
-    const code = codeOf(error) ?? ''
-    return (
-      TRANSIENT.has(code) ||
-      code.startsWith('08') ||
-      isNetworkError(error) ||
-      CONNECTION_LOST.test(messageOf(error))
-    )
-  },
+  hadNoEffect: (error) =>
+    NO_EFFECT.has(codeOf(error) ?? '') || isUnreached(error) || NOT_CONNECTED.test(messageOf(error)),
+  lostConnection: (error) =>
+    (codeOf(error) ?? '').startsWith('08') || isLost(error) || CONNECTION_LOST.test(messageOf(error)),
   async migrate(db, table) {
     const run = async (trx: Kysely<any>) => {
       // Serialises concurrent migrations: CREATE ... IF NOT EXISTS alone races in the catalog.
@@ -135,37 +141,33 @@ export const postgresFamily: SqlFamily = {
   },
 }
 
-/** The most statement texts that get a name (each becomes one prepared statement per connection). */
-const MAX_NAMED_STATEMENTS = 400
-
-/** The store's own statement texts, each with the name `postgres()` prepares it under. */
-const statementNames = new Map<string, string>()
-const namesInUse = new Set<string>()
+/** How {@link named} marks a statement: ` /* kss_<16 hex digits> *\/` at the end of its text. */
+const MARK = '/* kss_'
+/** The length of a mark without its leading space. */
+const MARKED = `${MARK}${'0'.repeat(16)} */`.length
 
 /**
- * The name under which `postgres()` prepares `text`, when it is one of the store's own
- * statements; undefined for every other query. A name is a hash of its text, so one name
- * always means one text, in every pool and in every copy of this module.
+ * Each statement with its prepared-statement name written after its text, as a comment
+ * (`SELECT ... /* kss_<hash> *\/`), for {@link statementName}. The name is a hash of the
+ * text, so one name always means one text, in every pool and every copy of this module; the
+ * comment also shows the store's statements in `pg_stat_activity`.
  */
-export function statementName(text: string): string | undefined {
-  return statementNames.get(text)
+function named(statements: Statements): Statements {
+  const entries = Object.entries(statements).map(([key, { sql, kind, bind }]: [string, Statement<never>]) => [
+    key,
+    { sql: `${sql} ${MARK}${hash(sql)} */`, kind, bind },
+  ])
+  return Object.fromEntries(entries) as unknown as Statements
 }
 
 /**
- * Registers the store's statements for {@link statementName} and returns them unchanged. A
- * (vanishingly unlikely) clash of names leaves the second text unnamed. Only these
- * statements are named: the application's own queries keep Kysely's unnamed statements, so
- * their plans never go stale.
+ * The name under which `postgres()` prepares `text`, when it is one of the store's own
+ * statements (see {@link named}); undefined for every other query, which keeps Kysely's
+ * unnamed statements, so that its plans never go stale.
  */
-function nameable(statements: Statements): Statements {
-  for (const text of Object.values(statements) as string[]) {
-    if (statementNames.has(text) || statementNames.size >= MAX_NAMED_STATEMENTS) continue
-    const name = `kss_${hash(text)}`
-    if (namesInUse.has(name)) continue
-    namesInUse.add(name)
-    statementNames.set(text, name)
-  }
-  return statements
+export function statementName(text: string): string | undefined {
+  const at = text.length - MARKED
+  return at > 0 && text.startsWith(MARK, at) && text.endsWith(' */') ? text.slice(at + 3, -3) : undefined
 }
 
 /** Two 32-bit FNV-1a hashes (different offsets), as 16 hex digits. */

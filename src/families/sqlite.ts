@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely'
-import { commonStatements, messageOf, missingColumns, type SqlFamily } from './family.js'
+import { commonStatements, messageOf, missingColumns, statement, type SqlFamily } from './family.js'
 
 const quote = (identifier: string) => `"${identifier}"`
 
@@ -12,21 +12,32 @@ export const sqliteFamily: SqlFamily = {
   statements({ name }) {
     const t = quote(name)
     // In an upsert's DO UPDATE, an unqualified column is the existing row's.
-    const upsert = (columns: string, set: string) =>
-      `INSERT INTO ${t} (${columns}) VALUES (${columns.replace(/\w+/g, '?')}) ` +
+    const upsert = (columns: string, values: string, set: string) =>
+      `INSERT INTO ${t} (${columns}) VALUES (${values}) ` +
       `ON CONFLICT (token) DO UPDATE SET ${set} WHERE ended_at IS NULL`
     return {
-      ...commonStatements(t, (text) => text),
-      commit: upsert(
-        'token, data, expiry, created_at, last_seen_at',
-        'data = excluded.data, expiry = excluded.expiry, last_seen_at = excluded.last_seen_at',
+      ...commonStatements(t),
+      commit: statement(
+        'write',
+        upsert(
+          'token, data, expiry, created_at, last_seen_at',
+          ':token, :data, :expiry, :now, :now',
+          'data = excluded.data, expiry = excluded.expiry, last_seen_at = excluded.last_seen_at',
+        ),
       ),
-      commitSubject: upsert(
-        'token, data, expiry, subject, created_at, last_seen_at',
-        'data = excluded.data, expiry = excluded.expiry, subject = excluded.subject, ' +
-          'last_seen_at = excluded.last_seen_at',
+      commitSubject: statement(
+        'write',
+        upsert(
+          'token, data, expiry, subject, created_at, last_seen_at',
+          ':token, :data, :expiry, :subject, :now, :now',
+          'data = excluded.data, expiry = excluded.expiry, subject = excluded.subject, ' +
+            'last_seen_at = excluded.last_seen_at',
+        ),
       ),
-      cleanup: `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= ? LIMIT ?)`,
+      cleanup: statement(
+        'write',
+        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= :now LIMIT :limit)`,
+      ),
     }
   },
   // Tokens are TEXT with SQLite's default BINARY collation: they compare byte for byte.
@@ -50,7 +61,9 @@ export const sqliteFamily: SqlFamily = {
   // Drivers put the phrase in different places ("SQLITE_ERROR: no such table: x" in libSQL).
   isMissingTable: (error) => /\bno such table\b/.test(messageOf(error)),
   isMissingColumn: (error) => /\b(no such column|has no column named)\b/.test(messageOf(error)),
-  isTransient: () => false, // one process, no network; busy_timeout waits for other writers
+  // One process, no network; busy_timeout waits for other writers.
+  hadNoEffect: () => false,
+  lostConnection: () => false,
   async migrate(db, table) {
     const run = async (trx: Kysely<any>) => {
       // Literals, not parameters: a Kysely instance forced to this family may compile
