@@ -214,9 +214,12 @@ export type PostgresPoolLike = PostgresPool
  * a statement that cannot get a connection in that time rejects, with a
  * {@link ConnectionTimeoutError} as its cause, instead of waiting forever as pg's default
  * does) and an `idleTimeout` (pg's default, 10 s); `db.destroy()` ends that pool, and a
- * connection the server drops never crashes the process. Given a `pg.Pool`, it uses it and
- * `db.destroy()` leaves it open: the pool is yours (give it an `'error'` listener and a
- * `connectionTimeoutMillis`, as pg's defaults have neither).
+ * connection the server drops, at any moment (connecting, idle, checked out, mid-query),
+ * never crashes the process. Given a `pg.Pool`, it uses it and `db.destroy()` leaves it open:
+ * the pool is yours. `postgres()` then gives each client the pool creates an `'error'` listener
+ * (on the pool's `'connect'` event), so a client dropped while checked out cannot crash the
+ * process; the pool's own `'error'` event (an idle client dropped) stays yours: give it a
+ * listener, and a `connectionTimeoutMillis`, as pg's defaults have neither.
  *
  * The store's own statements run as named prepared statements where that is safe (see
  * `preparedStatements`). Behind poolers:

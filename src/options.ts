@@ -71,9 +71,9 @@ export const DEFAULT_MAX_DATA_SIZE = 4 * 1024 * 1024
  */
 export const DEFAULT_TIMEOUT = 10_000
 /**
- * How long the store keeps retrying a statement whose connection was lost, unless told
- * otherwise: 5 s, enough to ride out a pooler's reconnect or a proxy repointed at a promoted
- * standby. 0 turns retries off.
+ * How long the store keeps retrying a statement that failed without effect (or a read whose
+ * connection was lost), unless told otherwise: 5 s, enough to ride out a pooler's reconnect
+ * or a proxy repointed at a promoted standby. 0 turns retries off.
  *
  * @example
  * ```ts
@@ -140,16 +140,25 @@ export interface KyselyStoreOptions {
   readonly maxDataSize?: number
   /**
    * How long one store call may take, in milliseconds, retries included; then it rejects
-   * with a `SessionStoreError` whose code is `'timeout'`. The statement itself may still
-   * complete on the server (every statement is idempotent).
+   * with a `SessionStoreError` whose code is `'timeout'` (naming the last failure, when a try
+   * failed). The statement in flight is then cancelled on the server through Kysely 0.29's
+   * `'cancel query'` (`pg_cancel_backend` on Postgres, `KILL QUERY` on MySQL and MariaDB, each
+   * from a connection of its own outside the pool), so that it neither keeps waiting there nor
+   * lands later; Kysely prints one line per cancelled statement. Nothing of the call runs after
+   * it settled. On PGlite, SQLite and dialects whose connections cannot cancel, there is no
+   * server to free: the call rejects, and the statement finishes in the process.
    * @default 10 s
    */
   readonly timeout?: number
   /**
-   * How long, in milliseconds, a statement whose connection was lost (a restart, a failover,
-   * a pooler reconnecting) or that was chosen as a deadlock victim is tried again, on a new
-   * connection, with a short growing pause between tries. Never inside a transaction of
-   * yours. 0 turns retries off.
+   * How long, in milliseconds, a failed statement is tried again, on a new connection, with a
+   * short growing pause between tries; never inside a transaction of yours. Any statement is
+   * tried again after a failure that proves it had no effect: no connection could be had
+   * (refused, or none within `connectionTimeout`), a deadlock victim, a server shutting down
+   * or terminating the connection (`57P01`), read-only during a promotion. A read is also
+   * tried again when its connection was lost in flight; a write then rejects instead, since it
+   * may have committed and running it again could undo a write made in between (a sign-out
+   * replayed over a newer login). 0 turns retries off.
    * @default 5 s
    */
   readonly retryBudget?: number
