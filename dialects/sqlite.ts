@@ -15,7 +15,6 @@ import {
   IncompatibleDriverError,
   MissingPeerDependencyError,
   checkFactoryConfig,
-  optionalPeer,
   wrongMove,
 } from './shared.js'
 
@@ -76,14 +75,39 @@ function withStatementCache(database: SqliteDatabaseLike, close: () => void): Sq
 /** Statements that return rows, for a `node:sqlite` without `StatementSync.columns()` (before Node 22.16). */
 const READER = /^\s*(?:select|with|pragma|values|explain)\b|\breturning\b/i
 
-/** A `node:sqlite` StatementSync in the shape of better-sqlite3's: parameters as an array, and `reader`. */
+/**
+ * A `node:sqlite` StatementSync in the shape of better-sqlite3's: parameters as an array, and
+ * `reader`. Empty byte arrays are bound as {@link EMPTY_BLOB} (see there).
+ */
 function nodeSqliteStatement(statement: NodeSqliteStatement, text: string): SqliteStatement {
   return {
     reader: typeof statement.columns === 'function' ? statement.columns().length > 0 : READER.test(text),
-    all: (parameters) => statement.all(...parameters),
-    run: (parameters) => statement.run(...parameters),
-    iterate: (parameters) => statement.iterate(...parameters),
+    all: (parameters) => statement.all(...bindable(parameters)),
+    run: (parameters) => statement.run(...bindable(parameters)),
+    iterate: (parameters) => statement.iterate(...bindable(parameters)),
   }
+}
+
+/**
+ * Zero bytes whose memory exists. Node 22's node:sqlite hands SQLite a null pointer for a view
+ * of an empty ArrayBuffer (`Buffer.from(new Uint8Array(0).buffer)`, what the store binds for
+ * empty data), and SQLite binds a null pointer as NULL: `NOT NULL constraint failed:
+ * sessions.data`. A zero-length view of a one-byte buffer is bound as an empty blob on every
+ * runtime (Node 22, 24 and 26, Bun, Deno). Nothing can write into zero bytes, so one serves all.
+ */
+const EMPTY_BLOB = new Uint8Array(new ArrayBuffer(1), 0, 0)
+
+/** `parameters`, with every empty byte array replaced by {@link EMPTY_BLOB}; the same array when none is. */
+function bindable(parameters: readonly unknown[]): readonly unknown[] {
+  let copy: unknown[] | undefined
+  for (let i = 0; i < parameters.length; i++) {
+    const value = parameters[i]
+    if (ArrayBuffer.isView(value) && value.byteLength === 0 && value !== EMPTY_BLOB) {
+      copy ??= [...parameters]
+      copy[i] = EMPTY_BLOB
+    }
+  }
+  return copy ?? parameters
 }
 
 /**
@@ -141,6 +165,39 @@ function runtime(): 'bun' | 'deno' | 'node' {
   return 'node'
 }
 
+/**
+ * Which driver `sqlite(path)` opens files with in this process ({@link whichSqliteDriver}),
+ * and, when it is not better-sqlite3 on Node, why.
+ *
+ * @example
+ * ```ts
+ * import { whichSqliteDriver, type SqliteDriverChoice } from 'kysely-session-store/sqlite'
+ *
+ * const choice: SqliteDriverChoice = await whichSqliteDriver()
+ * if (choice.driver === 'node:sqlite') console.log(choice.reason)
+ * ```
+ */
+export interface SqliteDriverChoice {
+  /**
+   * `'better-sqlite3'` on Node when it is installed and its addon loads; `'node:sqlite'` on
+   * Node 22.13+ otherwise, and on Deno; `'bun:sqlite'` on Bun.
+   */
+  readonly driver: 'better-sqlite3' | 'node:sqlite' | 'bun:sqlite'
+  /**
+   * Why better-sqlite3 is not the driver, on Node: "better-sqlite3 is not installed", or
+   * "better-sqlite3 12.9.0 cannot load on Node 24.11.0: ..." followed by the loader's own
+   * message (an addon built for another Node, `NODE_MODULE_VERSION 115 ... requires 137`, is
+   * the usual case: `npm rebuild better-sqlite3` builds it for this Node). Undefined when the
+   * driver is better-sqlite3, and on Bun and Deno, whose own SQLite is the only choice.
+   */
+  readonly reason?: string
+}
+
+/** A driver that opens files, with the choice {@link whichSqliteDriver} reports. */
+interface FileDriver extends SqliteDriverChoice {
+  open(path: string): Opened
+}
+
 /** The parts of a driver's Database that opening a file needs: one statement without results. */
 interface Opened {
   database: SqliteDatabaseLike
@@ -148,81 +205,148 @@ interface Opened {
   close(): void
 }
 
-/** Why better-sqlite3 is not the driver here: not installed, or built for another Node. */
-type Unfit = 'missing' | IncompatibleDriverError
+type ExecDatabase = SqliteDatabaseLike & { exec(sql: string): void }
 
 /**
- * A SQLite file or `':memory:'` opened with the runtime's driver: `bun:sqlite` on Bun,
- * `node:sqlite` on Deno (which refuses better-sqlite3's addon), and on Node `better-sqlite3`,
- * or `node:sqlite` where better-sqlite3 is not installed or not built for this Node.
+ * Which SQLite driver `sqlite(path)` opens files with here, and why: on Node, better-sqlite3
+ * when it is installed and its addon loads, otherwise Node's own `node:sqlite` (Node 22.13+);
+ * `bun:sqlite` on Bun, `node:sqlite` on Deno. `sqlite(path)` decides the same way, by the same
+ * function, when it opens its file, so the answer is the driver your store runs on. It loads
+ * the driver to find out (better-sqlite3's addon, by opening an in-memory database); it does
+ * not import `node:sqlite` when better-sqlite3 is the driver, so Node 22 prints no
+ * `ExperimentalWarning` for it.
+ *
+ * Rejects, like `sqlite(path)` on first use, when no driver can be used: with a
+ * {@link MissingPeerDependencyError} when better-sqlite3 is not installed on a Node without
+ * `node:sqlite`, and with an {@link IncompatibleDriverError} naming the fix when it is
+ * installed but cannot run on this Node (built for another Node: `npm rebuild better-sqlite3`).
+ *
+ * @example
+ * ```ts
+ * import { whichSqliteDriver } from 'kysely-session-store/sqlite'
+ *
+ * const { driver, reason } = await whichSqliteDriver()
+ * console.log(`sessions on SQLite through ${driver}${reason ? ` (${reason})` : ''}`)
+ * ```
  */
-async function openFile(path: string): Promise<Opened> {
-  const where = runtime()
-  if (where === 'bun') {
-    const { Database } = (await import(BUN_SQLITE)) as {
-      Database: new (path: string) => SqliteDatabase & { exec(sql: string): void }
-    }
-    return opened(new Database(path))
-  }
-  const unfit = where === 'deno' ? 'missing' : betterSqlite3Unfit()
-  if (unfit === undefined) {
-    const { default: Database } = await optionalPeer(
-      'better-sqlite3',
-      'sqlite',
-      () => import('better-sqlite3'),
-    )
-    return opened(new Database(path))
-  }
-  let DatabaseSync: new (path: string) => NodeSqliteDatabase & { exec(sql: string): void }
-  try {
-    ;({ DatabaseSync } = (await import(NODE_SQLITE)) as { DatabaseSync: typeof DatabaseSync })
-  } catch (cause) {
-    // Before Node 22.5 there is no node:sqlite; until 22.13 it needs --experimental-sqlite.
-    if (unfit instanceof IncompatibleDriverError) throw unfit
-    throw new MissingPeerDependencyError(
-      "sqlite(): the optional peer dependency 'better-sqlite3' is not installed: run npm install " +
-        'better-sqlite3@^12 (or use Node 22.13+, whose node:sqlite sqlite() opens instead)',
-      { cause },
-    )
-  }
-  return opened(new DatabaseSync(path))
+export async function whichSqliteDriver(): Promise<SqliteDriverChoice> {
+  const { driver, reason } = await fileDriver()
+  return reason === undefined ? { driver } : { driver, reason }
 }
 
-function opened(database: SqliteDatabaseLike & { exec(sql: string): void }): Opened {
+/** The runtime's driver for files: see {@link whichSqliteDriver}. */
+async function fileDriver(): Promise<FileDriver> {
+  const where = runtime()
+  if (where === 'bun') {
+    const { Database } = (await import(BUN_SQLITE)) as { Database: new (path: string) => ExecDatabase }
+    return { driver: 'bun:sqlite', open: (path) => opened(new Database(path)) }
+  }
+  if (where === 'deno') return { driver: 'node:sqlite', open: await nodeSqliteOpener() }
+  const better = await betterSqlite3()
+  if ('open' in better) return { driver: 'better-sqlite3', open: better.open }
+  let open: FileDriver['open']
+  try {
+    open = await nodeSqliteOpener()
+  } catch {
+    // Before Node 22.5 there is no node:sqlite; until 22.13 it needs --experimental-sqlite.
+    throw better.error
+  }
+  return { driver: 'node:sqlite', reason: better.reason, open }
+}
+
+async function nodeSqliteOpener(): Promise<FileDriver['open']> {
+  const { DatabaseSync } = (await import(NODE_SQLITE)) as { DatabaseSync: new (path: string) => ExecDatabase }
+  return (path) => opened(new DatabaseSync(path))
+}
+
+function opened(database: ExecDatabase): Opened {
   return { database, exec: (statement) => database.exec(statement), close: () => database.close() }
 }
 
 /**
- * Why the installed better-sqlite3 cannot be used on this Node, read from its package.json
- * before its addon is loaded (better-sqlite3 13 is built for Node 22 and crashes Node 20 with
- * a segmentation fault, no message); undefined when it fits. A package.json that cannot be
- * read leaves the decision to the import.
+ * Why better-sqlite3 is not the driver: the error `sqlite(path)` rejects with where no other
+ * driver exists, and the reason {@link whichSqliteDriver} reports where one does.
  */
-function betterSqlite3Unfit(): Unfit | undefined {
-  let manifest: { version?: unknown; engines?: { node?: unknown } }
+interface Unfit {
+  error: MissingPeerDependencyError | IncompatibleDriverError
+  reason: string
+}
+
+/**
+ * better-sqlite3's opener when it can run here, or why not: not installed, too new for this
+ * Node (read from its package.json before its addon is loaded: better-sqlite3 13 crashes Node
+ * 20 with a segmentation fault, no message), or its addon does not load (built for another
+ * Node, or not built at all). The addon loads on the first `new Database()`: an in-memory one
+ * is opened and closed to find out, so that a file's own errors (a missing directory) are
+ * never taken for the driver's.
+ */
+async function betterSqlite3(): Promise<Pick<FileDriver, 'open'> | Unfit> {
+  const node = process.versions.node
+  let manifest: { version?: unknown; engines?: { node?: unknown } } | undefined
   try {
     const file = createRequire(import.meta.url).resolve('better-sqlite3/package.json')
     manifest = JSON.parse(readFileSync(file, 'utf8')) as typeof manifest
   } catch (error) {
-    return (error as { code?: unknown }).code === 'MODULE_NOT_FOUND' ? 'missing' : undefined
+    if ((error as { code?: unknown }).code === 'MODULE_NOT_FOUND') return missingBetterSqlite3(error)
+    // A package.json that cannot be read leaves the decision to the import.
   }
-  const version = String(manifest.version)
+  const version = String(manifest?.version ?? '')
   const major = Number(/^(\d+)\./.exec(version)?.[1])
-  const nodeMajor = Number(process.versions.node.split('.')[0])
   // engines.node of 13.x is ">=22"; older releases list majors ("20.x || 22.x").
-  const floor = /^>=\s*(\d+)/.exec(String(manifest.engines?.node ?? ''))?.[1]
+  const floor = /^>=\s*(\d+)/.exec(String(manifest?.engines?.node ?? ''))?.[1]
   const needs = floor !== undefined ? Number(floor) : major >= 13 ? 22 : undefined
-  if (needs === undefined || nodeMajor >= needs) return undefined
-  return new IncompatibleDriverError(
-    `sqlite(): better-sqlite3 ${version} is built for Node ${needs} or later and crashes Node ` +
-      `${process.versions.node}: run npm install better-sqlite3@^12 (or use Node ${needs}+)`,
+  if (needs !== undefined && Number(node.split('.')[0]) < needs) {
+    const reason = `better-sqlite3 ${version} is built for Node ${needs} or later and crashes Node ${node}`
+    const fix = `run npm install better-sqlite3@^12 (or use Node ${needs}+)`
+    return { error: new IncompatibleDriverError(`sqlite(): ${reason}: ${fix}`), reason }
+  }
+  let Database: new (path: string) => ExecDatabase
+  try {
+    ;({ default: Database } = (await import('better-sqlite3')) as unknown as { default: typeof Database })
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === 'ERR_MODULE_NOT_FOUND')
+      return missingBetterSqlite3(error)
+    return cannotLoad(version, error)
+  }
+  try {
+    new Database(':memory:').close()
+  } catch (error) {
+    return cannotLoad(version, error)
+  }
+  return { open: (path) => opened(new Database(path)) }
+}
+
+function missingBetterSqlite3(cause: unknown): Unfit {
+  const error = new MissingPeerDependencyError(
+    "sqlite(): the optional peer dependency 'better-sqlite3' is not installed: run npm install " +
+      'better-sqlite3@^12 (or use Node 22.13+, whose node:sqlite sqlite() opens instead)',
+    { cause },
   )
+  return { error, reason: 'better-sqlite3 is not installed' }
+}
+
+/** better-sqlite3 is installed but its addon does not load: the loader's message says why. */
+function cannotLoad(version: string, cause: unknown): Unfit {
+  // On one line, and short: bindings lists every path it tried.
+  const message = String((cause as { message?: unknown } | null)?.message ?? cause)
+  const why = message.replace(/\s+/g, ' ').trim().slice(0, 400)
+  const reason = `better-sqlite3${version === '' ? '' : ` ${version}`} cannot load on Node ${process.versions.node}: ${why}`
+  const fix =
+    'run npm rebuild better-sqlite3 to build it for this Node (or use Node 22.13+, whose node:sqlite sqlite() opens instead)'
+  return { error: new IncompatibleDriverError(`sqlite(): ${reason}: ${fix}`, { cause }), reason }
 }
 
 /**
  * A Kysely instance on SQLite, with the runtime's driver: `better-sqlite3` on Node (an
- * optional peer dependency, 12.x on Node 20), `bun:sqlite` on Bun, `node:sqlite` on Deno and
- * on Node 22.13+ where better-sqlite3 is not installed or not built for that Node.
+ * optional peer dependency), `bun:sqlite` on Bun, `node:sqlite` on Deno and on Node 22.13+
+ * wherever better-sqlite3 is not installed or its addon does not load (built for another
+ * Node: `NODE_MODULE_VERSION 115 ... requires 127`). {@link whichSqliteDriver} tells which one
+ * it is and why. Both Node drivers are first class: the same settings, statement cache and
+ * test suite (empty data included: the node:sqlite adapter binds it as an empty blob, which
+ * Node 22's node:sqlite would bind as NULL). On Node 22, Node prints `ExperimentalWarning:
+ * SQLite is an experimental feature` once per process when `node:sqlite` is loaded (24 and 26
+ * do not); it is Node's, and left alone here: `node --disable-warning=ExperimentalWarning`
+ * hides it (and every other experimental warning), and a working better-sqlite3 avoids it.
  *
  * Given a path, it opens the file on first use (`':memory:'` for an in-memory database) and
  * sets `journal_mode = WAL`, `synchronous = NORMAL`, a 5 s `busy_timeout` and a 256 MiB
@@ -239,7 +363,9 @@ function betterSqlite3Unfit(): Unfit | undefined {
  *
  * better-sqlite3 13 and later are built for Node 22: on an older Node, `sqlite(path)` rejects
  * on first use with an {@link IncompatibleDriverError} naming the version to install, before
- * loading the addon (which would crash the process).
+ * loading the addon (which would crash the process). On a Node without `node:sqlite` (before
+ * 22.13), a better-sqlite3 whose addon does not load rejects with an
+ * {@link IncompatibleDriverError} that says `npm rebuild better-sqlite3`.
  *
  * @param pathOrDatabase - a file path, `':memory:'`, or an open database.
  * @param config - further Kysely options (`log`, `plugins`).
@@ -264,7 +390,7 @@ export function sqlite(
   if (typeof pathOrDatabase === 'string' && pathOrDatabase.length > 0) {
     const path = pathOrDatabase
     const database = async (): Promise<SqliteDatabase> => {
-      const opened = await openFile(path)
+      const opened = (await fileDriver()).open(path)
       if (path !== ':memory:') {
         opened.exec('PRAGMA journal_mode = WAL')
         opened.exec('PRAGMA synchronous = NORMAL')
