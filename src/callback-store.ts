@@ -143,6 +143,12 @@ const TOUCH_FRACTION = 10
 const MAX_SUBJECT_LENGTH = 255
 const DEFAULT_LIST_LIMIT = 100
 const MAX_LIST_LIMIT = 1000
+/**
+ * How many loaded sessions a process remembers as loaded (about 100 bytes each): a request
+ * that saves after more than this many other sessions were loaded since its own load saves
+ * its session with an upsert, which a tombstone still stops.
+ */
+const MAX_LOADED = 50_000
 
 /** What this process last read or wrote for one session object. */
 interface Known {
@@ -177,6 +183,13 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
   readonly #subject: ((session: S) => unknown) | undefined
   /** Keyed by the session objects this process loaded or saved: what the row holds. */
   readonly #known = new WeakMap<object, Known>()
+  /**
+   * The store keys of the sessions this process loaded, oldest first (at most
+   * {@link MAX_LOADED}): a session saved under one of them is saved only while its row is
+   * live, however the framework rebuilt the object (@fastify/session copies the loaded data
+   * into a new one, so the object is never one of {@link #known}'s).
+   */
+  readonly #loaded = new Set<string>()
 
   /**
    * @param store - a {@link KyselyStore}.
@@ -227,6 +240,13 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     this.#subject = subject as ((session: S) => unknown) | undefined
   }
 
+  /** Adds `key` to {@link #loaded} as its newest entry, dropping the oldest beyond the limit. */
+  #remember(key: string): void {
+    this.#loaded.delete(key)
+    this.#loaded.add(key)
+    if (this.#loaded.size > MAX_LOADED) this.#loaded.delete(this.#loaded.values().next().value!)
+  }
+
   /**
    * Reads a live session: `callback(null, session)`, or `callback(null, null)` when there
    * is none (unknown, expired or ended). Its `cookie.expires` is the stored expiry.
@@ -239,8 +259,10 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    */
   get(sid: string, callback: Callback<S | null>): void {
     settle(async () => {
-      const row = await this.#store.get(this.#key(sid))
+      const key = this.#key(sid)
+      const row = await this.#store.get(key)
       if (row === undefined) return null
+      this.#remember(key)
       const session = decode(row.data)
       const cookie = session.cookie
       if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
@@ -253,9 +275,11 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
 
   /**
    * Saves a session until its cookie's `expires` (or `ttl` from now). A session this
-   * process loaded is written only while its row is live: one that was destroyed,
-   * regenerated or has expired meanwhile (in this process or another) stays ended, and
-   * nothing is written. A new session is inserted, never over an ended one.
+   * process loaded (recognised by its id, whatever object the framework rebuilt from it) is
+   * written only while its row is live: one that was destroyed, regenerated, cleared
+   * ({@link CallbackSessionStore.clear}) or has expired meanwhile (in this process or
+   * another) stays ended, and nothing is written. A new session is inserted, never over an
+   * ended one.
    *
    * @example
    * ```ts
@@ -271,7 +295,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
       const data = encode(session)
       const subject = this.#subjectOf(session)
       const options = subject === undefined ? {} : { subject }
-      if (this.#known.has(session)) {
+      if (this.#known.has(session) || this.#loaded.has(key)) {
         if (!(await this.#store.update(key, data, new Date(expiry), options))) return
       } else {
         await this.#store.commit(key, data, new Date(expiry), options)

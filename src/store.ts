@@ -3,7 +3,13 @@ import { CleanupScheduler } from './cleanup.js'
 import { directRunnerOf, type DirectRunner } from './direct.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
-import { resolveFamily, type SqlFamily, type Statement, type Statements } from './families/index.js'
+import {
+  resolveFamily,
+  TOMBSTONE_MARGIN,
+  type SqlFamily,
+  type Statement,
+  type Statements,
+} from './families/index.js'
 import {
   DEFAULT_CLEANUP_INTERVAL,
   resolveOptions,
@@ -303,7 +309,7 @@ export class KyselyStore implements AsyncDisposable {
    * session ends for good instead: its row stays, emptied, until its expiry, so that no
    * later commit of the same token (an in-flight request that loaded it before a logout)
    * can bring it back; find, get, all and entries never return it, and cleanup removes it
-   * once expired.
+   * 10 minutes after its expiry (a margin for instances whose clocks disagree).
    *
    * @example
    * ```ts
@@ -485,7 +491,8 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /**
-   * Deletes expired sessions (and the tombstones of ended ones) now, in batches of
+   * Deletes expired sessions (and the tombstones of ended ones, 10 minutes after their expiry)
+   * now, in batches of
    * `cleanupBatchSize` rows, and resolves to how many were deleted. Runs never overlap: a
    * call made while another run is in progress starts after it.
    *
@@ -541,7 +548,8 @@ export class KyselyStore implements AsyncDisposable {
   async #cleanup(signal: AbortSignal | undefined): Promise<number> {
     const started = performance.now()
     const batch = this.#options.cleanupBatchSize
-    const now = this.#now()
+    const ms = this.#options.now()
+    const expired = { now: this.#family.time(ms), ended: this.#family.time(ms - TOMBSTONE_MARGIN) }
     let deleted = 0
     let batches = 0
     try {
@@ -550,7 +558,7 @@ export class KyselyStore implements AsyncDisposable {
         const result = await this.#run(
           'cleanup',
           this.#sql.cleanup,
-          { now, limit: batch },
+          { ...expired, limit: batch },
           signal !== undefined,
         )
         const n = Number(result.numAffectedRows ?? 0)

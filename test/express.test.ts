@@ -513,6 +513,30 @@ function adapterSuite(leg: EngineLeg) {
       test('the same when the logout runs in another process', () => inFlightAcross('/logout', true))
       test('the same when the regenerate runs in another process', () =>
         inFlightAcross('/regenerate?user=mallory', true))
+
+      for (const logoutFirst of [false, true]) {
+        test(`a request in flight across ${logoutFirst ? 'a logout, then ' : ''}clear() (which removes every row, tombstones included) does not bring the session back`, async () => {
+          const hold = gate()
+          const browser = await browse(expressApp(adapter(), {}, hold))
+          await browser.get('/login?user=alice')
+          const old = browser.cookies.get('connect.sid')!
+          const slow = browser.get('/slow')
+          await hold.arrived
+          if (logoutFirst) {
+            const ender = new Browser(browser.base)
+            ender.cookies.set('connect.sid', old)
+            await ender.get('/logout')
+          }
+          await new Promise<void>((resolve, reject) =>
+            adapter().clear((error) => (error ? reject(error) : resolve())),
+          )
+          hold.open()
+          expect((await slow).text_).toBe('slow alice')
+          expect(await store.get(sha256(sidOf(old)))).toBeUndefined()
+          browser.cookies.set('connect.sid', old)
+          expect((await browser.get('/read')).text_).toBe('none')
+        })
+      }
     })
 
     describe('subjects', () => {

@@ -169,6 +169,46 @@ function fastifySuite(leg: EngineLeg) {
       })
     }
 
+    // @fastify/session rebuilds the loaded session into a new object and saves it with set():
+    // the adapter recognises it by its id and saves it only while its row is live.
+    const ends: Array<[string, (adapter: FastifySessionStore, browser: Browser) => Promise<unknown>]> = [
+      ['adapter.clear()', (adapter) => promisify(adapter.clear.bind(adapter))()],
+      [
+        "adapter.destroyBySubject('alice')",
+        (adapter) =>
+          new Promise((resolve, reject) =>
+            adapter.destroyBySubject('alice', (error, n) => (error ? reject(error) : resolve(n))),
+          ),
+      ],
+      [
+        'a logout, then adapter.clear() (which removes the tombstone)',
+        async (adapter, browser) => {
+          const ender = new Browser(browser.base)
+          ender.cookies.set('sessionId', browser.cookies.get('sessionId')!)
+          await ender.get('/logout')
+          await promisify(adapter.clear.bind(adapter))()
+        },
+      ],
+    ]
+    for (const [label, end] of ends) {
+      test(`a request in flight across ${label} does not bring the session back`, async () => {
+        const hold = gate()
+        const adapter = new FastifySessionStore(store, { subject: (session) => session.userId })
+        const browser = await browse(await fastifyApp(adapter, {}, hold))
+        await browser.get('/login?user=alice')
+        const old = browser.cookies.get('sessionId')!
+        expect((await browser.get('/read')).text_).toBe('alice')
+        const slow = browser.get('/slow')
+        await hold.arrived
+        await end(adapter, browser)
+        hold.open()
+        expect((await slow).text_).toBe('slow alice')
+        expect(await store.get(sha256(sidOf(old)))).toBeUndefined()
+        browser.cookies.set('sessionId', old)
+        expect((await browser.get('/read')).text_).toBe('none')
+      })
+    }
+
     test('a failing store reaches Fastify’s error path', async () => {
       const broken = new FastifySessionStore(new KyselyStore(db, 0, { tableName: randomTable('missing') }))
       const browser = await browse(await fastifyApp(broken))

@@ -404,6 +404,25 @@ export function sessionConformance(leg: EngineLeg): void {
       expect(await rowOf(sha256(cookie.split('=')[1]!))).toBeUndefined()
     })
 
+    test.each([false, true])(
+      'a request that loaded a session before the store was cleared (after a logout: %s) writes nothing back',
+      async (logoutFirst) => {
+        const sessions = manager()
+        const { cookie, key } = await loggedIn(sessions)
+        const inFlight = await sessions.load(cookie)
+        if (logoutFirst) {
+          const other = await sessions.load(cookie)
+          await other.destroy()
+          await sessions.save(other)
+        }
+        await new KyselyStore(db, 0, { tableName: table }).clear() // tombstones included
+        inFlight.set('cart', ['book'])
+        expect(await sessions.save(inFlight)).toEqual([])
+        expect(await rowOf(key)).toBeUndefined()
+        expect((await sessions.load(cookie)).keys()).toEqual([])
+      },
+    )
+
     test('a forgotten await on renewToken still saves the data under the new token only', async () => {
       const sessions = manager()
       const anonymous = await sessions.load(undefined)

@@ -58,6 +58,13 @@ export function statement<P extends object>(
   }
 }
 
+/**
+ * How long a tombstone outlives its expiry before cleanup removes it: 10 minutes. An instance
+ * whose clock runs up to this much ahead of another's cannot remove a tombstone while the
+ * other still honours it (a request there that loaded the session before its logout).
+ */
+export const TOMBSTONE_MARGIN = 10 * 60_000
+
 /** A time as the family binds it (see {@link SqlFamily.time}). */
 export type Time = unknown
 /** Session data as the family binds it (see {@link SqlFamily.data}). */
@@ -115,8 +122,11 @@ export interface Statements {
   readonly deleteBySubject: Statement<{ subject: string; now: Time; except: string }>
   /** As `deleteBySubject`, leaving tombstones. */
   readonly tombstoneBySubject: Statement<{ subject: string; empty: Data; now: Time; except: string }>
-  /** Deletes at most `limit` expired rows. */
-  readonly cleanup: Statement<{ now: Time; limit: number }>
+  /**
+   * Deletes at most `limit` rows: live sessions expired at `now`, tombstones expired at
+   * `ended` (earlier than `now` by a margin for clock skew: see {@link TOMBSTONE_MARGIN}).
+   */
+  readonly cleanup: Statement<{ now: Time; ended: Time; limit: number }>
 }
 
 /** A table as the DDL and the statements name it: its quoted name and its bare name. */

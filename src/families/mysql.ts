@@ -58,7 +58,10 @@ export const mysqlFamily: SqlFamily = {
         ),
       ),
       // MariaDB refuses LIMIT inside IN (...); DELETE ... ORDER BY ... LIMIT walks the index.
-      cleanup: statement('write', `DELETE FROM ${t} WHERE expiry <= :now ORDER BY expiry LIMIT :limit`),
+      cleanup: statement(
+        'write',
+        `DELETE FROM ${t} WHERE expiry <= :now AND (ended_at IS NULL OR expiry <= :ended) ORDER BY expiry LIMIT :limit`,
+      ),
     }
   },
   // The token and the subject get a binary NO PAD collation, so 'a' and 'a ' are two

@@ -40,6 +40,7 @@ export const postgresFamily: SqlFamily = {
   quote,
   statements(table) {
     const t = qualified(table)
+    const expired = 'expiry <= :now AND (ended_at IS NULL OR expiry <= :ended)'
     const upsert = (columns: string, values: string, set: string) =>
       `INSERT INTO ${t} AS s (${columns}) VALUES (${values}) ` +
       `ON CONFLICT (token) DO UPDATE SET ${set} WHERE s.ended_at IS NULL`
@@ -64,14 +65,14 @@ export const postgresFamily: SqlFamily = {
         ),
         numbered,
       ),
-      // Each batch locks up to $2 expired rows (skipping rows another instance holds: SKIP
+      // Each batch locks up to :limit expired rows (skipping rows another instance holds: SKIP
       // LOCKED) and deletes them by physical address: ctid = ANY(ARRAY(...)) is a TID scan,
       // about twice as fast as looking each token up in the primary key again. A locked row
       // cannot move, and the outer condition re-checks that it is still expired.
       cleanup: statement(
         'write',
         `DELETE FROM ${t} WHERE ctid = ANY (ARRAY(` +
-          `SELECT ctid FROM ${t} WHERE expiry <= :now LIMIT :limit FOR UPDATE SKIP LOCKED)) AND expiry <= :now`,
+          `SELECT ctid FROM ${t} WHERE ${expired} LIMIT :limit FOR UPDATE SKIP LOCKED)) AND ${expired}`,
         numbered,
       ),
     })

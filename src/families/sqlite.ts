@@ -36,7 +36,8 @@ export const sqliteFamily: SqlFamily = {
       ),
       cleanup: statement(
         'write',
-        `DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expiry <= :now LIMIT :limit)`,
+        `DELETE FROM ${t} WHERE rowid IN (` +
+          `SELECT rowid FROM ${t} WHERE expiry <= :now AND (ended_at IS NULL OR expiry <= :ended) LIMIT :limit)`,
       ),
     }
   },
