@@ -3,6 +3,13 @@ import { commonStatements, messageOf, missingColumns, statement, type SqlFamily 
 
 const quote = (identifier: string) => `"${identifier}"`
 
+/**
+ * Whether a BEGIN failed because the engine allows no SQL transactions at all: Cloudflare D1
+ * and a Durable Object's SQLite answer "To execute a transaction, please use the
+ * state.storage.transaction() ... instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements".
+ */
+const refusesSqlTransactions = (error: unknown) => /\bstate\.storage\.transaction\(\)/.test(messageOf(error))
+
 /** The SQLite SQL family: times are INTEGER milliseconds since the epoch. */
 export const sqliteFamily: SqlFamily = {
   name: 'sqlite',
@@ -79,6 +86,10 @@ export const sqliteFamily: SqlFamily = {
         await sql
           .raw(`ALTER TABLE ${quote(table.name)} ADD COLUMN ${column} ${types[column] ?? 'INTEGER'}`)
           .execute(trx)
+          // Outside a transaction (D1) another migration may have added it since we looked.
+          .catch((error: unknown) => {
+            if (!/\bduplicate column name\b/.test(messageOf(error))) throw error
+          })
       }
       for (const statement of indexes) await sql.raw(statement).execute(trx)
     }
@@ -86,7 +97,15 @@ export const sqliteFamily: SqlFamily = {
     // BEGIN IMMEDIATE takes the write lock first: a deferred transaction that read the
     // columns and then writes would fail (SQLITE_BUSY) when another process migrated meanwhile.
     await db.connection().execute(async (connection) => {
-      await sql`BEGIN IMMEDIATE`.execute(connection)
+      try {
+        await sql`BEGIN IMMEDIATE`.execute(connection)
+      } catch (error) {
+        // D1 (and a Durable Object's SQLite) refuses SQL transactions. Every step above is
+        // idempotent (IF NOT EXISTS, a column another run added is no error), so the steps
+        // run one by one: a migration cut short is finished by the next.
+        if (refusesSqlTransactions(error)) return run(connection)
+        throw error
+      }
       try {
         await run(connection)
         await sql`COMMIT`.execute(connection)
