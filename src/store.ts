@@ -75,6 +75,44 @@ export interface SubjectSession {
   readonly expiry: Date
   readonly createdAt: Date | null
   readonly lastSeenAt: Date | null
+  /** The session's data: only with `withData: true`. */
+  readonly data?: Uint8Array
+}
+
+/**
+ * Options of {@link KyselyStore.listBySubject}. A key not listed here is refused.
+ *
+ * @example
+ * ```ts
+ * import type { ListBySubjectOptions } from 'kysely-session-store'
+ *
+ * const options: ListBySubjectOptions = { limit: 20, withData: true }
+ * const devices = await store.listBySubject('user-42', options)
+ * ```
+ */
+export interface ListBySubjectOptions {
+  /**
+   * The most sessions to list, 1 to 10,000.
+   * @default 100
+   */
+  readonly limit?: number
+  /**
+   * List the sessions that come after the session of this token (the last of a page).
+   * @default none: from the most recently seen
+   */
+  readonly after?: string
+  /**
+   * List only the sessions created at this instant (`null`: those without a creation time,
+   * written by another program), as `SessionManager.revoke(id)` finds its session: one
+   * indexed lookup. Not with `after` or `withData`.
+   * @default none: every live session of the subject
+   */
+  readonly createdAt?: Date | null
+  /**
+   * Also return each session's data.
+   * @default false
+   */
+  readonly withData?: boolean
 }
 
 /**
@@ -407,39 +445,118 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /**
-   * The live sessions of `subject`, without their data, ordered by token, at most `limit`
-   * (default 100, at most 10,000) per call; pass the last token of a page as `after` for
-   * the next one. One indexed query.
+   * The live sessions of `subject`, the most recently seen first (when they were last
+   * committed, updated or touched; sessions another program wrote without that time come
+   * last), equal times by token, at most `limit` (default 100, at most 10,000) per call,
+   * without their data unless `withData`. One query, read in the order of the
+   * `(subject, last_seen_at, token)` index: however many sessions the subject has, the first
+   * page reads `limit` index entries. Pass the token of a page's last session as `after` for
+   * the next page (which reads past the earlier pages' entries); when that session is gone
+   * meanwhile, the page is empty. A session seen again between two pages moves to the front,
+   * so it may be listed twice or not at all: pages suit a devices page, not an export
+   * ({@link KyselyStore.entries} reads every session).
+   *
+   * @throws TypeError or RangeError, before any query, for a bad subject or option.
    *
    * @example
    * ```ts
    * for (const device of await store.listBySubject('user-42')) {
    *   console.log(device.createdAt, device.lastSeenAt, device.expiry)
    * }
+   * const first = await store.listBySubject('user-42', { limit: 10 })
+   * const next = await store.listBySubject('user-42', { limit: 10, after: first.at(-1)?.token })
    * ```
    */
-  async listBySubject(
-    subject: string,
-    options: { readonly limit?: number; readonly after?: string } = {},
-  ): Promise<SubjectSession[]> {
+  async listBySubject(subject: string, options: ListBySubjectOptions = {}): Promise<SubjectSession[]> {
     checkSubject(subject)
     checkObject('options', options)
-    checkKnownKeys('options', options, ['limit', 'after'])
-    const { limit = DEFAULT_LIST_LIMIT, after } = options
+    checkKnownKeys('options', options, ['limit', 'after', 'createdAt', 'withData'])
+    const { limit = DEFAULT_LIST_LIMIT, after, createdAt, withData = false } = options
     checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
     if (after !== undefined) checkToken(after, 'after')
-    const { rows } = await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubject, {
+    if (typeof withData !== 'boolean') throw new TypeError('withData must be a boolean')
+    const now = this.#now()
+    if (createdAt !== undefined) {
+      if (createdAt !== null && (!(createdAt instanceof Date) || Number.isNaN(createdAt.getTime()))) {
+        throw new TypeError('createdAt must be a valid Date or null')
+      }
+      if (after !== undefined || withData) {
+        throw new RangeError('createdAt finds sessions by their creation time: pass it without after and withData')
+      }
+      const { rows } =
+        createdAt === null
+          ? await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubjectUncreated, {
+              subject,
+              now,
+            })
+          : await this.#run<Record<string, unknown>>('listBySubject', this.#sql.listBySubjectCreated, {
+              subject,
+              now,
+              created: this.#family.time(createdAt.getTime()),
+            })
+      return rows.slice(0, limit).map((row) => listedSession(row, false))
+    }
+    const statement =
+      after === undefined
+        ? withData
+          ? this.#sql.listBySubjectData
+          : this.#sql.listBySubject
+        : withData
+          ? this.#sql.listBySubjectAfterData
+          : this.#sql.listBySubjectAfter
+    const { rows } = await this.#run<Record<string, unknown>>('listBySubject', statement, {
       subject,
-      now: this.#now(),
+      now,
       after: after ?? '',
       limit,
     })
-    return rows.map((row) => ({
-      token: row.token as string,
-      expiry: new Date(millis(row.expiry)!),
-      createdAt: date(row.created),
-      lastSeenAt: date(row.seen),
-    }))
+    return rows.map((row) => listedSession(row, withData))
+  }
+
+  /**
+   * Ends the live sessions of `subject` beyond the `keep` most recently seen (the order of
+   * {@link KyselyStore.listBySubject}), never the session of `except`, which counts as one of
+   * the `keep` when given; resolves to how many it deleted. A per-user limit: call it after a
+   * sign-in, with the new session's token as `except`. Two indexed statements (one when the
+   * subject has no more than `keep` sessions); in-flight requests of the ended sessions cannot
+   * write them back.
+   *
+   * @throws TypeError or RangeError, before any query, for a bad subject or option.
+   *
+   * @example
+   * ```ts
+   * await store.commit(token, data, expiry, { subject: 'user-42' })
+   * await store.trimBySubject('user-42', { keep: 10, except: token }) // at most 10 devices
+   * ```
+   */
+  async trimBySubject(
+    subject: string,
+    options: { readonly keep: number; readonly except?: string },
+  ): Promise<number> {
+    checkSubject(subject)
+    checkObject('options', options)
+    checkKnownKeys('options', options, ['keep', 'except'])
+    const { keep, except } = options
+    checkPositiveInteger('keep', keep, MAX_LIST_LIMIT - 1)
+    if (except !== undefined) checkToken(except, 'except')
+    const others = except === undefined ? keep : keep - 1
+    if (others === 0) return this.deleteBySubject(subject, { except: except! })
+    // The `others` most recently seen but except; the last of them is where deleting starts.
+    const listed = (await this.listBySubject(subject, { limit: others + 1 })).filter(
+      (session) => session.token !== except,
+    )
+    if (listed.length <= others) return 0
+    const last = listed[others - 1]!
+    const seen = last.lastSeenAt === null ? null : this.#family.time(last.lastSeenAt.getTime())
+    const result = await this.#run('trimBySubject', this.#sql.deleteOlderBySubject, {
+      subject,
+      now: this.#now(),
+      except: except ?? '',
+      seen,
+      token: last.token,
+      dated: seen === null ? 0 : 1,
+    })
+    return Number(result.numAffectedRows ?? 0)
   }
 
   /**
@@ -670,19 +787,32 @@ export class KyselyStore implements AsyncDisposable {
     call: StoreCall | undefined,
   ): Promise<QueryResult<R>> {
     const { timeout, retryBudget } = this.#options
-    const deadline = new AbortController()
-    const { signal } = deadline
+    // Only for Kysely, on connections that can cancel: an AbortSignal costs an EventTarget.
+    const cancel = this.#cancels ? new AbortController() : undefined
+    let expired: SessionStoreError | undefined
+    let interrupt: ((reason: unknown) => void) | undefined
     let lastFailure: unknown
-    const timer = setTimeout(() => deadline.abort(this.#timeoutError(operation, lastFailure)), timeout)
+    let pause: ReturnType<typeof setTimeout> | undefined
+    const timer = setTimeout(() => {
+      expired = this.#timeoutError(operation, lastFailure)
+      cancel?.abort(expired)
+      interrupt?.(expired)
+    }, timeout)
     if (background) (timer as { unref?: () => void }).unref?.()
+    /** `promise`, or the timeout's error once it has passed, whichever comes first. */
+    const bounded = <T>(promise: Promise<T>) =>
+      new Promise<T>((resolve, reject) => {
+        interrupt = reject
+        promise.then(resolve, reject)
+      })
     let firstFailure: number | undefined
     try {
       for (let attempt = 1; ; attempt++) {
         if (call !== undefined) call.attempts = attempt
         try {
-          return await settledBy(this.#query<R>(statement.sql, values, signal), signal)
+          return await bounded(this.#query<R>(statement.sql, values, cancel?.signal))
         } catch (cause) {
-          if (signal.aborted) throw signal.reason
+          if (expired !== undefined) throw expired
           if (isUnsupportedCancel(cause)) {
             // This connection cannot cancel a query (nothing was run): never ask again.
             this.#cancels = false
@@ -691,18 +821,19 @@ export class KyselyStore implements AsyncDisposable {
           }
           const failed = performance.now()
           firstFailure ??= failed
-          const pause =
+          const wait =
             Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** (attempt - 1)) * (0.5 + Math.random())
-          if (failed - firstFailure + pause > retryBudget || !this.#mayRepeat(statement, cause)) {
+          if (failed - firstFailure + wait > retryBudget || !this.#mayRepeat(statement, cause)) {
             throw this.#error(operation, redact(cause, statement.sql, values))
           }
           lastFailure = redact(cause, statement.sql, values)
-          this.#publishRetry(operation, attempt + 1, pause, cause)
-          await sleep(pause, signal)
+          this.#publishRetry(operation, attempt + 1, wait, cause)
+          await bounded(new Promise((resolve) => (pause = setTimeout(resolve, wait))))
         }
       }
     } finally {
       clearTimeout(timer)
+      clearTimeout(pause)
     }
   }
 
@@ -714,10 +845,10 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /** One attempt: a Kysely instance that throws instead of rejecting gives a rejection. */
-  #query<R>(sql: string, values: unknown[], signal: AbortSignal): Promise<QueryResult<R>> {
+  #query<R>(sql: string, values: unknown[], signal: AbortSignal | undefined): Promise<QueryResult<R>> {
     try {
       const query = compiled(sql, values)
-      return this.#cancels
+      return this.#cancels && signal !== undefined
         ? this.#db.executeQuery<R>(query, { signal, inflightQueryAbortStrategy: 'cancel query' })
         : this.#db.executeQuery<R>(query)
     } catch (error) {
@@ -788,39 +919,6 @@ function compiled(sql: string, values: readonly unknown[]): CompiledQuery {
   }
 }
 
-/** `promise`, or a rejection with `signal.reason` once `signal` aborts, whichever comes first. */
-function settledBy<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason)
-    signal.addEventListener('abort', abort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', abort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abort)
-        reject(error)
-      },
-    )
-  })
-}
-
-/** Resolves after `ms`, or rejects with `signal.reason` at once when `signal` aborts first. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const abort = () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', abort)
-      resolve()
-    }, ms)
-    signal.addEventListener('abort', abort, { once: true })
-  })
-}
-
 /** Kysely's refusal to run a query with `'cancel query'` on a connection that cannot cancel. */
 function isUnsupportedCancel(error: unknown): boolean {
   return error instanceof Error && error.message.includes("doesn't support `inflightQueryAbortStrategy`")
@@ -851,6 +949,17 @@ function millis(value: unknown): number | null {
   if (typeof value === 'bigint') return Number(value)
   if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
   throw new TypeError(`the database driver returned a time as ${typeof value}`)
+}
+
+/** A row of the listBySubject statements as a {@link SubjectSession}. */
+function listedSession(row: Record<string, unknown>, withData: boolean): SubjectSession {
+  const listed = {
+    token: row.token as string,
+    expiry: new Date(millis(row.expiry)!),
+    createdAt: date(row.created),
+    lastSeenAt: date(row.seen),
+  }
+  return withData ? { ...listed, data: bytes(row.data) } : listed
 }
 
 function date(value: unknown): Date | null {
