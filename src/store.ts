@@ -195,6 +195,13 @@ export class KyselyStore implements AsyncDisposable {
     options?: KyselyStoreOptions,
   ) {
     checkKysely(db)
+    if (typeof cleanupInterval === 'object' && cleanupInterval !== null) {
+      throw new TypeError(
+        `new KyselyStore(db, cleanupInterval, options): options go third, after cleanupInterval: ` +
+          `new KyselyStore(db, ${DEFAULT_CLEANUP_INTERVAL}, { ${Object.keys(cleanupInterval).slice(0, 3).join(', ')} }) ` +
+          `(milliseconds between cleanups, or 0 for none)`,
+      )
+    }
     checkInterval('cleanupInterval', cleanupInterval)
     this.#options = resolveOptions(options)
     this.#db = db
@@ -481,7 +488,9 @@ export class KyselyStore implements AsyncDisposable {
         throw new TypeError('createdAt must be a valid Date or null')
       }
       if (after !== undefined || withData) {
-        throw new RangeError('createdAt finds sessions by their creation time: pass it without after and withData')
+        throw new RangeError(
+          'createdAt finds sessions by their creation time: pass it without after and withData',
+        )
       }
       const { rows } =
         createdAt === null

@@ -164,6 +164,17 @@ const intervals: Case[] = [
   run: ({ db }: Context) => new KyselyStore(db, interval as number),
 }))
 
+intervals.push({
+  entry: 'new KyselyStore',
+  input: 'options where cleanupInterval goes: new KyselyStore(db, { tableName })',
+  outcome: 'refused',
+  error: [
+    TypeError,
+    'new KyselyStore(db, cleanupInterval, options): options go third, after cleanupInterval',
+  ],
+  run: ({ db }: Context) => new KyselyStore(db, { tableName: 'x' } as unknown as number),
+})
+
 const tableNames: Case[] = [
   ['with a double quote', 'a"b'],
   ['with a backtick', 'a`b'],
