@@ -1,16 +1,48 @@
 import { defineConfig } from 'vitest/config'
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    pool: 'forks',
-    // Two files at a time: most of a file's time is an engine or a child process working.
-    maxWorkers: 2,
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // The JSON report is what .ci/run counts; the default reporter is for people.
-    reporters: ['default', 'json'],
-    outputFile: { json: '.vitest-report.json' },
-  },
-})
+/**
+ * Files that only `npm run test:all` runs: child processes, other runtimes, bundlers, a
+ * browser, crash loops, other drivers and Kysely versions. `npm test` is the core: the
+ * conformance suite on SQLite, PGlite, Postgres and MariaDB, the session layer, the adapters,
+ * bad input.
+ */
+export const SLOW_FILES = [
+  'test/bench-http.test.ts', // wrk against the HTTP apps
+  'test/bundle.test.ts', // esbuild bundles of the package
+  'test/crash-pglite.test.ts', // a writer killed over and over
+  'test/crash-sqlite.test.ts',
+  'test/demo.test.ts', // the demo app, and Chromium
+  'test/kysely-028.test.ts', // the suite bundled and run against Kysely 0.28
+  'test/libsql.test.ts', // other drivers
+  'test/postgres-js.test.ts',
+  'test/pglite-socket.test.ts',
+  'test/migrate-processes.test.ts', // migrate() in 4 processes at once
+  'test/model.test.ts', // model-based runs
+  'test/package.test.ts', // the packed package in child processes
+  'test/pglite-testing.test.ts', // the PGlite test recipe, run by a child vitest
+  'test/published-types.test.ts', // tsc on the published types
+  'test/runtimes.test.ts', // Bun, Deno, workerd
+]
+
+/** The suite's configuration, without the files of `exclude`. */
+export function suite(exclude: readonly string[]) {
+  return defineConfig({
+    test: {
+      include: ['test/**/*.test.ts'],
+      // test/fixtures holds files that tests run in child processes, not tests of this suite.
+      exclude: ['**/node_modules/**', 'test/fixtures/**', ...exclude],
+      globalSetup: ['test/global-setup.ts'],
+      pool: 'forks',
+      // Two files at a time: most of a file's time is an engine or a child process working.
+      maxWorkers: 2,
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      // The JSON report is what .ci/run counts; the default reporter is for people.
+      reporters: ['default', 'json'],
+      outputFile: { json: '.vitest-report.json' },
+    },
+  })
+}
+
+// npm test: the core.
+export default suite(SLOW_FILES)

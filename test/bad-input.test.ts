@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { KyselyStore, migrate } from '../src/index.js'
 import { cases, reliabilityTable, type Context } from './bad-input-cases.js'
 import { randomTable, readRows, recording } from './helpers.js'
-import { legs, sharedPGlite, type EngineLeg } from './legs.js'
+import { legs, type EngineLeg } from './legs.js'
 
 describe('bad input refused before any query (no engine)', () => {
   const db = new Kysely<any>({
@@ -86,7 +86,7 @@ function storedLiterally(leg: EngineLeg) {
 }
 
 storedLiterally(legs.sqliteMemory())
-storedLiterally(legs.pglite(sharedPGlite()))
+storedLiterally(legs.pglite())
 
 test("the README's Reliability section shows this table, with these counts", () => {
   // Compared without the padding a formatter adds to Markdown tables.

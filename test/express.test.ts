@@ -8,14 +8,14 @@ import { createServer, type Server } from 'node:http'
 import express from 'express'
 import expressSession from 'express-session'
 import { DummyDriver, Kysely, sql, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { ExpressSessionStore, type ExpressSessionStoreOptions } from '../src/express.js'
 import { importSessions } from '../src/import/index.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { randomTable, readRows, sleep, type StoredRow } from './helpers.js'
 import { Browser, listen } from './http.js'
-import { legs, sharedPGlite, type EngineLeg } from './legs.js'
+import { legs, storeFixture, type EngineLeg } from './legs.js'
 import { postgresUrl, withServer } from './servers.js'
 
 const MINUTE = 60_000
@@ -162,27 +162,13 @@ function expressApp(
 
 function adapterSuite(leg: EngineLeg) {
   describe(leg.name, () => {
-    let db: Kysely<any>
-    let table: string
-    let store: KyselyStore
+    // The store reads the same clock as express-session, so that faked time is one time.
+    const the = storeFixture(leg, 'web', { now: () => Date.now() })
     const closers: Array<() => Promise<void>> = []
-
-    beforeAll(async () => {
-      db = await leg.open()
-      table = randomTable('web')
-      await migrate(db, { tableName: table })
-      // The store reads the same clock as express-session, so that faked time is one time.
-      store = new KyselyStore(db, 0, { tableName: table, now: () => Date.now() })
-    })
 
     afterEach(async () => {
       vi.useRealTimers()
       for (const close of closers.splice(0)) await close()
-    })
-
-    afterAll(async () => {
-      await db.schema.dropTable(table).ifExists().execute()
-      await leg.close(db)
     })
 
     async function browse(server: Server): Promise<Browser> {
@@ -192,10 +178,10 @@ function adapterSuite(leg: EngineLeg) {
     }
 
     async function rowOf(sid: string): Promise<StoredRow | undefined> {
-      return (await readRows(db, table, leg.family)).find((row) => row.token === sha256(sid))
+      return (await readRows(the.db, the.table, leg.family)).find((row) => row.token === sha256(sid))
     }
 
-    function adapter(options: ExpressSessionStoreOptions = {}, backing: KyselyStore = store) {
+    function adapter(options: ExpressSessionStoreOptions = {}, backing: KyselyStore = the.store) {
       return new ExpressSessionStore(backing, options)
     }
 
@@ -259,7 +245,7 @@ function adapterSuite(leg: EngineLeg) {
     describe("express-session's documented behaviours", () => {
       test('resave: false: a request that changes nothing saves nothing (a touch at most)', async () => {
         fakeClock()
-        const { store: counted, writes } = counting(store)
+        const { store: counted, writes } = counting(the.store)
         const browser = await browse(expressApp(adapter({}, counted), { resave: false }))
         await browser.get('/login')
         expect(writes).toEqual({ commit: 1, update: 0, touch: 0, delete: 0 })
@@ -270,7 +256,7 @@ function adapterSuite(leg: EngineLeg) {
       })
 
       test('resave: true: a request that changes nothing saves the session anyway', async () => {
-        const { store: counted, writes } = counting(store)
+        const { store: counted, writes } = counting(the.store)
         const browser = await browse(expressApp(adapter({}, counted), { resave: true }))
         await browser.get('/login')
         for (let i = 0; i < 3; i++) expect((await browser.get('/read')).text_).toBe('alice')
@@ -299,11 +285,11 @@ function adapterSuite(leg: EngineLeg) {
       })
 
       test('saveUninitialized: false stores nothing for an unmodified new session; true stores it', async () => {
-        const before = (await readRows(db, table, leg.family)).length
+        const before = (await readRows(the.db, the.table, leg.family)).length
         const lazy = await browse(expressApp(adapter(), { saveUninitialized: false }))
         const response = await lazy.get('/read')
         expect([response.text_, cookieExpires(response)]).toEqual(['none', undefined])
-        expect((await readRows(db, table, leg.family)).length).toBe(before)
+        expect((await readRows(the.db, the.table, leg.family)).length).toBe(before)
         const eager = await browse(expressApp(adapter(), { saveUninitialized: true }))
         expect(cookieExpires(await eager.get('/read'))).toBeInstanceOf(Date)
         expect(await rowOf(sidOf(eager.cookies.get('connect.sid')))).toBeDefined()
@@ -354,7 +340,7 @@ function adapterSuite(leg: EngineLeg) {
 
       test('touch writes at most once per touchAfter: 100 reads, one write', async () => {
         const advance = fakeClock()
-        const { store: counted, writes } = counting(store)
+        const { store: counted, writes } = counting(the.store)
         const browser = await browse(expressApp(adapter({}, counted)))
         await browser.get('/login')
         for (let i = 0; i < 100; i++) {
@@ -369,7 +355,7 @@ function adapterSuite(leg: EngineLeg) {
 
       test('touchAfter: 0 writes on every touch; disableTouch never does', async () => {
         const advance = fakeClock()
-        const eager = counting(store)
+        const eager = counting(the.store)
         const a = await browse(expressApp(adapter({ touchAfter: 0 }, eager.store)))
         await a.get('/login')
         for (let i = 0; i < 3; i++) {
@@ -377,7 +363,7 @@ function adapterSuite(leg: EngineLeg) {
           await a.get('/read')
         }
         expect(eager.writes.touch).toBe(3)
-        const never = counting(store)
+        const never = counting(the.store)
         const b = await browse(expressApp(adapter({ disableTouch: true }, never.store)))
         await b.get('/login')
         const expiry = (await rowOf(sidOf(b.cookies.get('connect.sid'))))!.expiry
@@ -412,8 +398,8 @@ function adapterSuite(leg: EngineLeg) {
 
       test('all, length and clear through req.sessionStore', async () => {
         const name = randomTable('es')
-        await migrate(db, { tableName: name })
-        const own = new KyselyStore(db, 0, { tableName: name })
+        await migrate(the.db, { tableName: name })
+        const own = new KyselyStore(the.db, 0, { tableName: name })
         const { store: counted, calls } = counting(own)
         const server = expressApp(adapter({}, counted))
         const alice = await browse(server)
@@ -428,10 +414,10 @@ function adapterSuite(leg: EngineLeg) {
         expect((await admin.get('/admin/length')).text_).toBe('1')
         expect((await admin.get('/admin/all')).text_).toBe('bob')
         expect((await admin.get('/admin/clear')).text_).toBe('cleared')
-        expect(await readRows(db, name, leg.family)).toEqual([]) // every row, expired and ended ones too
+        expect(await readRows(the.db, name, leg.family)).toEqual([]) // every row, expired and ended ones too
         expect(calls.get('clear')).toBe(1)
         expect((await bob.get('/read')).text_).toBe('none')
-        await db.schema.dropTable(name).execute()
+        await the.db.schema.dropTable(name).execute()
       })
     })
 
@@ -440,21 +426,21 @@ function adapterSuite(leg: EngineLeg) {
         const browser = await browse(expressApp(adapter()))
         await browser.get('/login')
         const sid = sidOf(browser.cookies.get('connect.sid'))
-        const tokens = (await readRows(db, table, leg.family)).map((row) => row.token)
+        const tokens = (await readRows(the.db, the.table, leg.family)).map((row) => row.token)
         expect(tokens).toContain(sha256(sid))
         expect(tokens).not.toContain(sid)
       })
 
       test('turning hashSids on logs nobody out: the import re-stores clear ids under their hashes', async () => {
         const name = randomTable('v01')
-        await migrate(db, { tableName: name })
-        const own = new KyselyStore(db, 0, { tableName: name })
+        await migrate(the.db, { tableName: name })
+        const own = new KyselyStore(the.db, 0, { tableName: name })
         const clear = await browse(expressApp(adapter({ hashSids: false }, own))) // as version 0.1 stored them
         const users = ['ann', 'ben']
         const browsers = users.map(() => new Browser(clear.base))
         for (const [i, b] of browsers.entries()) await b.get(`/login?user=${users[i]}`)
         const options = { from: 'kysely-session-store', table: name, tableName: name } as const
-        expect(await importSessions(db, options)).toEqual({
+        expect(await importSessions(the.db, options)).toEqual({
           read: 2,
           imported: 2,
           existing: 0,
@@ -467,15 +453,15 @@ function adapterSuite(leg: EngineLeg) {
           moved.cookies.set('connect.sid', b.cookies.get('connect.sid')!)
           expect((await moved.get('/read')).text_).toBe(users[i])
         }
-        expect(await importSessions(db, options)).toMatchObject({ read: 4, imported: 0, existing: 4 })
-        await db.schema.dropTable(name).execute()
+        expect(await importSessions(the.db, options)).toMatchObject({ read: 4, imported: 0, existing: 4 })
+        await the.db.schema.dropTable(name).execute()
       })
 
       test('hashSids: false keeps the id itself (sessions stored by an earlier version)', async () => {
         const browser = await browse(expressApp(adapter({ hashSids: false })))
         await browser.get('/login')
         const sid = sidOf(browser.cookies.get('connect.sid'))
-        expect((await readRows(db, table, leg.family)).map((row) => row.token)).toContain(sid)
+        expect((await readRows(the.db, the.table, leg.family)).map((row) => row.token)).toContain(sid)
       })
     })
 
@@ -499,7 +485,7 @@ function adapterSuite(leg: EngineLeg) {
         // express-session set the old id's cookie before it called store.set: it is dead.
         const sent = response.headers.getSetCookie().map((line) => sidOf(line.split(';')[0]!.split('=')[1]))
         expect(sent).toEqual([sidOf(old)])
-        expect(await store.get(sha256(sidOf(old)))).toBeUndefined() // not brought back
+        expect(await the.store.get(sha256(sidOf(old)))).toBeUndefined() // not brought back
         expect((await first.get('/read')).text_).toBe('none') // the old id is dead
         const row = await rowOf(sidOf(old))
         expect(row === undefined || row.endedAt !== null).toBe(true)
@@ -532,7 +518,7 @@ function adapterSuite(leg: EngineLeg) {
           )
           hold.open()
           expect((await slow).text_).toBe('slow alice')
-          expect(await store.get(sha256(sidOf(old)))).toBeUndefined()
+          expect(await the.store.get(sha256(sidOf(old)))).toBeUndefined()
           browser.cookies.set('connect.sid', old)
           expect((await browser.get('/read')).text_).toBe('none')
         })
@@ -565,9 +551,9 @@ function adapterSuite(leg: EngineLeg) {
     describe('callbacks and failures', () => {
       test('every callback is called exactly once, errors included, and nothing rejects unhandled', async () => {
         const name = randomTable('es')
-        await migrate(db, { tableName: name })
-        const own = adapter({}, new KyselyStore(db, 0, { tableName: name }))
-        await db.schema.dropTable(name).execute() // now every operation fails
+        await migrate(the.db, { tableName: name })
+        const own = adapter({}, new KyselyStore(the.db, 0, { tableName: name }))
+        await the.db.schema.dropTable(name).execute() // now every operation fails
         const calls: unknown[][] = []
         const operations: Array<(cb: (...args: unknown[]) => void) => void> = [
           (cb) => own.get('a', cb),
@@ -596,7 +582,7 @@ function adapterSuite(leg: EngineLeg) {
 
       test('a session that is not JSON is an error that does not quote it', async () => {
         const sid = randomTable('sid')
-        await store.commit(
+        await the.store.commit(
           sha256(sid),
           new TextEncoder().encode('secret-not-json'),
           new Date(Date.now() + MINUTE),
@@ -608,7 +594,7 @@ function adapterSuite(leg: EngineLeg) {
       test('a failing store reaches the framework’s error path', async () => {
         const working = await browse(expressApp(adapter()))
         await working.get('/login') // a signed session cookie, for a store that will fail
-        const broken = adapter({}, new KyselyStore(db, 0, { tableName: randomTable('missing') }))
+        const broken = adapter({}, new KyselyStore(the.db, 0, { tableName: randomTable('missing') }))
         const browser = await browse(expressApp(broken))
         browser.cookies.set('connect.sid', working.cookies.get('connect.sid')!)
         const response = await browser.get('/read') // express-session loads it: get() fails
@@ -652,7 +638,7 @@ describe('options, refused before any query', () => {
 })
 
 adapterSuite(legs.sqliteMemory())
-adapterSuite(legs.pglite(sharedPGlite()))
+adapterSuite(legs.pglite())
 await withServer('Postgres', () => adapterSuite(legs.postgres()))
 
 await withServer('Postgres', () => {

@@ -8,13 +8,12 @@ import { promisify } from 'node:util'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { Kysely } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
 import { FastifySessionStore } from '../src/fastify.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { KyselyStore } from '../src/index.js'
 import { randomTable, readRows } from './helpers.js'
 import { Browser, listen } from './http.js'
-import { legs, sharedPGlite, type EngineLeg } from './legs.js'
+import { legs, storeFixture, type EngineLeg } from './legs.js'
 import { withServer } from './servers.js'
 
 const root = join(import.meta.dirname, '..')
@@ -78,23 +77,10 @@ async function fastifyApp(
 
 function fastifySuite(leg: EngineLeg) {
   describe(leg.name, () => {
-    let db: Kysely<any>
-    let table: string
-    let store: KyselyStore
+    const the = storeFixture(leg, 'fst')
     const closers: Array<() => Promise<void>> = []
-
-    beforeAll(async () => {
-      db = await leg.open()
-      table = randomTable('fst')
-      await migrate(db, { tableName: table })
-      store = new KyselyStore(db, 0, { tableName: table })
-    })
     afterEach(async () => {
       for (const close of closers.splice(0)) await close()
-    })
-    afterAll(async () => {
-      await db.schema.dropTable(table).ifExists().execute()
-      await leg.close(db)
     })
 
     async function browse(app: FastifyInstance): Promise<Browser> {
@@ -107,10 +93,10 @@ function fastifySuite(leg: EngineLeg) {
     }
 
     const rowOf = async (sid: string) =>
-      (await readRows(db, table, leg.family)).find((row) => row.token === sha256(sid))
+      (await readRows(the.db, the.table, leg.family)).find((row) => row.token === sha256(sid))
 
     test('set, get, regenerate and destroy over real HTTP; ids hashed at rest', async () => {
-      const browser = await browse(await fastifyApp(new FastifySessionStore(store)))
+      const browser = await browse(await fastifyApp(new FastifySessionStore(the.store)))
       await browser.get('/login?user=fast')
       expect((await browser.get('/read')).text_).toBe('fast')
       const before = browser.cookies.get('sessionId')
@@ -126,7 +112,7 @@ function fastifySuite(leg: EngineLeg) {
     })
 
     test('the row expires with the cookie', async () => {
-      const browser = await browse(await fastifyApp(new FastifySessionStore(store)))
+      const browser = await browse(await fastifyApp(new FastifySessionStore(the.store)))
       const before = Date.now()
       await browser.get('/login')
       const row = (await rowOf(sidOf(browser.cookies.get('sessionId'))))!
@@ -135,19 +121,19 @@ function fastifySuite(leg: EngineLeg) {
     })
 
     test("@fastify/session's default secure cookie over plain HTTP: no cookie, nothing stored, no error", async () => {
-      const rows = (await readRows(db, table, leg.family)).length
+      const rows = (await readRows(the.db, the.table, leg.family)).length
       const browser = await browse(
-        await fastifyApp(new FastifySessionStore(store), { cookie: { maxAge: 60_000 } }),
+        await fastifyApp(new FastifySessionStore(the.store), { cookie: { maxAge: 60_000 } }),
       )
       const response = await browser.get('/login')
       expect([response.status, response.headers.getSetCookie()]).toEqual([200, []])
-      expect((await readRows(db, table, leg.family)).length).toBe(rows)
+      expect((await readRows(the.db, the.table, leg.family)).length).toBe(rows)
     })
 
     for (const end of ['/logout', '/regenerate?user=mallory'] as const) {
       test(`a request in flight across ${end.slice(1, 7) === 'logout' ? 'a logout' : 'a regenerate'} does not bring the session back`, async () => {
         const hold = gate()
-        const browser = await browse(await fastifyApp(new FastifySessionStore(store), {}, hold))
+        const browser = await browse(await fastifyApp(new FastifySessionStore(the.store), {}, hold))
         await browser.get('/login?user=alice')
         const old = browser.cookies.get('sessionId')!
         const slow = browser.get('/slow')
@@ -163,7 +149,7 @@ function fastifySuite(leg: EngineLeg) {
         expect(
           response.headers.getSetCookie().map((line) => sidOf(line.split(';')[0]!.split('=')[1])),
         ).toEqual([sidOf(old)])
-        expect(await store.get(sha256(sidOf(old)))).toBeUndefined()
+        expect(await the.store.get(sha256(sidOf(old)))).toBeUndefined()
         expect((await browser.get('/read')).text_).toBe('none')
         if (end !== '/logout') expect((await ender.get('/read')).text_).toBe('mallory')
       })
@@ -193,7 +179,7 @@ function fastifySuite(leg: EngineLeg) {
     for (const [label, end] of ends) {
       test(`a request in flight across ${label} does not bring the session back`, async () => {
         const hold = gate()
-        const adapter = new FastifySessionStore(store, { subject: (session) => session.userId })
+        const adapter = new FastifySessionStore(the.store, { subject: (session) => session.userId })
         const browser = await browse(await fastifyApp(adapter, {}, hold))
         await browser.get('/login?user=alice')
         const old = browser.cookies.get('sessionId')!
@@ -203,14 +189,16 @@ function fastifySuite(leg: EngineLeg) {
         await end(adapter, browser)
         hold.open()
         expect((await slow).text_).toBe('slow alice')
-        expect(await store.get(sha256(sidOf(old)))).toBeUndefined()
+        expect(await the.store.get(sha256(sidOf(old)))).toBeUndefined()
         browser.cookies.set('sessionId', old)
         expect((await browser.get('/read')).text_).toBe('none')
       })
     }
 
     test('a failing store reaches Fastify’s error path', async () => {
-      const broken = new FastifySessionStore(new KyselyStore(db, 0, { tableName: randomTable('missing') }))
+      const broken = new FastifySessionStore(
+        new KyselyStore(the.db, 0, { tableName: randomTable('missing') }),
+      )
       const browser = await browse(await fastifyApp(broken))
       expect((await browser.get('/login')).status).toBe(500)
     })
@@ -218,7 +206,7 @@ function fastifySuite(leg: EngineLeg) {
 }
 
 fastifySuite(legs.sqliteMemory())
-fastifySuite(legs.pglite(sharedPGlite()))
+fastifySuite(legs.pglite())
 await withServer('Postgres', () => fastifySuite(legs.postgres()))
 
 describe('the Fastify entry where express-session is not installed', () => {

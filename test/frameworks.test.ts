@@ -6,12 +6,11 @@ import { createHash } from 'node:crypto'
 import { getRequestListener } from '@hono/node-server'
 import express from 'express'
 import { Hono } from 'hono'
-import type { Kysely } from 'kysely'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { KyselyStore, migrate, SessionManager, type Session } from '../src/index.js'
+import { afterAll, describe, expect, test } from 'vitest'
+import { KyselyStore, SessionManager, type Session } from '../src/index.js'
 import { randomTable, readRows } from './helpers.js'
 import { Browser, failingCommits, listen } from './http.js'
-import { legs, sharedPGlite, type EngineLeg } from './legs.js'
+import { legs, storeFixture, type EngineLeg } from './legs.js'
 import { withServer } from './servers.js'
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex')
@@ -93,22 +92,11 @@ type WithSession = IncomingMessage & { session: Session }
 
 function frameworkSuite(leg: EngineLeg) {
   describe(leg.name, () => {
-    let db: Kysely<any>
-    let table: string
-    let store: KyselyStore
+    const the = storeFixture(leg, 'web')
     const closers: Array<() => Promise<void>> = []
-
-    beforeAll(async () => {
-      db = await leg.open()
-      table = randomTable('web')
-      await migrate(db, { tableName: table })
-      store = new KyselyStore(db, 0, { tableName: table })
-    })
 
     afterAll(async () => {
       for (const closeServer of closers) await closeServer()
-      await db.schema.dropTable(table).ifExists().execute()
-      await leg.close(db)
     })
 
     async function serve(listener: RequestListener | Server) {
@@ -163,7 +151,7 @@ function frameworkSuite(leg: EngineLeg) {
       }
 
       test('a value set in one request is there in the next; cookie flags and caching headers', async () => {
-        const browser = await serve(app(new SessionManager({ store })))
+        const browser = await serve(app(new SessionManager({ store: the.store })))
         expect((await browser.get('/')).text_).toBe('visits=1')
         const second = await browser.get('/')
         expect(second.text_).toBe('visits=2')
@@ -176,7 +164,7 @@ function frameworkSuite(leg: EngineLeg) {
       })
 
       test('with nothing to save the response goes out at once; with something, after the save', async () => {
-        const browser = await serve(app(new SessionManager({ store })))
+        const browser = await serve(app(new SessionManager({ store: the.store })))
         ended.length = 0
         const read = await browser.get('/sync')
         const write = await browser.get('/sync-write')
@@ -187,7 +175,7 @@ function frameworkSuite(leg: EngineLeg) {
       })
 
       test('a response whose session does not change is left as it is; the first change holds it', async () => {
-        const browser = await serve(app(new SessionManager({ store })))
+        const browser = await serve(app(new SessionManager({ store: the.store })))
         const read = await browser.get('/own')
         const write = await browser.get('/own-write')
         expect([read.text_, write.text_]).toEqual(['[false,false]', '[false,true]'])
@@ -196,22 +184,22 @@ function frameworkSuite(leg: EngineLeg) {
       })
 
       test('a change made after the headers went out is not saved and sets no cookie', async () => {
-        const browser = await serve(app(new SessionManager({ store })))
-        const before = (await readRows(db, table, leg.family)).length
+        const browser = await serve(app(new SessionManager({ store: the.store })))
+        const before = (await readRows(the.db, the.table, leg.family)).length
         const response = await browser.get('/late')
         expect(response.text_).toBe('headers sent,then changed')
         expect(response.headers.getSetCookie()).toEqual([])
-        expect(await readRows(db, table, leg.family)).toHaveLength(before)
+        expect(await readRows(the.db, the.table, leg.family)).toHaveLength(before)
       })
 
       test('a handler that streams its body still has its session saved and its cookie set', async () => {
-        const browser = await serve(app(new SessionManager({ store })))
+        const browser = await serve(app(new SessionManager({ store: the.store })))
         const response = await browser.get('/stream')
         expect(response.text_).toBe('one,two,three')
         expect(response.headers.getSetCookie()).toHaveLength(1)
         expect(browser.cookies.has('session')).toBe(true)
         const key = createHash('sha256').update(browser.cookies.get('session')!).digest('hex')
-        const row = (await readRows(db, table, leg.family)).find((r) => r.token === key)
+        const row = (await readRows(the.db, the.table, leg.family)).find((r) => r.token === key)
         expect(row).toBeDefined() // saved under this response's cookie, before the headers went out
         expect(Buffer.from(row!.data).toString()).toContain('"streamed":true')
         expect((await browser.get('/')).text_).toBe('visits=1')
@@ -220,7 +208,7 @@ function frameworkSuite(leg: EngineLeg) {
       test('a store that fails while saving gives a 500 and goes to onError, never a hang', async () => {
         const errors: unknown[] = []
         const sessions = new SessionManager({
-          store: failingCommits(store, db),
+          store: failingCommits(the.store, the.db),
           onError: (e) => errors.push(e),
         })
         const browser = await serve(app(sessions))
@@ -236,7 +224,9 @@ function frameworkSuite(leg: EngineLeg) {
 
       test('a store that fails while loading reaches next(error)', async () => {
         const browser = await serve(
-          app(new SessionManager({ store: new KyselyStore(db, 0, { tableName: randomTable('missing') }) })),
+          app(
+            new SessionManager({ store: new KyselyStore(the.db, 0, { tableName: randomTable('missing') }) }),
+          ),
         )
         // A well-formed token makes the manager ask the store.
         browser.cookies.set('session', 'a'.repeat(43))
@@ -255,7 +245,7 @@ function frameworkSuite(leg: EngineLeg) {
             return release.promise
           },
         }
-        const sessions = new SessionManager({ store, cookie: { secure: false } })
+        const sessions = new SessionManager({ store: the.store, cookie: { secure: false } })
         const browser = await serve(entryPoints[entry]!(sessions, routes(gate)))
         /** Starts GET /slow and resolves once it has loaded the session and waits at the gate. */
         const slow = async (from: Browser) => {
@@ -284,7 +274,9 @@ function frameworkSuite(leg: EngineLeg) {
         const response = await inFlight.finish()
         expect([response.status, response.text_]).toEqual([200, 'slow'])
         expect(response.headers.getSetCookie()).toEqual([])
-        expect((await readRows(db, table, leg.family)).some((row) => row.token === sha256(token))).toBe(false)
+        expect(
+          (await readRows(the.db, the.table, leg.family)).some((row) => row.token === sha256(token)),
+        ).toBe(false)
         browser.cookies.set('session', token) // even a stolen copy of the old cookie is dead
         expect((await browser.get('/me')).text_).toBe('nobody')
       })
@@ -299,7 +291,7 @@ function frameworkSuite(leg: EngineLeg) {
         expect(renewed).not.toBe(planted)
         const response = await inFlight.finish()
         expect(response.headers.getSetCookie()).toEqual([])
-        const keys = (await readRows(db, table, leg.family)).map((row) => row.token)
+        const keys = (await readRows(the.db, the.table, leg.family)).map((row) => row.token)
         expect(keys).not.toContain(sha256(planted))
         expect(keys).toContain(sha256(renewed))
         expect((await browser.get('/me')).text_).toBe('alice')
@@ -314,7 +306,7 @@ function frameworkSuite(leg: EngineLeg) {
         const renewed = browser.cookies.get('session')!
         expect(renewed).not.toBe(planted)
         expect((await browser.get('/me')).text_).toBe('alice')
-        const rows = await readRows(db, table, leg.family)
+        const rows = await readRows(the.db, the.table, leg.family)
         expect(rows.some((row) => row.token === sha256(planted))).toBe(false)
         const row = rows.find((r) => r.token === sha256(renewed))!
         expect(Buffer.from(row.data).toString()).toContain('"userId":"alice"')
@@ -323,7 +315,7 @@ function frameworkSuite(leg: EngineLeg) {
 
     describe('SessionManager with Express', () => {
       test('login renews the token, logout destroys the session, a store failure reaches the error handler', async () => {
-        const sessions = new SessionManager({ store })
+        const sessions = new SessionManager({ store: the.store })
         const app = express()
         app.use(sessions.middleware())
         app.get('/me', (req, res) => {
@@ -361,7 +353,7 @@ function frameworkSuite(leg: EngineLeg) {
         const failing = express()
         failing.use(
           new SessionManager({
-            store: new KyselyStore(db, 0, { tableName: randomTable('missing') }),
+            store: new KyselyStore(the.db, 0, { tableName: randomTable('missing') }),
           }).middleware(),
         )
         failing.get('/', (_req, res) => res.send('unreachable'))
@@ -379,7 +371,7 @@ function frameworkSuite(leg: EngineLeg) {
 
     describe('fetch handlers and Hono', () => {
       test('handler() wraps a (Request) => Response function with the same semantics', async () => {
-        const sessions = new SessionManager({ store })
+        const sessions = new SessionManager({ store: the.store })
         const fetchHandler = sessions.handler(async (_request, session) => {
           const n = ((session.get('n') as number | undefined) ?? 0) + 1
           session.set('n', n)
@@ -392,7 +384,10 @@ function frameworkSuite(leg: EngineLeg) {
         expect(await second.text()).toBe('n=2')
         expect(second.headers.get('vary')).toBe('Cookie')
 
-        const broken = new SessionManager({ store: failingCommits(store, db), onError: () => undefined })
+        const broken = new SessionManager({
+          store: failingCommits(the.store, the.db),
+          onError: () => undefined,
+        })
         const failed = await broken.handler((_r, session) => (session.set('x', 1), new Response('never')))(
           new Request('http://app.test/'),
         )
@@ -400,7 +395,7 @@ function frameworkSuite(leg: EngineLeg) {
       })
 
       test("the README's Hono middleware works with real Hono", async () => {
-        const sessions = new SessionManager({ store })
+        const sessions = new SessionManager({ store: the.store })
         // The README's example, verbatim.
         const app = new Hono<{ Variables: { session: Session } }>()
         app.use(async (c, next) => {
@@ -427,6 +422,6 @@ function frameworkSuite(leg: EngineLeg) {
 }
 
 frameworkSuite(legs.sqliteMemory())
-frameworkSuite(legs.pglite(sharedPGlite()))
+frameworkSuite(legs.pglite())
 await withServer('Postgres', () => frameworkSuite(legs.postgres()))
 await withServer('MySQL', () => frameworkSuite(legs.mysql()))

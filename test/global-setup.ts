@@ -1,10 +1,11 @@
-// A fresh PGlite runs initdb: about 3 s and hundreds of MiB each time. Once per test run, one
-// is made and its data directory dumped to a file; the tests clone it (about 0.5 s) instead.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+// A fresh PGlite runs initdb: about 3 s and hundreds of MiB each time. Once per test run, the
+// package's own fixture writes a fresh data directory image (createPGliteTemplate); each test
+// process opens its one PGlite from it (about 0.5 s), and each suite gets a schema on it.
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
 import type { TestProject } from 'vitest/node'
+import { createPGliteTemplate } from '../dialects/pglite-testing.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,10 +15,6 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'kss-template-'))
-  const file = join(dir, 'pglite.tar')
-  const pglite = await PGlite.create()
-  writeFileSync(file, Buffer.from(await (await pglite.dumpDataDir('none')).arrayBuffer()))
-  await pglite.close()
-  project.provide('pgliteTemplate', file)
+  project.provide('pgliteTemplate', await createPGliteTemplate(join(dir, 'pglite.tar')))
   return () => rmSync(dir, { recursive: true, force: true })
 }

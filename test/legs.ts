@@ -1,16 +1,28 @@
 // One leg shape for every suite (conformance, session, frameworks, model): how to open a
-// Kysely instance on one engine, and how to let go of it. Each engine's legs are defined once.
+// Kysely instance on one engine, and how to let go of it. Each engine's legs are defined once,
+// and so is the store a suite opens on a leg (storeFixture).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import type { Kysely } from 'kysely'
-import { afterAll, inject } from 'vitest'
+import Database from 'better-sqlite3'
+import {
+  Kysely,
+  MysqlDialect,
+  PGliteDialect,
+  PostgresDialect,
+  SqliteDialect,
+  type KyselyPlugin,
+} from 'kysely'
+import { createPool } from 'mysql2'
+import pg from 'pg'
+import { afterAll, beforeAll, inject } from 'vitest'
 import { mysql } from '../dialects/mysql.js'
-import { pglite } from '../dialects/pglite.js'
+import { openPGliteTestDatabase, type PGliteTestDatabase } from '../dialects/pglite-testing.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
-import type { FamilyName } from '../src/index.js'
+import { KyselyStore, migrate, type FamilyName, type KyselyStoreOptions } from '../src/index.js'
+import { randomTable } from './helpers.js'
 import { mysqlUrl, postgresUrl } from './servers.js'
 
 /** One way of reaching an engine: how to open its Kysely instance, and how to let go of it. */
@@ -45,13 +57,33 @@ export async function preparePGliteDirectory(dataDir: string): Promise<void> {
 }
 
 /**
- * One PGlite instance for the calling test file, created on first use and closed after the
- * file's tests: even a cloned PGlite costs hundreds of MiB.
+ * A test database of the package's PGlite fixture (kysely-session-store/pglite/testing): a
+ * schema of its own on this process's one PGlite, opened from the run's template. Nothing is
+ * migrated in it: the suites migrate the tables they use.
  */
-export function sharedPGlite(): () => Promise<PGlite> {
-  let shared: Promise<PGlite> | undefined
-  afterAll(async () => (await shared)?.close())
-  return () => (shared ??= freshPGlite())
+export function pgliteTestDatabase(): Promise<PGliteTestDatabase> {
+  return openPGliteTestDatabase({ template: inject('pgliteTemplate'), setup: async () => undefined })
+}
+
+/** A leg on a PGlite test database, whose Kysely instance `kysely` makes from it. */
+function pgliteLeg(name: string, kysely: (database: PGliteTestDatabase) => Kysely<any>): EngineLeg {
+  const open = new Map<Kysely<any>, PGliteTestDatabase>()
+  return {
+    name,
+    family: 'postgres',
+    open: async () => {
+      const database = await pgliteTestDatabase()
+      const db = kysely(database)
+      open.set(db, database)
+      return db
+    },
+    // Closes the test database (its own Kysely instance, and its schema); the worker's PGlite
+    // stays open for the next suite.
+    close: async (db) => {
+      await open.get(db)?.close()
+      open.delete(db)
+    },
+  }
 }
 
 /** A temporary directory for the calling test file, removed after its tests. */
@@ -74,17 +106,37 @@ export const legs = {
     open: () => sqlite(file),
     close: destroy,
   }),
-  /** On a shared instance (see {@link sharedPGlite}); db.destroy() leaves it open. */
-  pglite: (instance: () => Promise<PGlite>): EngineLeg => ({
-    name: 'PGlite',
-    family: 'postgres',
-    open: async () => pglite(await instance()),
+  /** Kysely's own SqliteDialect on a better-sqlite3 file in WAL mode. */
+  sqliteStock: (file: string): EngineLeg => ({
+    name: "SQLite file, Kysely's stock SqliteDialect",
+    family: 'sqlite',
+    open: () => {
+      const database = new Database(file)
+      database.pragma('journal_mode = WAL')
+      return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
+    },
     close: destroy,
   }),
+  /** pglite(instance) on a PGlite test database; db.destroy() leaves the instance open. */
+  pglite: (): EngineLeg => pgliteLeg('PGlite', (database) => database.db),
+  /** Kysely's own PGliteDialect on a PGlite test database (never destroyed: that would close the instance). */
+  pgliteStock: (): EngineLeg =>
+    pgliteLeg("PGlite, Kysely's stock PGliteDialect", (database) => {
+      return new Kysely<any>({ dialect: new PGliteDialect({ pglite: database.pglite }) })
+    }),
   postgres: (): EngineLeg => ({
     name: 'Postgres',
     family: 'postgres',
     open: () => postgres(postgresUrl),
+    close: destroy,
+  }),
+  postgresStock: (): EngineLeg => ({
+    name: "Postgres, Kysely's stock PostgresDialect",
+    family: 'postgres',
+    open: () =>
+      new Kysely<any>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl }) }),
+      }),
     close: destroy,
   }),
   mysql: (): EngineLeg => ({
@@ -93,6 +145,87 @@ export const legs = {
     open: () => mysql(mysqlUrl),
     close: destroy,
   }),
+  mysqlStock: (): EngineLeg => ({
+    name: "MariaDB, Kysely's stock MysqlDialect",
+    family: 'mysql',
+    open: () => new Kysely<any>({ dialect: new MysqlDialect({ pool: createPool({ uri: mysqlUrl }) }) }),
+    close: destroy,
+  }),
+}
+
+/** `leg` with Kysely plugins added (db.withPlugin): they see everything the store runs. */
+export function withPlugins(name: string, leg: EngineLeg, plugins: KyselyPlugin[]): EngineLeg {
+  const bases = new Map<Kysely<any>, Kysely<any>>()
+  return {
+    name,
+    family: leg.family,
+    open: async () => {
+      const base = await leg.open()
+      const db = plugins.reduce((on, plugin) => on.withPlugin(plugin), base)
+      bases.set(db, base)
+      return db
+    },
+    close: (db) => leg.close(bases.get(db) ?? db),
+  }
+}
+
+/** What {@link storeFixture} opened, readable from the enclosing describe's tests on. */
+export interface StoreFixture {
+  readonly family: FamilyName
+  /** The leg's Kysely instance. */
+  readonly db: Kysely<any>
+  /** A freshly migrated table of this fixture's own. */
+  readonly table: string
+  /** A store on that table, without background cleanup. */
+  readonly store: KyselyStore
+}
+
+/**
+ * Opens `leg` before the enclosing describe's tests, migrates a table of its own (named
+ * `prefix` and random hex) and makes a store on it (`options`, cleanup off); after them, stops
+ * the store, drops the table and closes the leg. The one set-up of the adapter and framework
+ * suites.
+ */
+export function storeFixture(
+  leg: EngineLeg,
+  prefix: string,
+  options: Omit<KyselyStoreOptions, 'tableName'> = {},
+): StoreFixture {
+  let opened: { db: Kysely<any>; table: string; store: KyselyStore } | undefined
+  const get = () => {
+    if (opened === undefined) throw new Error('storeFixture: read before its beforeAll ran')
+    return opened
+  }
+  beforeAll(async () => {
+    const db = await leg.open()
+    const table = randomTable(prefix)
+    try {
+      await migrate(db, { tableName: table })
+    } catch (error) {
+      await leg.close(db)
+      throw error
+    }
+    opened = { db, table, store: new KyselyStore(db, 0, { ...options, tableName: table }) }
+  })
+  afterAll(async () => {
+    if (opened === undefined) return
+    const { db, table, store } = opened
+    await store.stopCleanup()
+    await db.schema.dropTable(table).ifExists().execute()
+    await leg.close(db)
+  })
+  return {
+    family: leg.family,
+    get db() {
+      return get().db
+    },
+    get table() {
+      return get().table
+    },
+    get store() {
+      return get().store
+    },
+  }
 }
 
 /** `leg` under another name. */

@@ -5,7 +5,7 @@ import { Migrator, type Migration } from 'kysely/migration'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { KyselyStore, sessionTable, type FamilyName } from '../src/index.js'
 import { bytes, columnsOf, hasIndex, randomTable, randomToken, text } from './helpers.js'
-import { legs, sharedPGlite, tempDir, type EngineLeg } from './legs.js'
+import { legs, tempDir, type EngineLeg } from './legs.js'
 import { withServer } from './servers.js'
 
 async function tableExists(db: Kysely<any>, family: FamilyName, name: string): Promise<boolean> {
@@ -94,7 +94,7 @@ function migratorRun(leg: EngineLeg): void {
 
 const dir = tempDir('kss-migrator-')
 migratorRun(legs.sqliteFile(`${dir}/migrator.db`))
-migratorRun(legs.pglite(sharedPGlite()))
+migratorRun(legs.pglite())
 await withServer('Postgres', () => migratorRun(legs.postgres()))
 await withServer('MySQL', () => migratorRun(legs.mysql()))
 

@@ -1,36 +1,20 @@
-import { Kysely, MysqlDialect, sql } from 'kysely'
+import { sql } from 'kysely'
 import { createPool } from 'mysql2'
 import mysql2 from 'mysql2/promise'
 import { describe, expect, test } from 'vitest'
 import { mysql } from '../dialects/mysql.js'
 import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
-import { checkSchemaOption, checkUpgradeInProcesses } from './migrate-checks.js'
+import { legs, named } from './legs.js'
+import { checkSchemaOption } from './migrate-checks.js'
 import { sessionConformance } from './session-suite.js'
-import { bytes, migrateInProcesses, randomTable, randomToken, readRows, sleep, text } from './helpers.js'
+import { bytes, randomTable, readRows, sleep } from './helpers.js'
 import { mysqlUrl, withServer } from './servers.js'
 
 await withServer('MySQL', () => {
-  conformance({
-    name: 'MariaDB, mysql(connectionString) factory',
-    family: 'mysql',
-    open: () => mysql(mysqlUrl),
-    close: (db) => db.destroy(),
-  })
-
-  conformance({
-    name: "MariaDB, Kysely's stock MysqlDialect",
-    family: 'mysql',
-    open: () => new Kysely<any>({ dialect: new MysqlDialect({ pool: createPool({ uri: mysqlUrl }) }) }),
-    close: (db) => db.destroy(),
-  })
-
-  sessionConformance({
-    name: 'MariaDB',
-    family: 'mysql',
-    open: () => mysql(mysqlUrl),
-    close: (db) => db.destroy(),
-  })
+  conformance(named('MariaDB, mysql(connectionString) factory', legs.mysql()))
+  conformance(legs.mysqlStock())
+  sessionConformance(legs.mysql())
 
   describe('mysql() factory and migrate() on a server', () => {
     test("a pool passed in is the caller's: db.destroy() leaves it open", async () => {
@@ -65,17 +49,6 @@ await withServer('MySQL', () => {
       }
     })
 
-    test('migrate() run by 4 processes at once on a table of version 0.1 with sessions in it: all succeed, every session kept', async () => {
-      const table = randomTable('upgrade')
-      const db = mysql(mysqlUrl)
-      try {
-        await checkUpgradeInProcesses(db, 'mysql', 'mysql', mysqlUrl, table)
-      } finally {
-        await db.schema.dropTable(table).ifExists().execute()
-        await db.destroy()
-      }
-    })
-
     test('the schema option puts the table in another MySQL database, for migrate() and the store', async () => {
       const db = mysql(mysqlUrl)
       const schema = randomTable('kss_schema')
@@ -85,22 +58,6 @@ await withServer('MySQL', () => {
         await checkSchemaOption(db, schema, table)
       } finally {
         await sql.raw(`DROP DATABASE IF EXISTS ${schema}`).execute(db)
-        await db.destroy()
-      }
-    })
-
-    test('migrate() run by 4 processes at once on one table: all succeed', async () => {
-      const table = randomTable('race')
-      const results = await migrateInProcesses('mysql', mysqlUrl, table)
-      const db = mysql(mysqlUrl)
-      try {
-        expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
-        const store = new KyselyStore(db, 0, { tableName: table })
-        const token = randomToken()
-        await store.commit(token, bytes('raced'), new Date(Date.now() + 60_000))
-        expect(text(await store.find(token))).toBe('raced')
-      } finally {
-        await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
       }
     })

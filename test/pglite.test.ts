@@ -1,55 +1,47 @@
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Kysely, PGliteDialect } from 'kysely'
-import { afterAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { LOCK_FILE } from '../dialects/lock.js'
 import { DataDirectoryInUseError, pglite } from '../dialects/pglite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, text, randomToken } from './helpers.js'
-import { preparePGliteDirectory, sharedPGlite } from './legs.js'
+import { legs, named, pgliteTestDatabase, preparePGliteDirectory, tempDir } from './legs.js'
 
-// Every leg of this file shares one PGlite instance.
-const instance = sharedPGlite()
+// Every leg of this file runs on the process's one PGlite, each in a schema of its own.
+conformance(named('PGlite, pglite(instance) factory', legs.pglite()))
+conformance(legs.pgliteStock())
+sessionConformance(legs.pglite())
 
-conformance({
-  name: 'PGlite, pglite(instance) factory',
-  family: 'postgres',
-  open: async () => pglite(await instance()),
-  close: (db) => db.destroy(), // leaves the shared instance open: it was passed in
-})
-
-conformance({
-  name: "PGlite, Kysely's stock PGliteDialect",
-  family: 'postgres',
-  open: async () => new Kysely<any>({ dialect: new PGliteDialect({ pglite: await instance() }) }),
-  close: async () => undefined, // the stock driver's destroy() would close the shared instance
-})
-
-sessionConformance({
-  name: 'PGlite',
-  family: 'postgres',
-  open: async () => pglite(await instance()),
-  close: (db) => db.destroy(),
-})
+// A ready data directory for each pglite(dataDir) test: a copy of one prepared per file, which
+// is faster than preparing each (a PGlite instance opened and closed).
+let seed: Promise<string> | undefined
+const base = tempDir('kss-pglite-')
+async function dataDirectory(): Promise<string> {
+  const from = await (seed ??= (async () => {
+    await preparePGliteDirectory(join(base, 'seed'))
+    return join(base, 'seed')
+  })())
+  const dir = mkdtempSync(join(base, 'data-'))
+  cpSync(from, dir, { recursive: true })
+  return dir
+}
 
 describe('pglite() factory', () => {
   test("an instance passed in is the caller's: db.destroy() leaves it open", async () => {
-    const given = await instance()
+    await using database = await pgliteTestDatabase()
+    const given = database.pglite
     const db = pglite(given)
     await migrate(db, { tableName: 'borrowed' })
     await db.destroy()
     expect(given.closed).toBe(false)
     expect((await given.query('SELECT count(*)::int AS n FROM borrowed')).rows).toEqual([{ n: 0 }])
-    await given.query('DROP TABLE borrowed')
   })
 
   test('pglite(dataDir) persists sessions across a close and reopen', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kss-pglite-'))
-    await preparePGliteDirectory(dir)
+    const dir = await dataDirectory()
     try {
       const token = randomToken()
       const first = pglite(dir)
@@ -76,8 +68,7 @@ describe('pglite() factory', () => {
 
 describe('pglite(dataDir) locks its directory', () => {
   test('a second open of the same directory, in this process, is refused until the first closes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
-    await preparePGliteDirectory(dir)
+    const dir = await dataDirectory()
     try {
       const first = pglite(dir)
       await migrate(first)
@@ -96,8 +87,7 @@ describe('pglite(dataDir) locks its directory', () => {
   })
 
   test('a directory held by another live process is refused; a lock left by a dead one is taken over', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kss-lock-'))
-    await preparePGliteDirectory(dir)
+    const dir = await dataDirectory()
     try {
       const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
       writeFileSync(join(dir, LOCK_FILE), String(holder.pid))

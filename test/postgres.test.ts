@@ -1,47 +1,19 @@
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
-import { checkSchemaOption, checkUpgradeInProcesses } from './migrate-checks.js'
+import { legs, named } from './legs.js'
+import { checkSchemaOption } from './migrate-checks.js'
 import { sessionConformance } from './session-suite.js'
-import {
-  bytes,
-  connectionsNamed,
-  migrateInProcesses,
-  randomTable,
-  randomToken,
-  readRows,
-  text,
-  waitFor,
-} from './helpers.js'
+import { bytes, connectionsNamed, randomTable, randomToken, text, waitFor } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
 
 await withServer('Postgres', () => {
-  conformance({
-    name: 'Postgres, postgres(connectionString) factory',
-    family: 'postgres',
-    open: () => postgres(postgresUrl),
-    close: (db) => db.destroy(),
-  })
-
-  conformance({
-    name: "Postgres, Kysely's stock PostgresDialect",
-    family: 'postgres',
-    open: () =>
-      new Kysely<any>({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: postgresUrl }) }),
-      }),
-    close: (db) => db.destroy(),
-  })
-
-  sessionConformance({
-    name: 'Postgres',
-    family: 'postgres',
-    open: () => postgres(postgresUrl),
-    close: (db) => db.destroy(),
-  })
+  conformance(named('Postgres, postgres(connectionString) factory', legs.postgres()))
+  conformance(legs.postgresStock())
+  sessionConformance(legs.postgres())
 
   describe('postgres() factory and migrate() on a server', () => {
     test("a pool passed in is the caller's: db.destroy() leaves it open", async () => {
@@ -92,17 +64,6 @@ await withServer('Postgres', () => {
       }
     })
 
-    test('migrate() run by 4 processes at once on a table of version 0.1 with sessions in it: all succeed, every session kept', async () => {
-      const table = randomTable('upgrade')
-      const db = postgres(postgresUrl)
-      try {
-        await checkUpgradeInProcesses(db, 'postgres', 'postgres', postgresUrl, table)
-      } finally {
-        await db.schema.dropTable(table).ifExists().execute()
-        await db.destroy()
-      }
-    })
-
     test('the schema option puts the table in a Postgres schema, for migrate() and the store', async () => {
       const db = postgres(postgresUrl)
       const schema = randomTable('kss_schema')
@@ -112,19 +73,6 @@ await withServer('Postgres', () => {
         await checkSchemaOption(db, schema, table)
       } finally {
         await sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).execute(db)
-        await db.destroy()
-      }
-    })
-
-    test('migrate() run by 4 processes at once on one table: all succeed', async () => {
-      const table = randomTable('race')
-      const results = await migrateInProcesses('postgres', postgresUrl, table)
-      const db = postgres(postgresUrl)
-      try {
-        expect(results).toEqual(['ok', 'ok', 'ok', 'ok'])
-        expect(await readRows(db, table, 'postgres')).toEqual([])
-      } finally {
-        await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
       }
     })

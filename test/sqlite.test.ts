@@ -9,7 +9,6 @@ import {
   MssqlQueryCompiler,
   sql,
   SqliteAdapter,
-  SqliteDialect,
   SqliteDriver,
   SqliteIntrospector,
 } from 'kysely'
@@ -19,54 +18,21 @@ import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, randomToken, text, waitFor } from './helpers.js'
-import { checkUpgradeInProcesses } from './migrate-checks.js'
+import { legs, named, withPlugins } from './legs.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-conformance({
-  name: 'SQLite file, sqlite() factory',
-  family: 'sqlite',
-  open: () => sqlite(join(dir, 'factory.db')),
-  close: (db) => db.destroy(),
-})
-
-conformance({
-  name: 'SQLite :memory:, sqlite() factory',
-  family: 'sqlite',
-  open: () => sqlite(':memory:'),
-  close: (db) => db.destroy(),
-})
-
-conformance({
-  name: "SQLite file, Kysely's stock SqliteDialect",
-  family: 'sqlite',
-  open: () => {
-    const database = new Database(join(dir, 'stock.db'))
-    database.pragma('journal_mode = WAL')
-    return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
-  },
-  close: (db) => db.destroy(),
-})
-
-conformance({
-  name: 'SQLite :memory:, a Kysely instance with CamelCasePlugin',
-  family: 'sqlite',
-  // A result plugin renames what the store reads (created_at would become createdAt).
-  open: () =>
-    new Kysely<any>({
-      dialect: new SqliteDialect({ database: new Database(':memory:') }),
-      plugins: [new CamelCasePlugin()],
-    }),
-  close: (db) => db.destroy(),
-})
-
-sessionConformance({
-  name: 'SQLite :memory:',
-  family: 'sqlite',
-  open: () => sqlite(':memory:'),
-  close: (db) => db.destroy(),
-})
+conformance(named('SQLite file, sqlite() factory', legs.sqliteFile(join(dir, 'factory.db'))))
+conformance(named('SQLite :memory:, sqlite() factory', legs.sqliteMemory()))
+conformance(legs.sqliteStock(join(dir, 'stock.db')))
+// A result plugin renames what the store reads (created_at would become createdAt).
+conformance(
+  withPlugins('SQLite :memory:, a Kysely instance with CamelCasePlugin', legs.sqliteMemory(), [
+    new CamelCasePlugin(),
+  ]),
+)
+sessionConformance(legs.sqliteMemory())
 
 describe('sqlite() factory', () => {
   test('a file opens in WAL mode, and db.destroy() closes what the factory opened', async () => {
@@ -148,18 +114,6 @@ describe('sqlite() factory', () => {
 
   test('refuses a config that carries its own dialect', () => {
     expect(() => sqlite(':memory:', { dialect: {} } as never)).toThrow(/must not contain a dialect/)
-  })
-})
-
-describe('migrate() on SQLite', () => {
-  test('run by 4 processes at once on a file holding a table of version 0.1: all succeed, every session kept', async () => {
-    const file = join(dir, 'upgrade.db')
-    const db = sqlite(file)
-    try {
-      await checkUpgradeInProcesses(db, 'sqlite', 'sqlite', file, 'sessions')
-    } finally {
-      await db.destroy()
-    }
   })
 })
 
