@@ -1,14 +1,17 @@
-// Type-checks the code a user reads: every ```ts block of README.md and every ```ts block in a
-// TSDoc comment (`@example`) of src/**/*.ts and dialects/*.ts, against the BUILT package, so
-// that an example that stops compiling fails `npm run typecheck`.
+// Checks the code and the links a user reads: every ```ts block of the Markdown (README.md,
+// CONTRIBUTING.md and the documentation site, docs/**/*.md) and every ```ts block in a TSDoc
+// comment (`@example`) of src/**/*.ts and dialects/*.ts is type-checked against the BUILT
+// package, so that an example that stops compiling fails `npm run typecheck`; every ```js
+// block of the Markdown is parsed as an ES module (`node --check`); and every link of the
+// Markdown to a file, a page or a heading of this repository must resolve.
 //
 //   npx tsx scripts/check-examples.ts [--no-build] [--keep]
 //
 // How a block is read:
-// - README.md: a ```ts block is a whole program a user can paste: its own imports, no free
+// - Markdown: a ```ts block is a whole program a user can paste: its own imports, no free
 //   names, nothing added. A block whose fence is preceded by the line `<!-- fragment -->`
 //   (blank lines between are allowed; the comment does not show on a rendered page) is a
-//   fragment.
+//   fragment. docs/api/ is left out: TypeDoc generates it from the TSDoc checked here.
 // - TSDoc: every ```ts block inside a /** */ comment is a fragment.
 // - A block that holds only comments fails: an example shows the call as code.
 // - A fragment is wrapped: the checker adds an import for each name the package exports
@@ -30,6 +33,13 @@
 // is a good choice) name the block; such a block is still compiled, its failure is printed as
 // allow-listed and does not fail the run, and an entry whose block compiles or that matches
 // no block is printed as stale (remove it).
+//
+// Links: a relative link of a Markdown file must name a file or folder of the repository; on
+// the site (docs/), a link to `/guide/store` or `./store` must name a page (`store.md` or
+// `store/index.md`). A `#heading` part must name a heading of the target page, slugged as the
+// page is rendered: as VitePress does for docs/, as GitHub does elsewhere. Links into docs/api/
+// are checked only when it has been generated (`npm run docs:build`); the site's browser test
+// (test/docs.test.ts) checks them on the built site.
 import { spawnSync } from 'node:child_process'
 import {
   existsSync,
@@ -109,11 +119,28 @@ function run(command: string, args: string[]): { status: number | null; output: 
 
 // --- extraction ---------------------------------------------------------------------------
 
-function readmeBlocks(file: string): Block[] {
+/** The Markdown a user reads: README.md, CONTRIBUTING.md, and the site's pages (not docs/api/). */
+function markdownFiles(): string[] {
+  const files = ['README.md', 'CONTRIBUTING.md'].filter((file) => existsSync(join(ROOT, file)))
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('.') && path !== 'docs/api' && entry.name !== 'node_modules') walk(path)
+      } else if (entry.name.endsWith('.md')) files.push(path)
+    }
+  }
+  if (existsSync(join(ROOT, 'docs'))) walk('docs')
+  return files.sort((a, b) => (a === 'README.md' ? -1 : b === 'README.md' ? 1 : a.localeCompare(b)))
+}
+
+/** The ```ts blocks (or, with `language: 'js'`, the ```js blocks) of a Markdown file. */
+function markdownBlocks(file: string, language: 'ts' | 'js' = 'ts'): Block[] {
   const text = readFileSync(join(ROOT, file), 'utf8').split('\n')
   const blocks: Block[] = []
+  const fence = new RegExp(`^(\\s*)\`\`\`${language}\\s*$`)
   for (let i = 0; i < text.length; i++) {
-    const open = /^(\s*)```ts\s*$/.exec(text[i]!)
+    const open = fence.exec(text[i]!)
     if (!open) continue
     const indent = open[1]!.length
     let previous = i - 1
@@ -303,8 +330,13 @@ function main(): number {
     }
   }
   const exported = packageExports()
+  const markdown = markdownFiles()
+  const brokenLinks = markdown.flatMap((file) => checkLinks(file))
+  for (const broken of brokenLinks) console.log(broken)
+  const scripts = markdown.flatMap((file) => markdownBlocks(file, 'js'))
+  const unparsed = checkScripts(scripts)
   const blocks = [
-    ...readmeBlocks('README.md'),
+    ...markdown.flatMap((file) => markdownBlocks(file)),
     ...[...sourceFiles('src'), ...sourceFiles('dialects')].flatMap((file) => tsdocBlocks(file)),
   ]
   const allow = existsSync(join(ROOT, ALLOW_FILE))
@@ -399,17 +431,157 @@ function main(): number {
     }
     if (other.length > 0) console.log(other.join('\n'))
     const readme = blocks.filter((b) => b.file === 'README.md').length
+    const site = blocks.filter((b) => b.file.endsWith('.md')).length - readme
     console.log(
-      `\ncheck-examples: ${blocks.length} blocks (${readme} README, ${blocks.length - readme} TSDoc), ` +
-        `${failed} failed, ${allowed} allow-listed`,
+      `\ncheck-examples: ${blocks.length} ts blocks (${readme} README, ${site} other Markdown, ` +
+        `${blocks.length - readme - site} TSDoc), ${failed} failed, ${allowed} allow-listed; ` +
+        `${scripts.length} js blocks, ${unparsed} failed to parse; ` +
+        `links of ${markdown.length} Markdown files, ${brokenLinks.length} broken`,
     )
-    return failed > 0 ? 1 : 0
+    return failed > 0 || unparsed > 0 || brokenLinks.length > 0 ? 1 : 0
   } finally {
     if (!flags.keep) {
       rmSync(dir, { recursive: true, force: true })
       rmdirQuietly(join(ROOT, '.examples')) // only when empty: another run may be using it
     } else console.log(`kept ${relative(ROOT, dir)}`)
   }
+}
+
+// --- js blocks ----------------------------------------------------------------------------
+
+/** Parses each ```js block as an ES module (`node --check`); prints and counts the failures. */
+function checkScripts(scripts: Block[]): number {
+  if (scripts.length === 0) return 0
+  mkdirSync(join(ROOT, '.examples'), { recursive: true })
+  const dir = mkdtempSync(join(ROOT, '.examples', 'js-'))
+  let failed = 0
+  try {
+    scripts.forEach((block, index) => {
+      const path = join(dir, `b${index}.mjs`)
+      writeFileSync(path, `${block.lines.join('\n')}\n`)
+      const result = run(process.execPath, ['--check', path])
+      if (result.status === 0) return
+      failed++
+      const line = /b\d+\.mjs:(\d+)/.exec(result.output)?.[1]
+      const where = `${block.file}:${line === undefined ? block.line : block.line + Number(line) - 1}`
+      const message = result.output.split('\n').find((l) => /Error/.test(l)) ?? result.output.trim()
+      console.log(`\n${where}: this js block does not parse\n  ${message}`)
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    rmdirQuietly(join(ROOT, '.examples'))
+  }
+  return failed
+}
+
+// --- links --------------------------------------------------------------------------------
+
+/** A heading's anchor as VitePress makes it (its slugify, from @mdit-vue/shared). */
+function vitepressSlug(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036F]/g, '')
+    .replace(/[\u0000-\u001f]/g, '')
+    .replace(/[\s~`!@#$%^&*()\-_+=[\]{}|\\;:"'“”‘’<>,.?/]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .replace(/^(\d)/, '_$1')
+    .toLowerCase()
+}
+
+/** A heading's anchor as GitHub makes it. */
+function githubSlug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\p{M} _-]/gu, '')
+    .replace(/ /g, '-')
+}
+
+/** The lines of a Markdown file outside its code fences (fenced lines become empty). */
+function proseLines(file: string): string[] {
+  let fenced = false
+  return readFileSync(join(ROOT, file), 'utf8')
+    .split('\n')
+    .map((line) => {
+      if (/^\s*(```|~~~)/.test(line)) {
+        fenced = !fenced
+        return ''
+      }
+      return fenced ? '' : line
+    })
+}
+
+const anchorCache = new Map<string, Set<string>>()
+
+/** The anchors of a Markdown file's headings, as its renderer makes them (duplicates numbered). */
+function anchorsOf(file: string): Set<string> {
+  const cached = anchorCache.get(file)
+  if (cached) return cached
+  const slug = file.startsWith('docs/') ? vitepressSlug : githubSlug
+  const anchors = new Set<string>()
+  for (const line of proseLines(file)) {
+    const heading = /^#{1,6}\s+(.*?)\s*$/.exec(line)?.[1]
+    if (heading === undefined) continue
+    const custom = /\s*\{#([\w-]+)\}$/.exec(heading)
+    if (custom) {
+      anchors.add(custom[1]!)
+      continue
+    }
+    const text = heading
+      .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/<[^>]+>/g, '')
+      .replace(/[`*]/g, '')
+    const base = slug(text)
+    let anchor = base
+    for (let n = 1; anchors.has(anchor); n++) anchor = `${base}-${n}`
+    anchors.add(anchor)
+  }
+  for (const line of proseLines(file)) {
+    for (const match of line.matchAll(/<a\s+(?:id|name)="([^"]+)"/g)) anchors.add(match[1]!)
+  }
+  anchorCache.set(file, anchors)
+  return anchors
+}
+
+/** The file a link of `file` names: on the site, a page; elsewhere, a file or folder. */
+function linkTarget(file: string, path: string): string | undefined {
+  const site = file.startsWith('docs/')
+  const joined = path.startsWith('/') && site ? `docs${path}` : join(dirname(file), path)
+  const base = joined.replace(/\/$/, '')
+  const candidates = site ? [joined, `${base}.md`, `${base}/index.md`] : [joined]
+  return candidates.find((candidate) => candidate !== '' && existsSync(join(ROOT, candidate)))
+}
+
+/** Each link of a Markdown file to this repository that names nothing: `file:line: message`. */
+function checkLinks(file: string): string[] {
+  const broken: string[] = []
+  const apiGenerated = existsSync(join(ROOT, 'docs', 'api', 'index.md'))
+  proseLines(file).forEach((line, index) => {
+    const prose = line.replace(/`[^`]*`/g, '``')
+    const links = [
+      ...[...prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((m) => m[1]!),
+      ...[...prose.matchAll(/\b(?:href|src)="([^"]+)"/g)].map((m) => m[1]!),
+    ]
+    for (const link of links) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue // https:, mailto:
+      const [path = '', anchor] = link.split('#') as [string, string | undefined]
+      const where = `${file}:${index + 1}: the link ${link}`
+      if (
+        file.startsWith('docs/') &&
+        /^(\.\.\/)*(\/)?api(\/|$)/.test(path.replace(/^\.\//, '')) &&
+        !apiGenerated
+      ) {
+        continue // generated by npm run docs:build; test/docs.test.ts checks it on the built site
+      }
+      const target = path === '' ? file : linkTarget(file, decodeURI(path))
+      if (target === undefined) {
+        broken.push(`${where} names no ${file.startsWith('docs/') ? 'page or file' : 'file'}`)
+      } else if (anchor !== undefined && target.endsWith('.md') && !anchorsOf(target).has(anchor)) {
+        broken.push(`${where}: ${target} has no heading #${anchor}`)
+      }
+    }
+  })
+  return broken
 }
 
 function rmdirQuietly(path: string): void {
