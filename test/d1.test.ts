@@ -4,16 +4,7 @@
 // local D1 (legs/workers/conformance-worker.ts, bundled and run by wrangler's test harness), what
 // a compatibility date and the nodejs_compat flag change, and examples/workers as a user runs it.
 import { execFile } from 'node:child_process'
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -32,7 +23,7 @@ import {
 import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
-import { bytes, columnsOf, createVersion1Table, randomTable, text } from './helpers.js'
+import { bytes, columnsOf, createVersion1Table, randomTable, text, waitFor } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'kss-d1-'))
@@ -90,13 +81,17 @@ function refusing(file: string, refuse = /^\s*(BEGIN|SAVEPOINT)\b/i, message = D
   return new Kysely<any>({ dialect })
 }
 
-/** A table's columns and its indexes' SQL, with its name written as TABLE. */
+/** An index's SQL as SQLite keeps it, with the table's name written TABLE, unquoted, on one line. */
+const normalise = (index: string, table: string) =>
+  index.replaceAll('"', '').replaceAll(table, 'TABLE').replace(/\s+/g, ' ')
+
+/** A table's columns and its indexes' SQL. */
 async function shape(db: Kysely<any>, table: string) {
   const { rows } = await sql<{ sql: string }>`SELECT sql FROM sqlite_master
     WHERE type = 'index' AND tbl_name = ${table} AND sql IS NOT NULL ORDER BY name`.execute(db)
   return {
     columns: await columnsOf(db, 'sqlite', table),
-    indexes: rows.map((row) => row.sql.replaceAll(table, 'TABLE')),
+    indexes: rows.map((row) => normalise(row.sql, table)),
   }
 }
 
@@ -158,7 +153,7 @@ describe('migrate() on a connection that refuses SQL transactions, as D1 does', 
 // ---- Inside workerd: needs legs/workers (wrangler, with its miniflare and workerd; kysely-d1; Hono).
 
 const leg = join(root, 'legs', 'workers')
-const INSTALL = 'node scripts/install-legs.mjs (or: npm ci --prefix legs/workers)'
+const INSTALL = 'npm run legs:install -- workers'
 const missingLeg = existsSync(join(leg, 'node_modules', 'wrangler', 'package.json'))
   ? undefined
   : `legs/workers is not installed: run ${INSTALL}`
@@ -209,6 +204,44 @@ function worker(main: string, date: string, flags: string[], vars: Record<string
       },
     },
   }
+}
+
+/** The part of a D1 binding the example's test reads through. */
+interface D1 {
+  prepare(query: string): {
+    bind(...values: unknown[]): { run(): Promise<unknown> }
+    all<T>(): Promise<{ results: T[] }>
+  }
+}
+
+/**
+ * examples/workers in a project of its own, as a user's: its files copied, the built package
+ * in its node_modules (npm test builds dist/), Kysely ours, wrangler, kysely-d1, Hono and the
+ * Workers types from legs/workers.
+ */
+function exampleProject(): string {
+  if (!existsSync(join(root, 'dist', 'src', 'index.js'))) {
+    throw new Error('dist/ is missing: run npm run build first (npm test does)')
+  }
+  const project = join(dir, 'example')
+  cpSync(join(root, 'examples', 'workers'), project, {
+    recursive: true,
+    filter: (source) => !/[\\/](node_modules|\.wrangler)$/.test(source),
+  })
+  const modules = join(project, 'node_modules')
+  const ours = join(modules, 'kysely-session-store')
+  mkdirSync(ours, { recursive: true })
+  for (const part of ['package.json', 'dist', 'schema'])
+    cpSync(join(root, part), join(ours, part), { recursive: true })
+  const link = (name: string, from: string) => {
+    mkdirSync(dirname(join(modules, name)), { recursive: true })
+    symlinkSync(join(from, 'node_modules', name), join(modules, name), 'dir')
+  }
+  link('kysely', root)
+  for (const name of ['wrangler', 'hono', '@cloudflare/workers-types']) link(name, leg)
+  // A copy, not a link: its import of kysely must find the project's, as in a user's project.
+  cpSync(join(leg, 'node_modules', 'kysely-d1'), join(modules, 'kysely-d1'), { recursive: true })
+  return project
 }
 
 interface RunResult {
@@ -295,5 +328,88 @@ if (missingLeg !== undefined && process.env.CI === 'true') {
       },
       120_000,
     )
+  })
+
+  describe('examples/workers, as a user runs it', () => {
+    const project = exampleProject()
+    const server = harness(project, [{ configPath: 'wrangler.jsonc' }])
+    const worker = () => server.getWorker()
+    /** The local D1 of the example, from Node (wrangler's proxy to the binding). */
+    const d1 = async () => ((await server.getWorker().getEnv()) as { DB: D1 }).DB
+
+    test('it type-checks: strict TypeScript, @cloudflare/workers-types, the built package', async () => {
+      const tsc = join(root, 'node_modules', '.bin', 'tsc')
+      const outcome = await promisify(execFile)(tsc, ['-p', join(project, 'tsconfig.json')], {
+        cwd: project,
+      }).catch((error: { stdout?: string; stderr?: string }) => error)
+      expect(`${outcome.stdout ?? ''}${outcome.stderr ?? ''}`).toBe('')
+    }, 120_000)
+
+    test('its D1 migrations make the table migrate() makes', async () => {
+      await server.listen()
+      await worker().applyD1Migrations('DB')
+      const { results } = await (
+        await d1()
+      )
+        .prepare(
+          `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' AND sql IS NOT NULL ORDER BY name`,
+        )
+        .all<{ sql: string }>()
+      const columns = await (
+        await d1()
+      )
+        .prepare(`SELECT name FROM pragma_table_info('sessions')`)
+        .all<{ name: string }>()
+      const expected = await expectedShape()
+      expect({
+        columns: columns.results.map((row) => row.name).sort(),
+        indexes: results.map((row) => normalise(row.sql, 'sessions')),
+      }).toEqual(expected)
+    }, 120_000)
+
+    test('a visit, a login with a new token, the devices count, the Cron Trigger, a logout', async () => {
+      await server.listen()
+      const get = (path: string, cookie?: string, init: RequestInit = {}) =>
+        server.fetch(path, { ...init, headers: { ...(cookie ? { cookie } : {}), ...(init.headers ?? {}) } })
+      const cookieOf = (response: Response) => response.headers.getSetCookie()[0]?.split(';')[0]
+
+      const first = await get('/')
+      expect(await first.json()).toEqual({ user: null, visits: 1 })
+      const visitor = cookieOf(first)
+      expect(visitor).toMatch(/^__Host-session=./)
+      expect(await (await get('/', visitor)).json()).toEqual({ user: null, visits: 2 })
+
+      const login = await get('/login', visitor, {
+        method: 'POST',
+        body: JSON.stringify({ user: 'ada' }),
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(await login.json()).toEqual({ user: 'ada' })
+      const signedIn = cookieOf(login)
+      expect(signedIn).toMatch(/^__Host-session=./)
+      expect(signedIn).not.toBe(visitor)
+      expect(await (await get('/devices', signedIn)).json()).toEqual({ user: 'ada', sessions: 1 })
+      expect(await (await get('/', signedIn)).json()).toEqual({ user: 'ada', visits: 3 })
+
+      // An expired row, as a session left behind; the Cron Trigger deletes it and nothing else.
+      const db = await d1()
+      await db
+        .prepare('INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)')
+        .bind('expired-row', new Uint8Array([1]), Date.now() - 1000)
+        .run()
+      const tokens = async () =>
+        (await db.prepare('SELECT token FROM sessions ORDER BY token').all<{ token: string }>()).results
+          .length
+      expect(await tokens()).toBe(2)
+      expect((await worker().scheduled({ cron: '*/15 * * * *' })).outcome).toBe('ok')
+      await waitFor(async () => (await tokens()) === 1)
+      expect(await (await get('/devices', signedIn)).json()).toEqual({ user: 'ada', sessions: 1 })
+
+      const logout = await get('/logout', signedIn, { method: 'POST' })
+      expect(await logout.json()).toEqual({ user: null })
+      expect(logout.headers.getSetCookie()[0]).toMatch(/^__Host-session=;/)
+      expect((await get('/devices', signedIn)).status).toBe(401)
+      expect(await tokens()).toBe(0)
+    }, 120_000)
   })
 }
