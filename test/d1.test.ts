@@ -47,7 +47,7 @@ class RefusingConnection implements DatabaseConnection {
     if (this.refuse.test(query.sql)) return Promise.reject(new Error(this.message))
     return this.inner.executeQuery(query)
   }
-  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+  streamQuery<R>(query: CompiledQuery, chunkSize: number): AsyncIterableIterator<QueryResult<R>> {
     return this.inner.streamQuery(query, chunkSize)
   }
 }
@@ -166,6 +166,7 @@ interface TestHarness {
   getWorker(name?: string): {
     scheduled(options: { cron: string; scheduledTime?: Date }): Promise<{ outcome: string }>
     applyD1Migrations(binding: string): Promise<void>
+    getEnv(): Promise<Record<string, unknown>>
   }
   close(): Promise<void>
 }
@@ -335,7 +336,7 @@ if (missingLeg !== undefined && process.env.CI === 'true') {
     const server = harness(project, [{ configPath: 'wrangler.jsonc' }])
     const worker = () => server.getWorker()
     /** The local D1 of the example, from Node (wrangler's proxy to the binding). */
-    const d1 = async () => ((await server.getWorker().getEnv()) as { DB: D1 }).DB
+    const d1 = async () => (await server.getWorker().getEnv()).DB as D1
 
     test('it type-checks: strict TypeScript, @cloudflare/workers-types, the built package', async () => {
       const tsc = join(root, 'node_modules', '.bin', 'tsc')
