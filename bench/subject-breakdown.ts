@@ -54,7 +54,7 @@ function measure(label: string): void {
     ['find', (i) => find.get(statements.find.bind({ token: token(i), now }))],
     [
       'listBySubject (10 rows)',
-      (i) => list.all(statements.listBySubject.bind({ subject: subject(i), now, after: '', limit: 100 })),
+      (i) => list.all(statements.listBySubject.bind({ subject: subject(i), now, limit: 100 })),
     ],
     ['countBySubject', (i) => count.get(statements.countBySubject.bind({ subject: subject(i), now }))],
   ]

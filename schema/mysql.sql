@@ -22,7 +22,13 @@
 --   ALTER TABLE sessions
 --     ADD COLUMN subject VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL,
 --     ADD COLUMN created_at BIGINT NULL, ADD COLUMN last_seen_at BIGINT NULL,
---     ADD COLUMN ended_at BIGINT NULL, ADD INDEX sessions_subject_idx (subject)
+--     ADD COLUMN ended_at BIGINT NULL,
+--     ADD INDEX sessions_subject_seen_idx (subject, last_seen_at, token),
+--     ADD INDEX sessions_subject_created_idx (subject, created_at)
+--   (and DROP INDEX sessions_subject_idx, the earlier versions' index on subject alone).
+-- sessions_subject_seen_idx lists a subject's sessions the most recently seen first (read
+-- backwards; NULL is the smallest); sessions_subject_created_idx finds the session of a
+-- revoke(id) by subject and creation time.
 -- To apply it by hand: mariadb app < schema/mysql.sql
 
 CREATE TABLE IF NOT EXISTS sessions (
@@ -34,5 +40,6 @@ CREATE TABLE IF NOT EXISTS sessions (
   last_seen_at BIGINT NULL,
   ended_at BIGINT NULL,
   INDEX sessions_expiry_idx (expiry),
-  INDEX sessions_subject_idx (subject)
+  INDEX sessions_subject_seen_idx (subject, last_seen_at, token),
+  INDEX sessions_subject_created_idx (subject, created_at)
 ) ENGINE = InnoDB;

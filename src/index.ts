@@ -1,4 +1,10 @@
-export { KyselyStore, type CommitOptions, type StoredSession, type SubjectSession } from './store.js'
+export {
+  KyselyStore,
+  type CommitOptions,
+  type ListBySubjectOptions,
+  type StoredSession,
+  type SubjectSession,
+} from './store.js'
 export { migrate, DEFAULT_MIGRATE_TIMEOUT, type MigrateOptions } from './migrate.js'
 export { sessionTable, type SessionTableMigration } from './migrations.js'
 export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
@@ -19,8 +25,12 @@ export {
   type SessionManagerOptions,
   type SessionStore,
   type SessionSummary,
+  type SessionList,
+  type DeviceInfoOptions,
+  type LoadOptions,
   type HeaderList,
 } from './session/manager.js'
+export { parseUserAgent, type DeviceName } from './session/user-agent.js'
 export { Session, type SessionStatus } from './session/session.js'
 export { JSON_CODEC_MAX_DEPTH, jsonCodec, type Codec } from './session/codec.js'
 export type { CookieOptions } from './session/cookie.js'

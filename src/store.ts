@@ -546,12 +546,14 @@ export class KyselyStore implements AsyncDisposable {
     checkObject('options', options)
     checkKnownKeys('options', options, ['keep', 'except'])
     const { keep, except } = options
-    checkPositiveInteger('keep', keep, MAX_LIST_LIMIT - 1)
+    checkPositiveInteger('keep', keep, MAX_LIST_LIMIT - 2)
     if (except !== undefined) checkToken(except, 'except')
     const others = except === undefined ? keep : keep - 1
     if (others === 0) return this.deleteBySubject(subject, { except: except! })
-    // The `others` most recently seen but except; the last of them is where deleting starts.
-    const listed = (await this.listBySubject(subject, { limit: others + 1 })).filter(
+    // The `others` most recently seen but except, and one more when there are more: the
+    // last of those kept is where deleting starts. (Two more than `others`: except may be
+    // among them.)
+    const listed = (await this.listBySubject(subject, { limit: others + 2 })).filter(
       (session) => session.token !== except,
     )
     if (listed.length <= others) return 0

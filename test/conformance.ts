@@ -817,7 +817,7 @@ export function conformance(leg: EngineLeg): void {
         return s
       }
 
-      test('listBySubject lists its live sessions by token, with expiry, createdAt and lastSeenAt, no data', async () => {
+      test('listBySubject lists its live sessions, the most recently seen first, with expiry, createdAt and lastSeenAt, no data', async () => {
         const tokens = ['c', 'a', 'b']
         const s = await devices('alice', tokens)
         await s.commit('z-expired', bytes('x'), at(0), { subject: 'alice' })
@@ -825,23 +825,98 @@ export function conformance(leg: EngineLeg): void {
         await s.delete('y-ended', { tombstone: true })
         const listed = await s.listBySubject('alice')
         expect(listed).toEqual(
-          ['a', 'b', 'c'].map((token) => {
+          ['b', 'a', 'c'].map((token) => {
             const i = tokens.indexOf(token)
             return { token, expiry: at(HOUR + i), createdAt: at(i), lastSeenAt: at(i) }
           }),
         )
       })
 
-      test('listBySubject pages with limit and after', async () => {
-        const s = await devices('bob', ['1', '2', '3', '4', '5'])
-        const first = await s.listBySubject('bob', { limit: 2 })
-        const second = await s.listBySubject('bob', { limit: 2, after: first.at(-1)!.token })
-        const third = await s.listBySubject('bob', { limit: 2, after: second.at(-1)!.token })
-        expect([first, second, third].map((page) => page.map((d) => d.token))).toEqual([
-          ['1', '2'],
-          ['3', '4'],
-          ['5'],
+      test('listBySubject: a session seen again moves to the front; equal times by token, descending; never seen (another program wrote it) last', async () => {
+        const s = await devices('amy', ['p', 'q', 'r', 's'])
+        clock.now += 10
+        try {
+          await s.touch('q', at(HOUR))
+          await s.commit('t', bytes('x'), at(HOUR), { subject: 'amy' }) // seen at the same time as q
+        } finally {
+          clock.now -= 10
+        }
+        const q = leg.family === 'mysql' ? '`' : '"'
+        expect((await s.listBySubject('amy')).map((d) => d.token)).toEqual(['t', 'q', 's', 'r', 'p'])
+        // Rows without last_seen_at (imported, or written by another program) come last.
+        const tableName = await freshTable()
+        const other = store({ tableName })
+        for (const token of ['m', 'n']) await other.commit(token, bytes('x'), at(HOUR), { subject: 'amy' })
+        await sql
+          .raw(
+            `UPDATE ${q}${tableName}${q} SET last_seen_at = NULL, created_at = NULL WHERE token IN ('m', 'n')`,
+          )
+          .execute(db)
+        await other.commit('o', bytes('x'), at(HOUR), { subject: 'amy' })
+        expect((await other.listBySubject('amy')).map((d) => [d.token, d.lastSeenAt])).toEqual([
+          ['o', at(0)],
+          ['n', null],
+          ['m', null],
         ])
+      })
+
+      test('listBySubject pages with limit and after, through sessions never seen', async () => {
+        const s = await devices('bob', ['1', '2', '3', '4', '5'])
+        const q = leg.family === 'mysql' ? '`' : '"'
+        const name = await freshTable()
+        const t = store({ tableName: name })
+        for (const [i, token] of ['1', '2', '3', '4', '5'].entries()) {
+          clock.now += i
+          try {
+            await t.commit(token, bytes('x'), at(HOUR), { subject: 'bob' })
+          } finally {
+            clock.now -= i
+          }
+        }
+        await sql.raw(`UPDATE ${q}${name}${q} SET last_seen_at = NULL WHERE token IN ('1', '2')`).execute(db)
+        for (const [store, expected] of [
+          [s, [['5', '4'], ['3', '2'], ['1']]],
+          [t, [['5', '4'], ['3', '2'], ['1']]],
+        ] as const) {
+          const first = await store.listBySubject('bob', { limit: 2 })
+          const second = await store.listBySubject('bob', { limit: 2, after: first.at(-1)!.token })
+          const third = await store.listBySubject('bob', { limit: 2, after: second.at(-1)!.token })
+          expect([first, second, third].map((page) => page.map((d) => d.token))).toEqual(expected)
+        }
+        expect(await s.listBySubject('bob', { after: 'gone' })).toEqual([]) // a token no longer stored
+      })
+
+      test("listBySubject with withData also returns each session's data", async () => {
+        const s = await devices('ann', ['p', 'q'])
+        const listed = await s.listBySubject('ann', { withData: true })
+        expect(listed.map((d) => [d.token, text(d.data)])).toEqual([
+          ['q', 'd1'],
+          ['p', 'd0'],
+        ])
+        const next = await s.listBySubject('ann', { withData: true, after: 'q' })
+        expect(next.map((d) => [d.token, text(d.data)])).toEqual([['p', 'd0']])
+        expect((await s.listBySubject('ann'))[0]).not.toHaveProperty('data')
+      })
+
+      test('listBySubject with createdAt lists the sessions created at that instant (null: without a creation time)', async () => {
+        const s = await devices('abe', ['p', 'q', 'r'])
+        expect((await s.listBySubject('abe', { createdAt: at(1) })).map((d) => d.token)).toEqual(['q'])
+        expect(await s.listBySubject('abe', { createdAt: at(5) })).toEqual([])
+        expect(await s.listBySubject('abe', { createdAt: null })).toEqual([])
+        expect(await s.listBySubject('abe-other', { createdAt: at(1) })).toEqual([])
+      })
+
+      test('trimBySubject keeps except and the most recently seen others, up to keep, and deletes the rest', async () => {
+        const s = await devices('ava', ['p', 'q', 'r', 's', 't'])
+        expect(await s.trimBySubject('ava', { keep: 3, except: 'p' })).toBe(2) // p, t, s stay
+        expect((await s.listBySubject('ava')).map((d) => d.token)).toEqual(['t', 's', 'p'])
+        expect(await s.trimBySubject('ava', { keep: 3 })).toBe(0)
+        expect(await s.trimBySubject('ava', { keep: 1 })).toBe(2)
+        expect((await s.listBySubject('ava')).map((d) => d.token)).toEqual(['t'])
+        expect(await s.trimBySubject('ava', { keep: 1, except: 'p' })).toBe(1) // p is gone: t goes too
+        expect(await s.countBySubject('ava')).toBe(0)
+        expect(await s.countBySubject('ava-other')).toBe(1)
+        expect(await s.count()).toBe(2)
       })
 
       test('countBySubject counts its live sessions only', async () => {
@@ -896,7 +971,9 @@ export function conformance(leg: EngineLeg): void {
         }
         await migrate(db, { tableName: name })
         await migrate(db, { tableName: name }) // idempotent
-        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(true)
+        for (const index of ['subject_seen_idx', 'subject_created_idx']) {
+          expect(await hasIndex(db, leg.family, name, `${name}_${index}`)).toBe(true)
+        }
         const s = store({ tableName: name })
         for (const token of ['kept-1', 'kept-2']) expect(text(await s.find(token))).toBe('kept')
         expect(await s.get('kept-1')).toMatchObject({ subject: null, createdAt: null, lastSeenAt: null })
@@ -1007,7 +1084,7 @@ export function conformance(leg: EngineLeg): void {
         expect(text(await s.find('kept'))).toBe('x')
       })
 
-      test('migrate() creates the table with its columns, an index on expiry and one on subject', async () => {
+      test('migrate() creates the table with its columns, an index on expiry, one on (subject, last_seen_at) and one on (subject, created_at)', async () => {
         const name = await freshTable()
         expect(await columnsOf(db, leg.family, name)).toEqual([
           'created_at',
@@ -1019,7 +1096,34 @@ export function conformance(leg: EngineLeg): void {
           'token',
         ])
         expect(await hasIndex(db, leg.family, name, `${name}_expiry_idx`)).toBe(true)
-        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_seen_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_created_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(false)
+      })
+
+      test('migrate() upgrades a table of the previous version: the recency and creation indexes replace its subject index', async () => {
+        const name = await freshTable()
+        const s = store({ tableName: name })
+        await s.commit('kept', bytes('x'), at(HOUR), { subject: 'u' })
+        const q = leg.family === 'mysql' ? '`' : '"'
+        const statements =
+          leg.family === 'mysql'
+            ? [
+                `ALTER TABLE ${q}${name}${q} DROP INDEX ${q}${name}_subject_seen_idx${q}, ` +
+                  `DROP INDEX ${q}${name}_subject_created_idx${q}, ADD INDEX ${q}${name}_subject_idx${q} (subject)`,
+              ]
+            : [
+                `DROP INDEX ${q}${name}_subject_seen_idx${q}`,
+                `DROP INDEX ${q}${name}_subject_created_idx${q}`,
+                `CREATE INDEX ${q}${name}_subject_idx${q} ON ${q}${name}${q} (subject) WHERE subject IS NOT NULL`,
+              ]
+        for (const statement of statements) await sql.raw(statement).execute(db)
+        await migrate(db, { tableName: name })
+        await migrate(db, { tableName: name }) // idempotent
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_seen_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_created_idx`)).toBe(true)
+        expect(await hasIndex(db, leg.family, name, `${name}_subject_idx`)).toBe(false)
+        expect((await s.listBySubject('u')).map((d) => d.token)).toEqual(['kept'])
       })
     })
   })

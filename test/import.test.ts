@@ -89,8 +89,10 @@ function switchSuite(name: string, from: ImportOptions['from'], engine: () => Pr
     const closers: Array<() => Promise<void>> = []
     const tables: string[] = []
     const table = (prefix: string) => {
-      tables.push(randomTable(prefix))
-      return tables.at(-1)!
+      const name = randomTable(prefix)
+      tables.push(name)
+      if (prefix === 'ours') tables.push(`${name}_imported`) // what importSessions records
+      return name
     }
     beforeAll(async () => {
       e = await engine()
@@ -154,6 +156,40 @@ function switchSuite(name: string, from: ImportOptions['from'], engine: () => Pr
       expect(await store.get(sha256(sids[1]!))).toBeUndefined()
     })
 
+    test('a session ended, deleted or cleared after an import is never imported again; one created on the old store since is', async () => {
+      const old = table('old')
+      const ours = table('ours')
+      const before = await serve(app(await e.oldStore(old)))
+      const browsers = ['ivy', 'jack', 'kim'].map(() => new Browser(before))
+      await browsers[0]!.get('/login?user=ivy')
+      await browsers[1]!.get('/login?user=jack')
+      await migrate(e.db, { tableName: ours })
+      const options = { from, ...e.where(old), tableName: ours } as const
+      expect(await importSessions(e.db, options)).toMatchObject({ read: 2, imported: 2, existing: 0 })
+
+      const store = new KyselyStore(e.db, 0, { tableName: ours })
+      const after = await serve(app(new ExpressSessionStore(store)))
+      const [ivy, jack] = browsers.slice(0, 2).map((browser) => moveTo(browser, after))
+      // Gone without a tombstone, as delete(), deleteBySubject() or cleanup leave a session.
+      await store.delete(sha256(sidOf(browsers[0]!.cookies.get('connect.sid')!)))
+      expect(await importSessions(e.db, options)).toMatchObject({ read: 2, imported: 0, existing: 2 })
+      expect((await ivy!.get('/read')).text_).toBe('none')
+      expect((await jack!.get('/read')).text_).toBe('jack')
+
+      await store.clear()
+      await browsers[2]!.get('/login?user=kim') // on the old store, after the first import
+      expect(await importSessions(e.db, options)).toEqual({
+        read: 3,
+        imported: 1,
+        existing: 2,
+        expired: 0,
+        invalid: 0,
+      })
+      expect((await ivy!.get('/read')).text_).toBe('none')
+      expect((await jack!.get('/read')).text_).toBe('none')
+      expect((await moveTo(browsers[2]!, after).get('/read')).text_).toBe('kim')
+    })
+
     test('hashSids: false imports the ids as they are, for an adapter with hashSids: false', async () => {
       const old = table('old')
       const ours = table('ours')
@@ -183,7 +219,11 @@ function switchSuite(name: string, from: ImportOptions['from'], engine: () => Pr
 
 describe('importSessions refuses bad options before any query', () => {
   const db = sqlite(':memory:')
-  afterAll(() => db.destroy())
+  const other = sqlite(':memory:')
+  afterAll(async () => {
+    await db.destroy()
+    await other.destroy()
+  })
   test.each([
     [
       { from: 'connect-redis' },
@@ -194,7 +234,22 @@ describe('importSessions refuses bad options before any query', () => {
     [{ from: 'connect-pg-simple', batchSize: 0 }, RangeError, 'batchSize must be an integer from 1 to 5000'],
     [{ from: 'connect-pg-simple', hashSid: false }, TypeError, 'options.hashSid is not an option here'],
     [{ from: 'connect-pg-simple' }, RangeError, 'options.from: connect-pg-simple does not run on sqlite'],
-    [{ from: 'kysely-session-store', hashSids: false }, RangeError, 'hashSids must be true'],
+    [
+      { from: 'kysely-session-store', hashSids: false, tableName: 'hashed_sessions' },
+      RangeError,
+      "options.hashSids: from: 'kysely-session-store' stores each clear id hashed",
+    ],
+    [
+      { from: 'kysely-session-store' },
+      RangeError,
+      'options.tableName: the clear-id table "sessions" cannot be the hashed one too',
+    ],
+    [
+      { from: 'kysely-session-store', tableName: 'hashed_sessions', source: other },
+      RangeError,
+      "options.source: from: 'kysely-session-store' moves each session within one database",
+    ],
+
     [
       { from: 'connect-session-knex' },
       RangeError,
@@ -319,7 +374,16 @@ await withServer('Postgres', () => {
       const run = (...args: string[]) =>
         promisify(execFile)(
           process.execPath,
-          ['dist/bin/kysely-session-store.js', 'import', 'connect-pg-simple', '--url', postgresUrl, ...args],
+          [
+            '--import',
+            'tsx',
+            'bin/kysely-session-store.ts',
+            'import',
+            'connect-pg-simple',
+            '--url',
+            postgresUrl,
+            ...args,
+          ],
           { cwd: root, timeout: 30_000 },
         )
       const from = ['--from-schema', old, '--to', ours]
@@ -332,6 +396,7 @@ await withServer('Postgres', () => {
         [sha256(sidOf(browser.cookies.get('connect.sid')!)), 'grace'],
       ])
       await sql`DROP TABLE ${sql.table(ours)}`.execute(db)
+      await sql`DROP TABLE ${sql.table(`${ours}_imported`)}`.execute(db)
       await sql`DROP SCHEMA ${sql.id(old)} CASCADE`.execute(db)
       await db.destroy()
       await oldStore.close()
@@ -341,18 +406,26 @@ await withServer('Postgres', () => {
     test('a bad command prints the usage and exits 2', async () => {
       const error = (await promisify(execFile)(
         process.execPath,
-        ['dist/bin/kysely-session-store.js', 'import', 'connect-redis'],
+        ['--import', 'tsx', 'bin/kysely-session-store.ts', 'import', 'connect-redis'],
         { cwd: root, timeout: 30_000 },
       ).catch((e: unknown) => e)) as { code: number; stderr: string }
       expect(error.code).toBe(2)
       const same = (await promisify(execFile)(
         process.execPath,
-        ['dist/bin/kysely-session-store.js', 'import', 'connect-session-knex', '--url', 'sqlite::memory:'],
+        [
+          '--import',
+          'tsx',
+          'bin/kysely-session-store.ts',
+          'import',
+          'connect-session-knex',
+          '--url',
+          'sqlite::memory:',
+        ],
         { cwd: root, timeout: 30_000 },
       ).catch((e: unknown) => e)) as { code: number; stderr: string }
       expect([same.code, same.stderr]).toEqual([
         2,
-        'kysely-session-store: the old table "sessions" cannot be ours too: name ours otherwise with --to\n',
+        'kysely-session-store: --to: our table must not be the old store\'s table "sessions": name ours otherwise (--to)\n',
       ])
       expect(error.stderr).toContain(
         'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store>',

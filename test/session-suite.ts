@@ -813,5 +813,195 @@ export function sessionConformance(leg: EngineLeg): void {
       )
       await expect(sessions.listSubject('')).rejects.toThrow(RangeError)
     })
+
+    /** Signs `subject` in on a new device; resolves to its cookie and its session as loaded. */
+    async function signIn(
+      sessions: SessionManager,
+      subject: string,
+      device?: { userAgent?: string; address?: string },
+    ) {
+      const session = await sessions.load(undefined, device)
+      await session.renewToken()
+      session.setSubject(subject)
+      const cookie = cookiePair(await sessions.save(session))
+      return { cookie, session: await sessions.load(cookie, device) }
+    }
+
+    test('listSubject: the most recently seen first, truncated when there are more, and the current session always among them', async () => {
+      const sessions = manager()
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const current = await signIn(sessions, subject)
+      const base = clock.now
+      const newer: string[] = []
+      try {
+        // Someone with the password signs in again and again: each is seen after the current one.
+        for (let i = 1; i <= 4; i++) {
+          clock.now = base + i * 1000
+          newer.push((await signIn(sessions, subject)).cookie)
+        }
+      } finally {
+        clock.now = base
+      }
+      const listed = await sessions.listSubject(subject, { limit: 3, current: current.session })
+      expect(listed).toHaveLength(3)
+      expect(listed.truncated).toBe(true)
+      expect(listed.map((d) => d.lastSeenAt!.getTime() - base)).toEqual([4000, 3000, 0])
+      expect(listed.map((d) => d.current)).toEqual([false, false, true])
+      const all = await sessions.listSubject(subject, { limit: 5, current: current.session })
+      expect([all.length, all.truncated]).toEqual([5, false])
+      expect(all.map((d) => d.lastSeenAt!.getTime() - base)).toEqual([4000, 3000, 2000, 1000, 0])
+      expect(Object.keys(all)).toEqual(['0', '1', '2', '3', '4']) // truncated is not enumerable
+      const mostRecent = await sessions.load(newer.at(-1)!)
+      const top = await sessions.listSubject(subject, { limit: 1, current: mostRecent })
+      expect(top.map((d) => [d.lastSeenAt!.getTime() - base, d.current, top.truncated])).toEqual([
+        [4000, true, true],
+      ])
+      // A current session of someone else is not listed.
+      const stranger = await signIn(sessions, `${subject}-other`)
+      expect(
+        (await sessions.listSubject(subject, { limit: 2, current: stranger.session })).map((d) => d.current),
+      ).toEqual([false, false])
+    })
+
+    test('revoke(id) finds its session by the indexed creation time the id carries: one query for an unknown id, two for a live one', async () => {
+      const spy = recording(db)
+      const sessions = manager({}, spy.db)
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const devices = [await signIn(sessions, subject), await signIn(sessions, subject)]
+      const listed = await sessions.listSubject(subject, { current: devices[0]!.session })
+      const other = listed.find((d) => !d.current)!
+      const [encodedSubject, created, hash] = other.id.split('.')
+      expect(Buffer.from(encodedSubject!, 'base64url').toString()).toBe(subject)
+      expect(parseInt(created!, 36)).toBe(other.createdAt!.getTime())
+      expect(hash).toMatch(/^[\w-]{22}$/)
+      const bogus = `${encodedSubject}.${created}.${'A'.repeat(22)}`
+      spy.queries.length = 0
+      expect(await sessions.revoke(bogus)).toBe(false)
+      expect(spy.queries.map((q) => q.sql.split(' ')[0])).toEqual(['SELECT'])
+      spy.queries.length = 0
+      expect(await sessions.revoke(other.id, { subject })).toBe(true)
+      expect(spy.queries.map((q) => q.sql.split(' ')[0])).toEqual(['SELECT', 'DELETE'])
+      expect((await sessions.load(devices[1]!.cookie)).subject).toBeNull()
+      expect((await sessions.load(devices[0]!.cookie)).subject).toBe(subject)
+      // An id in another shape (an earlier version's, a changed creation time) is refused or finds nothing.
+      await expect(sessions.revoke(`${encodedSubject}.${hash}`)).rejects.toThrow(
+        /^id must be an id from listSubject\(\)/,
+      )
+      await expect(sessions.revoke(`${encodedSubject}.0${created}.${hash}`)).rejects.toThrow(
+        /^id must be an id/,
+      )
+      const mine = listed.find((d) => d.current)!
+      const [, mineCreated, mineHash] = mine.id.split('.')
+      expect(
+        await sessions.revoke(
+          `${encodedSubject}.${(parseInt(mineCreated!, 36) + 1).toString(36)}.${mineHash}`,
+        ),
+      ).toBe(false)
+      expect(await sessions.countSubject(subject)).toBe(1)
+    })
+
+    test('maxSessionsPerSubject: a new sign-in ends the least recently seen sessions beyond the limit, never itself', async () => {
+      const sessions = manager({ maxSessionsPerSubject: 2 })
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const base = clock.now
+      const cookies: string[] = []
+      try {
+        for (let i = 0; i < 3; i++) {
+          clock.now = base + i * 1000
+          cookies.push((await signIn(sessions, subject)).cookie)
+        }
+        expect(await sessions.countSubject(subject)).toBe(2)
+        expect((await sessions.load(cookies[0]!)).subject).toBeNull() // the oldest ended
+        // Seen again, the second is now more recent than the third: the next sign-in ends the third.
+        clock.now = base + 5000
+        const second = await sessions.load(cookies[1]!)
+        second.set('n', 1)
+        await sessions.save(second)
+        clock.now = base + 4000 // a new session seen before the others ... still never ends itself
+        const fourth = await signIn(sessions, subject)
+        expect((await sessions.load(cookies[1]!)).subject).toBe(subject)
+        expect((await sessions.load(cookies[2]!)).subject).toBeNull()
+        expect((await sessions.load(fourth.cookie)).subject).toBe(subject)
+        // A session that takes the subject later (setSubject without renewToken) counts as new too.
+        const late = await sessions.load(undefined)
+        late.set('n', 1)
+        const lateCookie = cookiePair(await sessions.save(late))
+        const loaded = await sessions.load(lateCookie)
+        loaded.setSubject(subject)
+        await sessions.save(loaded)
+        expect(await sessions.countSubject(subject)).toBe(2)
+        expect((await sessions.load(lateCookie)).subject).toBe(subject)
+      } finally {
+        clock.now = base
+      }
+      expect(() => manager({ maxSessionsPerSubject: 0 })).toThrow(
+        /^maxSessionsPerSubject must be an integer from 1 to/,
+      )
+    })
+
+    test('deviceInfo: off by default nothing is kept; on, the browser, OS and address are kept with a signed-in session, listed, and written again only when they change', async () => {
+      const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
+      const chrome =
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36'
+      const subject = `user-${randomBytes(6).toString('hex')}`
+      const dataOf = async (cookie: string) => {
+        const token = cookie.split('=')[1]!
+        const row = (await readRows(db, table, leg.family)).find((r) => r.token === sha256(token))!
+        return Buffer.from(row.data).toString()
+      }
+      const plain = await signIn(manager(), subject, { userAgent: firefox, address: '203.0.113.7' })
+      expect(await dataOf(plain.cookie)).not.toMatch(/Firefox|Linux|203\.0\.113/)
+      expect((await manager().listSubject(subject))[0]).toMatchObject({
+        browser: null,
+        os: null,
+        address: null,
+      })
+
+      const spy = recording(db)
+      const sessions = manager({ deviceInfo: true }, spy.db)
+      const mine = await signIn(sessions, subject, { userAgent: firefox, address: '203.0.113.7' })
+      expect(await dataOf(mine.cookie)).toMatch(/Firefox 128/)
+      const listed = await sessions.listSubject(subject, { current: mine.session })
+      expect(listed.find((d) => d.current)).toMatchObject({
+        browser: 'Firefox 128',
+        os: 'Linux',
+        address: '203.0.113.7',
+      })
+      expect(listed.find((d) => !d.current)).toMatchObject({ browser: null, os: null, address: null }) // signed in while off
+
+      spy.queries.length = 0
+      const same = await sessions.load(mine.cookie, { userAgent: firefox, address: '203.0.113.7' })
+      expect(same.status).toBe('unmodified')
+      expect(await sessions.save(same)).toEqual([])
+      expect(spy.queries).toHaveLength(1) // the load only: nothing changed, nothing written
+      const moved = await sessions.load(mine.cookie, { userAgent: chrome, address: '::ffff:198.51.100.4' })
+      expect(moved.status).toBe('modified')
+      await sessions.save(moved)
+      expect((await sessions.listSubject(subject, { current: moved })).find((d) => d.current)).toMatchObject({
+        browser: 'Chrome 126',
+        os: 'Windows',
+        address: '198.51.100.4',
+      })
+      // Anonymous sessions keep nothing; without the address option, no address.
+      const anonymous = await sessions.load(undefined, { userAgent: firefox, address: '203.0.113.9' })
+      anonymous.set('n', 1)
+      expect(await dataOf(cookiePair(await sessions.save(anonymous)))).not.toMatch(/Firefox|203\.0\.113/)
+      const noAddress = manager({ deviceInfo: { address: false } })
+      const browserOnly = await signIn(noAddress, `${subject}-b`, {
+        userAgent: firefox,
+        address: '203.0.113.7',
+      })
+      expect(await dataOf(browserOnly.cookie)).not.toMatch(/203\.0\.113/)
+      expect((await noAddress.listSubject(`${subject}-b`))[0]).toMatchObject({
+        browser: 'Firefox 128',
+        address: null,
+      })
+      // Turned off again: the next write drops what was kept.
+      const off = manager()
+      const again = await off.load(mine.cookie)
+      again.set('n', 2)
+      await off.save(again)
+      expect(await dataOf(mine.cookie)).not.toMatch(/Chrome|198\.51/)
+    })
   })
 }

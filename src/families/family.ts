@@ -114,8 +114,34 @@ export interface Statements {
   readonly count: Statement<{ now: Time }>
   /** Deletes every row. */
   readonly clear: Statement<Record<string, never>>
-  /** Rows: `{ token, expiry, created, seen }` by token after `after`. */
-  readonly listBySubject: Statement<{ subject: string; now: Time; after: string; limit: number }>
+  /**
+   * Rows: `{ token, expiry, created, seen }`, the most recently seen first (never seen, last),
+   * equal times by token, descending: the order of the `(subject, last_seen_at, token)` index.
+   */
+  readonly listBySubject: Statement<{ subject: string; now: Time; limit: number }>
+  /** As `listBySubject`, with `data`. */
+  readonly listBySubjectData: Statement<{ subject: string; now: Time; limit: number }>
+  /** As `listBySubject`, the sessions listed after the session of `after` (none when it is gone). */
+  readonly listBySubjectAfter: Statement<{ subject: string; now: Time; after: string; limit: number }>
+  /** As `listBySubjectAfter`, with `data`. */
+  readonly listBySubjectAfterData: Statement<{ subject: string; now: Time; after: string; limit: number }>
+  /** As `listBySubject`, only those created at `created`, unlimited (the `(subject, created_at)` index). */
+  readonly listBySubjectCreated: Statement<{ subject: string; now: Time; created: Time }>
+  /** As `listBySubject`, only those without a creation time, unlimited. */
+  readonly listBySubjectUncreated: Statement<{ subject: string; now: Time }>
+  /**
+   * Deletes the subject's live sessions but `except` that `listBySubject` lists after the
+   * session whose `last_seen_at` and token are `seen` (maybe null) and `token`.
+   */
+  readonly deleteOlderBySubject: Statement<{
+    subject: string
+    now: Time
+    except: string
+    seen: Time | null
+    token: string
+    /** 1 when `seen` is not null, else 0. */
+    dated: number
+  }>
   /** Rows: `{ n }`. */
   readonly countBySubject: Statement<{ subject: string; now: Time }>
   /** Deletes the subject's live sessions but `except`. */
@@ -239,13 +265,31 @@ export function isLost(error: unknown): boolean {
 
 /**
  * The statements every family writes alike. `t` is the quoted, maybe qualified, table;
- * `placeholder` is the family's (Postgres numbers them).
+ * `placeholder` is the family's (Postgres numbers them); `nullsLast` is what makes NULL sort
+ * last in a descending order where it does not by itself (Postgres: ' NULLS LAST').
  */
 export function commonStatements(
   t: string,
   placeholder?: (position: number) => string,
+  nullsLast = '',
 ): Omit<Statements, 'commit' | 'commitSubject' | 'cleanup'> {
   const live = 'expiry > :now AND ended_at IS NULL'
+  // The most recently seen first, never seen last: the (subject, last_seen_at, token) index
+  // read backwards. `s` is the listed row; `(seen, token)` the position to list after.
+  const recency = `s.last_seen_at DESC${nullsLast}, s.token DESC`
+  // Listed after (seen, token): older, or never seen (`dated`: when the position was seen).
+  const older = (row: string, seen: string, token: string, dated: string) =>
+    `((${row}last_seen_at, ${row}token) < (${seen}, ${token}) OR ` +
+    `${row}last_seen_at IS NULL AND (${dated} OR ${row}token < ${token}))`
+  const listed = 's.token, s.expiry, s.created_at AS created, s.last_seen_at AS seen'
+  const ofSubject = 's.subject = :subject AND s.expiry > :now AND s.ended_at IS NULL'
+  const list = (columns: string) =>
+    `SELECT ${columns} FROM ${t} s WHERE ${ofSubject} ORDER BY ${recency} LIMIT :limit`
+  // The position comes from the row of `after` (c), so that a page is one statement.
+  const listAfter = (columns: string) =>
+    `SELECT ${columns} FROM ${t} s JOIN ${t} c ON c.token = :after ` +
+    `WHERE ${ofSubject} AND ${older('s.', 'c.last_seen_at', 'c.token', 'c.last_seen_at IS NOT NULL')} ` +
+    `ORDER BY ${recency} LIMIT :limit`
   const read = <P extends object>(text: string) => statement<P>('read', text, placeholder)
   const write = <P extends object>(text: string) => statement<P>('write', text, placeholder)
   return {
@@ -269,9 +313,19 @@ export function commonStatements(
     page: read(`SELECT token, data FROM ${t} WHERE ${live} AND token > :after ORDER BY token LIMIT :limit`),
     count: read(`SELECT COUNT(*) AS n FROM ${t} WHERE ${live}`),
     clear: write(`DELETE FROM ${t}`),
-    listBySubject: read(
-      `SELECT token, expiry, created_at AS created, last_seen_at AS seen FROM ${t} ` +
-        `WHERE subject = :subject AND ${live} AND token > :after ORDER BY token LIMIT :limit`,
+    listBySubject: read(list(listed)),
+    listBySubjectData: read(list(`${listed}, s.data`)),
+    listBySubjectAfter: read(listAfter(listed)),
+    listBySubjectAfterData: read(listAfter(`${listed}, s.data`)),
+    listBySubjectCreated: read(
+      `SELECT ${listed} FROM ${t} s WHERE ${ofSubject} AND s.created_at = :created ORDER BY ${recency}`,
+    ),
+    listBySubjectUncreated: read(
+      `SELECT ${listed} FROM ${t} s WHERE ${ofSubject} AND s.created_at IS NULL ORDER BY ${recency}`,
+    ),
+    deleteOlderBySubject: write(
+      `DELETE FROM ${t} WHERE subject = :subject AND ${live} AND token <> :except AND ` +
+        older('', ':seen', ':token', ':dated = 1'),
     ),
     countBySubject: read(`SELECT COUNT(*) AS n FROM ${t} WHERE subject = :subject AND ${live}`),
     deleteBySubject: write(`DELETE FROM ${t} WHERE subject = :subject AND ${live} AND token <> :except`),

@@ -78,7 +78,8 @@ export const mysqlFamily: SqlFamily = {
       `  last_seen_at BIGINT NULL,\n` +
       `  ended_at BIGINT NULL,\n` +
       `  INDEX ${quote(`${table.name}_expiry_idx`)} (expiry),\n` +
-      `  INDEX ${quote(`${table.name}_subject_idx`)} (subject)\n` +
+      `  INDEX ${quote(`${table.name}_subject_seen_idx`)} (subject, last_seen_at, token),\n` +
+      `  INDEX ${quote(`${table.name}_subject_created_idx`)} (subject, created_at)\n` +
       `) ENGINE = InnoDB`,
   ],
   time: (ms) => ms,
@@ -146,16 +147,22 @@ async function upgrade(db: Kysely<any>, table: TableName, ddl: string[]): Promis
       `SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE ${where}`,
     )
     .execute(db)
-  const subjectIndex = `${table.name}_subject_idx`
-  if (!indexes.some((index) => index.name === subjectIndex))
-    add.push(`ADD INDEX ${quote(subjectIndex)} (subject)`)
+  // A devices page (the most recently seen first: read backwards, NULL is the smallest) and
+  // revoke(id) (by subject and creation time); they replace the earlier subject index.
+  const has = (name: string) => indexes.some((index) => index.name === `${table.name}_${name}`)
+  if (!has('subject_seen_idx'))
+    add.push(`ADD INDEX ${quote(`${table.name}_subject_seen_idx`)} (subject, last_seen_at, token)`)
+  if (!has('subject_created_idx'))
+    add.push(`ADD INDEX ${quote(`${table.name}_subject_created_idx`)} (subject, created_at)`)
+  if (has('subject_idx')) add.push(`DROP INDEX ${quote(`${table.name}_subject_idx`)}`)
   if (add.length === 0) return
   try {
     await sql.raw(`ALTER TABLE ${qualified(table)} ${add.join(', ')}`).execute(db)
   } catch (error) {
     // Another node of a cluster (GET_LOCK holds on one node only) added them first.
     const code = codeOf(error)
-    if (code !== 'ER_DUP_FIELDNAME' && code !== 'ER_DUP_KEYNAME') throw error
+    if (code !== 'ER_DUP_FIELDNAME' && code !== 'ER_DUP_KEYNAME' && code !== 'ER_CANT_DROP_FIELD_OR_KEY')
+      throw error
     missingColumns(await columns())
   }
 }

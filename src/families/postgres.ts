@@ -45,7 +45,7 @@ export const postgresFamily: SqlFamily = {
       `INSERT INTO ${t} AS s (${columns}) VALUES (${values}) ` +
       `ON CONFLICT (token) DO UPDATE SET ${set} WHERE s.ended_at IS NULL`
     return named({
-      ...commonStatements(t, numbered),
+      ...commonStatements(t, numbered, ' NULLS LAST'),
       commit: statement(
         'write',
         upsert(
@@ -79,7 +79,7 @@ export const postgresFamily: SqlFamily = {
   },
   // Column for column the table of SCS's pgxstore, plus nullable columns its statements never
   // name (so an SCS app keeps working on it). TIMESTAMPTZ keeps microseconds, so the
-  // millisecond times the store writes are exact. The subject index holds only sessions that
+  // millisecond times the store writes are exact. The subject indexes hold only sessions that
   // have a subject.
   ddl: (table) => {
     const t = qualified(table)
@@ -94,7 +94,14 @@ export const postgresFamily: SqlFamily = {
         `  ended_at TIMESTAMPTZ\n` +
         `)`,
       `CREATE INDEX IF NOT EXISTS ${quote(`${table.name}_expiry_idx`)} ON ${t} (expiry)`,
-      `CREATE INDEX IF NOT EXISTS ${quote(`${table.name}_subject_idx`)} ON ${t} (subject) WHERE subject IS NOT NULL`,
+      // A devices page, the most recently seen first (this index read backwards: DESC NULLS
+      // LAST), and revoke(id), which finds its session by subject and creation time.
+      `CREATE INDEX IF NOT EXISTS ${quote(`${table.name}_subject_seen_idx`)} ON ${t} ` +
+        `(subject, last_seen_at NULLS FIRST, token) WHERE subject IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS ${quote(`${table.name}_subject_created_idx`)} ON ${t} ` +
+        `(subject, created_at) WHERE subject IS NOT NULL`,
+      // The earlier versions' index on subject alone: the two above serve what it served.
+      `DROP INDEX IF EXISTS ${qualified({ schema: table.schema, name: `${table.name}_subject_idx` })}`,
     ]
   },
   // An ISO string with milliseconds: TIMESTAMPTZ keeps microseconds, so nothing is rounded.

@@ -60,7 +60,13 @@ export const sqliteFamily: SqlFamily = {
       `  ended_at INTEGER\n` +
       `)`,
     `CREATE INDEX IF NOT EXISTS ${quote(`${name}_expiry_idx`)} ON ${quote(name)} (expiry)`,
-    `CREATE INDEX IF NOT EXISTS ${quote(`${name}_subject_idx`)} ON ${quote(name)} (subject) WHERE subject IS NOT NULL`,
+    // A devices page (the most recently seen first: read backwards, NULL is the smallest)
+    // and revoke(id) (by subject and creation time); they replace the subject index.
+    `CREATE INDEX IF NOT EXISTS ${quote(`${name}_subject_seen_idx`)} ON ${quote(name)} ` +
+      `(subject, last_seen_at, token) WHERE subject IS NOT NULL`,
+    `CREATE INDEX IF NOT EXISTS ${quote(`${name}_subject_created_idx`)} ON ${quote(name)} ` +
+      `(subject, created_at) WHERE subject IS NOT NULL`,
+    `DROP INDEX IF EXISTS ${quote(`${name}_subject_idx`)}`,
   ],
   time: (ms) => ms,
   // better-sqlite3 binds Buffers, not other Uint8Arrays: wrap the same memory, no copy.

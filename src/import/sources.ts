@@ -52,8 +52,7 @@ const asIs = (c: string) => sql<unknown>`${sql.ref(c)}`
  * on MySQL (it writes `toISOString()` cut to seconds), and an ISO 8601 string on SQLite.
  *
  * kysely-session-store: our own table, as ExpressSessionStore 0.1 (or `hashSids: false`)
- * filled it, with session ids in clear: `token`, `data` (the JSON as bytes), `expiry`
- * (timestamptz on Postgres, milliseconds elsewhere); tombstones are not sessions.
+ * filled it, with session ids in clear; read whole by {@link ownPageReader}.
  */
 export const sourceKinds = {
   'connect-pg-simple': {
@@ -82,12 +81,8 @@ export const sourceKinds = {
     defaultSidColumn: 'token',
     sessColumn: 'data',
     expiryColumn: 'expiry',
-    where: sql<boolean>`ended_at IS NULL`,
-    families: {
-      postgres: { sess: (c) => sql<string>`convert_from(${sql.ref(c)}, 'UTF8')`, expiry: timestamptz },
-      mysql: { sess: (c) => sql<string>`CAST(${sql.ref(c)} AS CHAR)`, expiry: asIs },
-      sqlite: { sess: (c) => sql<string>`CAST(${sql.ref(c)} AS TEXT)`, expiry: asIs },
-    },
+    // Read by ownPageReader, whole rows: see there.
+    families: {},
   },
 } as const satisfies Record<string, Layout>
 
@@ -146,4 +141,74 @@ export function expiryMs(value: unknown): number {
     return Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : `${iso}Z`)
   }
   return Number.NaN
+}
+
+/** How our own table's times read as ms, and whether a read can lock rows (FOR UPDATE), per family. */
+const ownColumns: Record<FamilyName, { time: Read; lock: boolean }> = {
+  postgres: { time: timestamptz, lock: true },
+  mysql: { time: asIs, lock: true },
+  sqlite: { time: asIs, lock: false },
+}
+
+/** A live row of our own table, whole: its times in ms since the epoch (null when not set). */
+export interface OwnRow {
+  readonly token: string
+  readonly data: Uint8Array
+  readonly expiry: number
+  readonly subject: string | null
+  readonly createdAt: number | null
+  readonly lastSeenAt: number | null
+}
+
+/** One page of `table`'s live rows (not tombstones) with token greater than `after`. */
+export type ReadOwnPage = (
+  executor: Kysely<any>,
+  after: string | undefined,
+  limit: number,
+) => Promise<OwnRow[]>
+
+/**
+ * The page reader for our own table (of SQL family `family`), as the upgrade from clear ids
+ * reads it: every column the row has, so that the session moves whole (its subject, its
+ * creation and last-seen times). The times are read as milliseconds, as the store binds them
+ * (timestamptz on Postgres, milliseconds elsewhere). Run inside the move's transaction, the
+ * rows are locked (FOR UPDATE; SQLite's transaction holds the write lock from its start): a
+ * logout that ends one of them meanwhile waits, and then finds it moved, never undone.
+ */
+export function ownPageReader(family: FamilyName, where: Omit<SourceTable, 'sidColumn'>): ReadOwnPage {
+  const { time, lock } = ownColumns[family]
+  return async (executor, after, limit) => {
+    const scoped = where.schema === undefined ? executor : executor.withSchema(where.schema)
+    // One lowercase word per column, so that a CamelCasePlugin leaves the names alone.
+    let query = scoped
+      .selectFrom(where.table)
+      .select([
+        sql<string>`${sql.ref('token')}`.as('token'),
+        sql<Uint8Array>`${sql.ref('data')}`.as('data'),
+        time('expiry').as('expiry'),
+        sql<string | null>`${sql.ref('subject')}`.as('subject'),
+        time('created_at').as('created'),
+        time('last_seen_at').as('seen'),
+      ])
+      .where(sql<boolean>`ended_at IS NULL`)
+      .orderBy('token')
+      .limit(limit)
+    if (after !== undefined) query = query.where('token', '>', after)
+    if (lock) query = query.forUpdate()
+    const compiled = query.compile()
+    let rows: Array<Record<string, unknown>>
+    try {
+      ;({ rows } = await executor.executeQuery<Record<string, unknown>>(compiled))
+    } catch (cause) {
+      throw redact(cause, compiled.sql, compiled.parameters)
+    }
+    return rows.map((row) => ({
+      token: String(row.token),
+      data: row.data as Uint8Array,
+      expiry: expiryMs(row.expiry),
+      subject: typeof row.subject === 'string' ? row.subject : null,
+      createdAt: row.created === null || row.created === undefined ? null : expiryMs(row.created),
+      lastSeenAt: row.seen === null || row.seen === undefined ? null : expiryMs(row.seen),
+    }))
+  }
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_DATA_SIZE } from '../options.js'
-import type { CommitOptions, StoredSession, SubjectSession } from '../store.js'
+import type { CommitOptions, ListBySubjectOptions, StoredSession, SubjectSession } from '../store.js'
 import {
   checkInterval,
   checkKnownKeys,
@@ -12,7 +12,8 @@ import {
 import { jsonCodec, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
 import { hold, type Saver } from './hold.js'
-import { REMEMBER_ME, Session, type SessionBackend } from './session.js'
+import { DEVICE, REMEMBER_ME, Session, type SeenDevice, type SessionBackend } from './session.js'
+import { parseUserAgent } from './user-agent.js'
 
 /**
  * What a SessionManager needs of a store: {@link KyselyStore} fits, and so does any object
@@ -26,7 +27,8 @@ import { REMEMBER_ME, Session, type SessionBackend } from './session.js'
  *   `touchAfter` instead of on every request, and lets `session.subject` be read back.
  * - `touch` moves an expiry without rewriting the data.
  * - `entries` lets `iterate` read the table in pages instead of all at once.
- * - `listBySubject`, `countBySubject` and `deleteBySubject` are the per-user methods.
+ * - `listBySubject`, `countBySubject` and `deleteBySubject` are the per-user methods;
+ *   `trimBySubject` enforces `maxSessionsPerSubject`.
  *
  * @example
  * ```ts
@@ -51,12 +53,56 @@ export interface SessionStore {
   ): Promise<boolean>
   /** Optional: live sessions in pages. */
   entries?(options?: { pageSize?: number }): AsyncIterable<[string, Uint8Array]>
-  /** Optional: a subject's live sessions, ordered by token, `limit` at a time after `after`. */
-  listBySubject?(subject: string, options?: { limit?: number; after?: string }): Promise<SubjectSession[]>
+  /**
+   * Optional: a subject's live sessions, the most recently seen first, at most `limit`; with
+   * `createdAt`, those created at that instant (how `revoke(id)` finds its session); with
+   * `withData`, with their data (for `deviceInfo`).
+   */
+  listBySubject?(subject: string, options?: ListBySubjectOptions): Promise<SubjectSession[]>
   /** Optional: how many live sessions a subject has. */
   countBySubject?(subject: string): Promise<number>
   /** Optional: deletes a subject's sessions but `except`; resolves to how many. */
   deleteBySubject?(subject: string, options?: { except?: string }): Promise<number>
+  /** Optional: ends a subject's sessions beyond the `keep` most recently seen, never `except`. */
+  trimBySubject?(subject: string, options: { keep: number; except?: string }): Promise<number>
+}
+
+/**
+ * The `deviceInfo` option of {@link SessionManager} in its long form.
+ *
+ * @example
+ * ```ts
+ * import type { DeviceInfoOptions } from 'kysely-session-store'
+ *
+ * const deviceInfo: DeviceInfoOptions = { address: false } // browser and OS only
+ * new SessionManager({ store, deviceInfo })
+ * ```
+ */
+export interface DeviceInfoOptions {
+  /**
+   * Also keep the client address each signed-in session was last seen from.
+   * @default true
+   */
+  readonly address?: boolean
+}
+
+/**
+ * The second argument of {@link SessionManager.load}: where the request comes from, for
+ * `deviceInfo`. `middleware()` and `handler()` pass it themselves.
+ *
+ * @example
+ * ```ts
+ * import type { LoadOptions } from 'kysely-session-store'
+ *
+ * const device: LoadOptions = { userAgent: request.headers.get('user-agent') ?? undefined, address: '203.0.113.7' }
+ * const session = await sessions.load(request.headers.get('cookie'), device)
+ * ```
+ */
+export interface LoadOptions {
+  /** The User-Agent request header. */
+  readonly userAgent?: string | undefined
+  /** The client's address (behind a proxy, the one the proxy reports). */
+  readonly address?: string | undefined
 }
 
 /**
@@ -131,6 +177,32 @@ export interface SessionManagerOptions {
    * @default Date.now
    */
   readonly now?: () => number
+  /**
+   * Keep, with each signed-in session (one with a subject), what a devices page shows of the
+   * device it was last seen from: the browser and operating system parsed from the
+   * User-Agent (not the header itself) and, unless `{ address: false }`, the client address
+   * (`req.ip` where Express sets it, else the socket's; `handler()` knows no address, pass
+   * it to `load()`). They live in the session's data, so they cost no column and no query:
+   * a request from another browser or address writes the session once. Off, nothing is
+   * parsed or kept, and the next write of a session drops what was kept.
+   *
+   * Privacy: a client address is personal data (under the GDPR, for one), and it can tell
+   * where someone is; browser and OS help tell a user's devices apart and are less
+   * revealing. Both are kept only as long as the session, shown only to its subject (through
+   * your devices page), and never written to a log. Turn it on when your users benefit
+   * ("is that sign-in mine?") and say so in your privacy notice; `{ address: false }` keeps
+   * the browser and OS only.
+   * @default false
+   */
+  readonly deviceInfo?: boolean | DeviceInfoOptions
+  /**
+   * At most this many live sessions per subject (1 to 1000): when a session takes a subject
+   * (a sign-in: `setSubject` after `renewToken`) and is saved, that subject's least recently
+   * seen sessions beyond the limit end, never the new one. Two indexed statements per
+   * sign-in. Needs a store with `trimBySubject` (a {@link KyselyStore}).
+   * @default none: no limit
+   */
+  readonly maxSessionsPerSubject?: number
 }
 
 /**
@@ -172,6 +244,29 @@ export interface SessionSummary {
   readonly expiry: Date
   /** Whether this is the session passed as `current`. */
   readonly current: boolean
+  /** The browser it was last seen from ("Firefox 128"), with `deviceInfo`; else null. */
+  readonly browser: string | null
+  /** The operating system it was last seen from ("Linux"), with `deviceInfo`; else null. */
+  readonly os: string | null
+  /** The client address it was last seen from, with `deviceInfo` and its `address`; else null. */
+  readonly address: string | null
+}
+
+/**
+ * What {@link SessionManager.listSubject} resolves to: an array of {@link SessionSummary},
+ * and whether the subject has more sessions than it holds (`truncated`, not enumerable, so
+ * the list compares and serialises as a plain array).
+ *
+ * @example
+ * ```ts
+ * import type { SessionList } from 'kysely-session-store'
+ *
+ * const devices: SessionList = await sessions.listSubject('user-42', { current: session })
+ * if (devices.truncated) console.log(`the ${devices.length} most recently seen`)
+ * ```
+ */
+export interface SessionList extends Array<SessionSummary> {
+  readonly truncated: boolean
 }
 
 /** 24 hours: SCS's default lifetime. */
@@ -182,7 +277,13 @@ const DEFAULT_LIST_LIMIT = 100
 const MIN_SECRET_LENGTH = 32
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 const SIGNED_PATTERN = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/
-const DEVICE_ID_PATTERN = /^([A-Za-z0-9_-]{1,1400})\.([A-Za-z0-9_-]{22})$/
+/** A device id: the subject, the creation time (base 36 ms; `_`: none), the hash of the key. */
+const DEVICE_ID_PATTERN = /^([A-Za-z0-9_-]{1,1400})\.(_|-?[0-9a-z]{1,11})\.([A-Za-z0-9_-]{22})$/
+/** The most sessions created at one instant that revoke() looks through (the store's page limit). */
+const MAX_CANDIDATES = 10_000
+/** The longest client address kept: an IPv6 address with a zone. */
+const MAX_ADDRESS_LENGTH = 64
+const NO_DEVICE: Pick<SessionSummary, 'browser' | 'os' | 'address'> = { browser: null, os: null, address: null }
 const MAC_BYTES = 16
 const KNOWN_OPTIONS = [
   'store',
@@ -196,6 +297,8 @@ const KNOWN_OPTIONS = [
   'secret',
   'onError',
   'now',
+  'deviceInfo',
+  'maxSessionsPerSubject',
 ]
 /** Where middleware() keeps a request's session for {@link SessionManager.get}. */
 const SESSION = Symbol('kysely-session-store.session')
@@ -251,6 +354,9 @@ export class SessionManager {
   readonly #secrets: readonly string[]
   readonly #onError: (error: unknown) => void
   readonly #now: () => number
+  /** With `deviceInfo`: whether to keep the address too; undefined when it is off. */
+  readonly #deviceInfo: { readonly address: boolean } | undefined
+  readonly #maxPerSubject: number | undefined
   readonly #backend: SessionBackend
   readonly #saver: Saver
 
@@ -294,6 +400,15 @@ export class SessionManager {
     checkPositiveInteger('maxDataSize', maxDataSize, MAX_DATA_SIZE)
     if (typeof onError !== 'function') throw new TypeError('onError must be a function')
     if (typeof now !== 'function') throw new TypeError('now must be a function')
+    const { maxSessionsPerSubject } = options
+    if (maxSessionsPerSubject !== undefined) {
+      checkPositiveInteger('maxSessionsPerSubject', maxSessionsPerSubject, MAX_LIST_LIMIT)
+      if (typeof store.trimBySubject !== 'function') {
+        throw new TypeError('maxSessionsPerSubject needs a store with trimBySubject() (a KyselyStore)')
+      }
+    }
+    this.#deviceInfo = resolveDeviceInfo(options.deviceInfo)
+    this.#maxPerSubject = maxSessionsPerSubject
     this.#store = store
     this.#lifetime = lifetime
     this.#idleTimeout = idleTimeout
@@ -317,14 +432,26 @@ export class SessionManager {
    * The session of a request, from its Cookie header. An unknown, expired, malformed or
    * (with `secret`) unsigned token is never adopted: the result is then a new, empty
    * session, which gets a fresh token when it is first saved. Malformed and unsigned
-   * tokens are not even looked up.
+   * tokens are not even looked up. With `deviceInfo`, `device` says where the request comes
+   * from (see {@link LoadOptions}); a signed-in session seen from another browser or address
+   * than it was is then modified, so that saving it keeps the new one.
+   *
+   * @throws TypeError (a rejection) when `device` is not such an object.
    *
    * @example
    * ```ts
    * const session = await sessions.load(request.headers.get('cookie'))
+   * const located = await sessions.load(request.headers.get('cookie'), { address: '203.0.113.7' })
    * ```
    */
-  async load(cookieHeader: string | null | undefined): Promise<Session> {
+  async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session> {
+    if (device !== undefined) checkLoadOptions(device)
+    const session = await this.#load(cookieHeader)
+    if (this.#deviceInfo !== undefined) this.#seen(session, device)
+    return session
+  }
+
+  async #load(cookieHeader: string | null | undefined): Promise<Session> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
     if (token === undefined) return Session.create(this.#backend)
     const key = this.#keyOf(token)
@@ -422,7 +549,11 @@ export class SessionManager {
    */
   middleware(): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
     return (req, res, next) => {
-      this.load(req.headers.cookie).then(
+      const loaded =
+        this.#deviceInfo === undefined
+          ? this.load(req.headers.cookie)
+          : this.load(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
+      loaded.then(
         (session) => {
           const held = req as IncomingMessage & { session: Session; [SESSION]: Session }
           held[SESSION] = session
@@ -480,7 +611,12 @@ export class SessionManager {
     return async (request) => {
       let session: Session
       try {
-        session = await this.load(request.headers.get('cookie'))
+        session =
+          this.#deviceInfo === undefined
+            ? await this.load(request.headers.get('cookie'))
+            : await this.load(request.headers.get('cookie'), {
+                userAgent: request.headers.get('user-agent') ?? undefined,
+              })
       } catch (error) {
         return this.#failed(error)
       }
@@ -542,18 +678,26 @@ export class SessionManager {
    * The live sessions of `subject` (see {@link Session.setSubject}), for a "your devices"
    * page: at most `limit` of them (default 100, at most 1000), the most recently seen first,
    * each with an opaque `id` for {@link SessionManager.revoke}, when it was created and last
-   * seen, and whether it is `current`. One indexed query. Needs a store with subjects (a
-   * {@link KyselyStore}).
+   * seen, whether it is `current`, and, with `deviceInfo`, the browser, OS and address it was
+   * last seen from. `current` is always listed when it is a live session of `subject`, even
+   * behind `limit` more recently seen ones (someone who signed in again and again cannot hide
+   * it): it then takes the last place. `truncated` says whether there are more sessions than
+   * listed ({@link SessionManager.countSubject} counts them). One indexed query, however many
+   * sessions the subject has (two when `current` is not among the most recent). "Last seen"
+   * is when the session was last written: with `idleTimeout`, at most `touchAfter` ago. Needs
+   * a store with subjects (a {@link KyselyStore}).
    *
    * @example
    * ```ts
    * const devices = await sessions.listSubject('user-42', { current: session })
+   * for (const device of devices) console.log(device.browser, device.os, device.lastSeenAt, device.current)
+   * if (devices.truncated) console.log('and more')
    * ```
    */
   async listSubject(
     subject: string,
     options: { limit?: number; current?: Session } = {},
-  ): Promise<SessionSummary[]> {
+  ): Promise<SessionList> {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['limit', 'current'])
@@ -562,18 +706,28 @@ export class SessionManager {
     if (current !== undefined && !(current instanceof Session)) {
       throw new TypeError('current must be a Session from this library')
     }
-    const rows = await this.#subjectStore('listBySubject').listBySubject!(subject, { limit })
+    const store = this.#subjectStore('listBySubject')
+    const withData = this.#deviceInfo !== undefined
+    // One more than asked for: whether there are more, without a COUNT.
+    const rows = await store.listBySubject!(subject, { limit: limit + 1, ...(withData ? { withData } : {}) })
+    const truncated = rows.length > limit
+    let listed = rows.slice(0, limit)
     const currentKey = current?.stored ? current.key : undefined
-    const seen = (summary: SessionSummary) => (summary.lastSeenAt ?? summary.createdAt)?.getTime() ?? 0
-    return rows
-      .map((row) => ({
-        id: this.#deviceId(subject, row.token),
+    if (currentKey !== undefined && !listed.some((row) => row.token === currentKey) && store.get !== undefined) {
+      const mine = await store.get(currentKey)
+      if (mine?.subject === subject) listed = [...listed.slice(0, limit - 1), { token: currentKey, ...mine }]
+    }
+    const summaries = listed.map(
+      (row): SessionSummary => ({
+        id: this.#deviceId(subject, row.token, row.createdAt),
         createdAt: row.createdAt,
         lastSeenAt: row.lastSeenAt,
         expiry: row.expiry,
         current: row.token === currentKey,
-      }))
-      .sort((a, b) => seen(b) - seen(a))
+        ...(withData && row.data !== undefined ? this.#deviceIn(row.data) : NO_DEVICE),
+      }),
+    )
+    return Object.defineProperty(summaries, 'truncated', { value: truncated }) as SessionList
   }
 
   /**
@@ -594,9 +748,13 @@ export class SessionManager {
    * {@link SessionManager.listSubject} is deleted, and its next request is anonymous.
    * Resolves to whether there was such a live session. With `subject`, only a session of
    * that subject is revoked: pass the signed-in user's id, so that an id from elsewhere
-   * revokes nothing.
+   * revokes nothing. An id carries the session's subject and creation time, which find it in
+   * one indexed query whatever the number of sessions, and a hash of its stored key, which
+   * tells it from others created at the same instant: two queries in all (one when nothing
+   * is found). An id lets no one use, find or forge another session.
    *
-   * @throws TypeError or RangeError when `id` is not such an id.
+   * @throws TypeError or RangeError when `id` is not such an id (ids of versions before the
+   * creation time was in them included: list the devices again).
    *
    * @example
    * ```ts
@@ -610,9 +768,11 @@ export class SessionManager {
     checkKnownKeys('options', options, ['subject'])
     const match = DEVICE_ID_PATTERN.exec(id)
     const subject = match === null ? undefined : Buffer.from(match[1]!, 'base64url').toString('utf8')
-    const wanted = match === null ? undefined : canonicalBase64url(match[2]!)
+    const created = match === null ? undefined : canonicalTime(match[2]!)
+    const wanted = match === null ? undefined : canonicalBase64url(match[3]!)
     if (
       subject === undefined ||
+      created === undefined ||
       wanted === undefined ||
       Buffer.from(subject, 'utf8').toString('base64url') !== match![1]
     ) {
@@ -624,21 +784,17 @@ export class SessionManager {
       if (options.subject !== subject) return false
     }
     const store = this.#subjectStore('listBySubject')
-    let after: string | undefined
-    for (;;) {
-      const rows = await store.listBySubject!(subject, {
-        limit: MAX_LIST_LIMIT,
-        ...(after === undefined ? {} : { after }),
-      })
-      for (const row of rows) {
-        if (timingSafeEqual(this.#deviceHash(row.token), wanted)) {
-          await store.delete(row.token)
-          return true
-        }
+    const candidates = await store.listBySubject!(subject, {
+      createdAt: created === null ? null : new Date(created),
+      limit: MAX_CANDIDATES,
+    })
+    for (const row of candidates) {
+      if (timingSafeEqual(this.#deviceHash(row.token), wanted)) {
+        await store.delete(row.token)
+        return true
       }
-      if (rows.length < MAX_LIST_LIMIT) return false
-      after = rows[rows.length - 1]!.token
     }
+    return false
   }
 
   /**
@@ -709,10 +865,13 @@ export class SessionManager {
    * loaded one while it is live. False when it was not live (ended elsewhere).
    */
   async #write(session: Session, expiry: number): Promise<boolean> {
+    this.#keepDevice(session)
     const data = this.#encode(session)
     session.size = data.byteLength
     const key = session.key!
     const store = this.#store
+    // A session that takes a subject now (a sign-in) counts against maxSessionsPerSubject.
+    const joins = session.subject !== null && (session.created || session.subjectChanged)
     if (session.created || store.update === undefined) {
       const subject = session.created ? session.subject : undefined
       const options =
@@ -727,8 +886,66 @@ export class SessionManager {
         return false
       }
     }
+    if (joins && this.#maxPerSubject !== undefined) {
+      await store.trimBySubject!(session.subject!, { keep: this.#maxPerSubject, except: key })
+    }
     session.saved(expiry)
     return true
+  }
+
+  /**
+   * With `deviceInfo`, where `session` (just loaded) is seen from; a signed-in session seen
+   * from elsewhere than it was is modified, so that it is written with the new place.
+   */
+  #seen(session: Session, device: LoadOptions | undefined): void {
+    const kept = session.values[DEVICE] as SeenDevice | undefined
+    const { browser, os } = parseUserAgent(device?.userAgent ?? '')
+    // An address this request does not know (a fetch handler) leaves the one kept.
+    const given = this.#deviceInfo!.address ? device?.address : undefined
+    const address =
+      given === undefined || given === ''
+        ? this.#deviceInfo!.address
+          ? (kept?.address ?? null)
+          : null
+        : normaliseAddress(given)
+    const seen: SeenDevice = { browser, os, address }
+    session.seenFrom = seen
+    if (
+      session.stored &&
+      session.subject !== null &&
+      (kept?.browser !== browser || kept.os !== os || kept.address !== address)
+    ) {
+      session.deviceChanged()
+    }
+  }
+
+  /**
+   * Before a write: keeps where a signed-in session is seen from (with `deviceInfo`), and
+   * drops it from a session without a subject, or when `deviceInfo` is off.
+   */
+  #keepDevice(session: Session): void {
+    if (this.#deviceInfo !== undefined && session.subject !== null) {
+      if (session.seenFrom !== undefined) session.keepDevice(session.seenFrom)
+    } else if (Object.hasOwn(session.values, DEVICE)) {
+      session.keepDevice(undefined)
+    }
+  }
+
+  /** What a session's data keeps of its device; nothing when it cannot be read. */
+  #deviceIn(data: Uint8Array): Pick<SessionSummary, 'browser' | 'os' | 'address'> {
+    try {
+      const kept = this.#codec.decode(data).values[DEVICE] as Partial<SeenDevice> | undefined
+      if (kept === undefined || kept === null || typeof kept !== 'object') return NO_DEVICE
+      const text = (value: unknown) => (typeof value === 'string' ? value : null)
+      return {
+        browser: text(kept.browser),
+        os: text(kept.os),
+        address: this.#deviceInfo?.address ? text(kept.address) : null,
+      }
+    } catch (error) {
+      this.#report(error)
+      return NO_DEVICE
+    }
   }
 
   /**
@@ -797,9 +1014,14 @@ export class SessionManager {
     return this.#hashTokens ? hash('sha256', token, 'hex') : token
   }
 
-  /** The opaque id of the session stored under `key`: the subject, and a hash of the key. */
-  #deviceId(subject: string, key: string): string {
-    return `${Buffer.from(subject, 'utf8').toString('base64url')}.${this.#deviceHash(key).toString('base64url')}`
+  /**
+   * The opaque id of the session stored under `key`: the subject and the creation time
+   * (which find it in the `(subject, created_at)` index), and a hash of the key (which tells
+   * it from the others created at that instant).
+   */
+  #deviceId(subject: string, key: string, createdAt: Date | null): string {
+    const created = createdAt === null ? '_' : createdAt.getTime().toString(36)
+    return `${Buffer.from(subject, 'utf8').toString('base64url')}.${created}.${this.#deviceHash(key).toString('base64url')}`
   }
 
   /** 16 bytes of SHA-256 over the key with a label: not the key, not the token's hash. */
@@ -902,6 +1124,52 @@ function resolveSecrets(secret: unknown): readonly string[] {
 function canonicalBase64url(text: string): Buffer | undefined {
   const bytes = Buffer.from(text, 'base64url')
   return bytes.toString('base64url') === text ? bytes : undefined
+}
+
+/**
+ * The time (ms) a device id's creation part spells, `null` for `_` (none), when `text` is its
+ * one canonical spelling (no leading zeros, no `-0`); else undefined.
+ */
+function canonicalTime(text: string): number | null | undefined {
+  if (text === '_') return null
+  const ms = parseInt(text, 36)
+  return Number.isSafeInteger(ms) && Math.abs(ms) <= 8.64e15 && ms.toString(36) === text ? ms : undefined
+}
+
+/** `deviceInfo` as the manager keeps it: undefined when off. */
+function resolveDeviceInfo(deviceInfo: unknown): { readonly address: boolean } | undefined {
+  if (deviceInfo === undefined || deviceInfo === false) return undefined
+  if (deviceInfo === true) return Object.freeze({ address: true })
+  if (typeof deviceInfo !== 'object' || deviceInfo === null || Array.isArray(deviceInfo)) {
+    throw new TypeError('deviceInfo must be true, false or { address: boolean }')
+  }
+  checkKnownKeys('deviceInfo', deviceInfo, ['address'])
+  const { address = true } = deviceInfo as DeviceInfoOptions
+  if (typeof address !== 'boolean') throw new TypeError('deviceInfo.address must be a boolean')
+  return Object.freeze({ address })
+}
+
+function checkLoadOptions(device: unknown): asserts device is LoadOptions {
+  checkObject('device', device)
+  checkKnownKeys('device', device, ['userAgent', 'address'])
+  for (const key of ['userAgent', 'address'] as const) {
+    const value = (device as LoadOptions)[key]
+    if (value !== undefined && typeof value !== 'string') {
+      throw new TypeError(`device.${key} must be a string or undefined, got ${typeof value}`)
+    }
+  }
+}
+
+/** The client address of a node:http request: Express's `req.ip` (which honours `trust proxy`) when set. */
+function addressOf(req: IncomingMessage): string | undefined {
+  const ip = (req as { ip?: unknown }).ip
+  return typeof ip === 'string' ? ip : req.socket?.remoteAddress
+}
+
+/** An IPv4 address as itself rather than IPv6-mapped (`::ffff:192.0.2.1`), at most 64 characters. */
+function normaliseAddress(address: string): string {
+  const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+  return plain.slice(0, MAX_ADDRESS_LENGTH)
 }
 
 function macOf(secret: string, token: string): Buffer {

@@ -47,6 +47,19 @@ export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constru
 export const REMEMBER_ME = '__rememberMe'
 
 /**
+ * The key under which the device a signed-in session was last seen from is kept among the
+ * values (the manager's `deviceInfo`), hidden from keys().
+ */
+export const DEVICE = '__device'
+
+/** What the manager's `deviceInfo` keeps of the device a session was last seen from. */
+export interface SeenDevice {
+  readonly browser: string | null
+  readonly os: string | null
+  readonly address: string | null
+}
+
+/**
  * One user's session during one request: its values, its status, and the operations that
  * change its identity (`renewToken`, `destroy`). Get it from `req.session` (middleware), the
  * second argument of a fetch handler, or `SessionManager.load`.
@@ -221,7 +234,7 @@ export class Session {
    */
   keys(): string[] {
     return Object.keys(this.#values)
-      .filter((key) => key !== REMEMBER_ME)
+      .filter((key) => key !== REMEMBER_ME && key !== DEVICE)
       .sort()
   }
 
@@ -466,6 +479,23 @@ export class Session {
    */
   set onChange(onChange: (() => void) | undefined) {
     this.#onChange = onChange
+  }
+
+  /**
+   * @internal The device this request comes from, as the manager's `deviceInfo` keeps it;
+   * undefined when it is off, or for a session without a request.
+   */
+  seenFrom: SeenDevice | undefined
+
+  /** @internal Keeps `device` under {@link DEVICE} (undefined removes it), marking nothing. */
+  keepDevice(device: SeenDevice | undefined): void {
+    if (device === undefined) delete this.#values[DEVICE]
+    else this.#values[DEVICE] = device
+  }
+
+  /** @internal Marks the session modified: the device it is seen from changed. */
+  deviceChanged(): void {
+    this.#mark('modified')
   }
 
   /** @internal Whether a deletion (of renewToken or destroy) has not been waited for yet. */
