@@ -6,12 +6,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pgSession from 'connect-pg-simple'
-import { ConnectSessionKnexStore } from 'connect-session-knex'
 import expressSession from 'express-session'
-import knexFactory, { type Knex } from 'knex'
 import { sql, type Kysely } from 'kysely'
 import pg from 'pg'
+import {
+  connectPgSimple as pgSession,
+  ConnectSessionKnexStore,
+  knex as knexFactory,
+  type Knex,
+} from '../legs/peers/index.js'
 import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
@@ -57,6 +60,7 @@ async function measure(name: string, db: Kysely<any>, options: ImportOptions): P
     `${name}: ${COUNT} sessions in ${seconds.toFixed(2)} s = ${Math.round(COUNT / seconds)} sessions/s`,
   )
   await db.schema.dropTable(ours).execute()
+  await db.schema.dropTable(`${ours}_imported`).execute() // the import's ledger
 }
 
 async function knexTable(knex: Knex, table: string): Promise<void> {
