@@ -83,7 +83,9 @@ export function resolveMigrateOptions(options: MigrateOptions | undefined) {
  * DDL is that of `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql`,
  * `mysql.sql` for MySQL and MariaDB), built in code for the table name, so no file is read.
  * Idempotent, and safe when several processes run it at once against one database. Given a
- * transaction (Kysely's `Migrator` runs each migration in one), it runs inside it. A table
+ * transaction (Kysely's `Migrator` runs each migration in one), it runs inside it. On an
+ * engine that refuses SQL transactions (Cloudflare D1 through kysely-d1) its steps run one by
+ * one, each idempotent, so a run cut short is finished by the next. A table
  * of that name without token, data and expiry is left alone, with an error naming its
  * columns. Never closes `db`.
  *
