@@ -6,12 +6,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pgSession from 'connect-pg-simple'
-import { ConnectSessionKnexStore } from 'connect-session-knex'
 import expressSession from 'express-session'
-import knexFactory, { type Knex } from 'knex'
 import { sql, type Kysely } from 'kysely'
 import pg from 'pg'
+import {
+  connectPgSimple as pgSession,
+  ConnectSessionKnexStore,
+  knex as knexFactory,
+  type Knex,
+} from '../legs/peers/index.js'
 import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'

@@ -31,19 +31,24 @@ const settings = {
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 
 /**
- * The benchmark's SQLite line-up run inside Bun or Deno (their npm packages' binaries), on the
- * built package bundled into a fresh project; resolves to its sections.
+ * The benchmark's SQLite line-up run inside Bun or Deno (their npm packages' binaries, in
+ * legs/runtimes: npm run legs:install -- runtimes), on the built package bundled into a fresh
+ * project; resolves to its sections.
  */
 async function inRuntime(binary: string, args: readonly string[]): Promise<Section[]> {
   const project = await fixture({ links: [], entry: join(root, 'bench', 'runtime.ts') })
   try {
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(join(root, 'node_modules', '.bin', binary), [...args, project.entry], {
-        cwd: project.dir,
-        env: { ...process.env, BENCH_SETTINGS: JSON.stringify(settings) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: 15 * 60_000,
-      })
+      const child = spawn(
+        join(root, 'legs', 'runtimes', 'node_modules', '.bin', binary),
+        [...args, project.entry],
+        {
+          cwd: project.dir,
+          env: { ...process.env, BENCH_SETTINGS: JSON.stringify(settings) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+          timeout: 15 * 60_000,
+        },
+      )
       let stdout = ''
       child.stdout.on('data', (chunk: Buffer) => {
         stdout += chunk.toString()

@@ -1,14 +1,9 @@
-// The pieces of the end-to-end benchmark (bench/http, `npm run bench:http`) that could break
-// without anyone noticing, since a benchmark asserts nothing: every contender's app answers
-// /read and /write correctly over real HTTP with a logged-in session's cookie, the harness stops
-// every process it starts and removes every table, Redis key and file it made, and the report's
-// ratios and verdicts are computed as documented. No wrk here, and nothing timed.
-// The apps import the built package: run `npm run build` first (`npm test` does).
+// test/bench-http.test.ts's suite, loaded once legs/peers (the contenders' stores) is installed.
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import pg from 'pg'
-import { createClient } from 'redis'
 import { afterAll, describe, expect, test } from 'vitest'
+import { createClient } from '../legs/peers/index.js'
 import { contenders, type Backend } from '../bench/http/contenders.js'
 import { login, parseWrk, send, writeCookieFile } from '../bench/http/load.js'
 import { running, startApp } from '../bench/http/processes.js'

@@ -2,60 +2,66 @@
 // postgres.js makes its errors' parameters, query and stack read-only: the store must never
 // write into a driver's error.
 import { Kysely } from 'kysely'
-import { PostgresJSDialect } from 'kysely-postgres-js'
-import postgresJs from 'postgres'
 import { describe, expect, test } from 'vitest'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { withLeg } from './leg-packages.js'
 import { bytes, randomTable, randomToken } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
 
-function open(): Kysely<any> {
-  // onnotice: postgres.js prints NOTICEs (CREATE ... IF NOT EXISTS on an existing table).
-  return new Kysely<any>({
-    dialect: new PostgresJSDialect({
-      postgres: postgresJs(postgresUrl, { max: 10, onnotice: () => undefined }),
-    }),
-  })
-}
+await withLeg(
+  'drivers',
+  'the postgres.js legs',
+  () => import('../legs/drivers/index.js'),
+  async ({ postgresJs, PostgresJSDialect }) => {
+    function open(): Kysely<any> {
+      // onnotice: postgres.js prints NOTICEs (CREATE ... IF NOT EXISTS on an existing table).
+      return new Kysely<any>({
+        dialect: new PostgresJSDialect({
+          postgres: postgresJs(postgresUrl, { max: 10, onnotice: () => undefined }),
+        }),
+      })
+    }
 
-await withServer('Postgres', () => {
-  conformance({
-    name: 'Postgres, postgres.js through kysely-postgres-js',
-    family: 'postgres',
-    open,
-    close: (db) => db.destroy(),
-  })
+    await withServer('Postgres', () => {
+      conformance({
+        name: 'Postgres, postgres.js through kysely-postgres-js',
+        family: 'postgres',
+        open,
+        close: (db) => db.destroy(),
+      })
 
-  describe("postgres.js's errors", () => {
-    test("a failing statement rejects with SessionStoreError whose cause is a copy of postgres.js's error", async () => {
-      const db = open()
-      const table = randomTable('pgjs')
-      try {
-        await migrate(db, { tableName: table })
-        await db.schema.alterTable(table).addUniqueConstraint(`${table}_data_key`, ['data']).execute()
-        const store = new KyselyStore(db, 0, { tableName: table })
-        const [token, secret] = [randomToken('secret'), 'secret-data-0123456789']
-        await store.commit(randomToken(), bytes(secret), new Date(Date.now() + 60_000))
-        const error = (await store
-          .commit(token, bytes(secret), new Date(Date.now() + 60_000))
-          .catch((e: unknown) => e)) as SessionStoreError
-        expect(error).toBeInstanceOf(SessionStoreError)
-        expect(error.message).toBe(
-          `commit on table "${table}" failed: the database reported 23505 (see error.cause)`,
-        )
-        const cause = error.cause as Error & { code: string; parameters: unknown; query: unknown }
-        expect(cause.constructor.name).toBe('PostgresError')
-        expect(cause.name).toBe('PostgresError')
-        expect(cause.code).toBe('23505')
-        expect(cause.parameters).toBe('[redacted]')
-        for (const field of ['message', 'detail', 'query', 'stack']) {
-          expect(String((cause as unknown as Record<string, unknown>)[field])).not.toContain(token)
-        }
-      } finally {
-        await db.schema.dropTable(table).ifExists().execute()
-        await db.destroy()
-      }
+      describe("postgres.js's errors", () => {
+        test("a failing statement rejects with SessionStoreError whose cause is a copy of postgres.js's error", async () => {
+          const db = open()
+          const table = randomTable('pgjs')
+          try {
+            await migrate(db, { tableName: table })
+            await db.schema.alterTable(table).addUniqueConstraint(`${table}_data_key`, ['data']).execute()
+            const store = new KyselyStore(db, 0, { tableName: table })
+            const [token, secret] = [randomToken('secret'), 'secret-data-0123456789']
+            await store.commit(randomToken(), bytes(secret), new Date(Date.now() + 60_000))
+            const error = (await store
+              .commit(token, bytes(secret), new Date(Date.now() + 60_000))
+              .catch((e: unknown) => e)) as SessionStoreError
+            expect(error).toBeInstanceOf(SessionStoreError)
+            expect(error.message).toBe(
+              `commit on table "${table}" failed: the database reported 23505 (see error.cause)`,
+            )
+            const cause = error.cause as Error & { code: string; parameters: unknown; query: unknown }
+            expect(cause.constructor.name).toBe('PostgresError')
+            expect(cause.name).toBe('PostgresError')
+            expect(cause.code).toBe('23505')
+            expect(cause.parameters).toBe('[redacted]')
+            for (const field of ['message', 'detail', 'query', 'stack']) {
+              expect(String((cause as unknown as Record<string, unknown>)[field])).not.toContain(token)
+            }
+          } finally {
+            await db.schema.dropTable(table).ifExists().execute()
+            await db.destroy()
+          }
+        })
+      })
     })
-  })
-})
+  },
+)

@@ -1,10 +1,11 @@
-// The conformance suite under Bun and under Deno (their npm packages ship the binaries), on
-// the built package: test/runtime/entry.ts bundled with the real test/conformance.ts, run by
-// the runtime in a fresh project; here we assert its result.
+// The conformance suite under Bun and under Deno (their npm packages, in legs/runtimes, ship
+// the binaries), on the built package: test/runtime/entry.ts bundled with the real
+// test/conformance.ts, run by the runtime in a fresh project; here we assert its result.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { fixture, root, runEntry, type Fixture, type RunResult } from './runtime/bundle.js'
+import { installCommand, legModules } from './leg-packages.js'
+import { fixture, runEntry, type Fixture, type RunResult } from './runtime/bundle.js'
 import { postgresUrl, withServer } from './servers.js'
 
 const RUN_TIMEOUT = 300_000
@@ -20,13 +21,13 @@ interface Runtime {
 const runtimes: Runtime[] = [
   {
     name: 'Bun',
-    binary: join(root, 'node_modules', '.bin', 'bun'),
+    binary: join(legModules('runtimes'), '.bin', 'bun'),
     args: [],
     skip: {},
   },
   {
     name: 'Deno',
-    binary: join(root, 'node_modules', '.bin', 'deno'),
+    binary: join(legModules('runtimes'), '.bin', 'deno'),
     // What the store needs: files (SQLite, PGlite's WASM), the network (Postgres), the
     // environment (pg reads PG* variables), and sys (os.hostname, for pg's defaults).
     args: ['run', '--allow-read', '--allow-write', '--allow-net', '--allow-env', '--allow-sys'],
@@ -47,7 +48,7 @@ function check(result: RunResult): void {
 /** The runtimes that are installed; under CI=true a missing one is a failing test. */
 const present = runtimes.filter((runtime) => {
   if (existsSync(runtime.binary)) return true
-  const reason = `${runtime.binary} is missing (the ${runtime.name.toLowerCase()} devDependency; run npm ci)`
+  const reason = `${runtime.binary} is missing: run ${installCommand('runtimes')}`
   if (process.env.CI === 'true') {
     test(`${runtime.name} is installed (required under CI=true)`, () => {
       throw new Error(reason)

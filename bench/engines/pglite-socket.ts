@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
+import { PGLiteSocketServer } from '../../legs/drivers/index.js'
 import { postgres } from '../../dialects/postgres.js'
 import { KyselyStore, migrate } from '../../src/index.js'
 import { bulkInsert, DAY_MS, dollar, sessionPayload, type Contender, type Engine } from '../harness.js'

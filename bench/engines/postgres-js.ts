@@ -1,6 +1,5 @@
 import { Kysely } from 'kysely'
-import { PostgresJSDialect } from 'kysely-postgres-js'
-import postgresJs from 'postgres'
+import { PostgresJSDialect, postgresJs } from '../../legs/drivers/index.js'
 import { KyselyStore, migrate } from '../../src/index.js'
 import { bulkInsert, DAY_MS, dollar, sessionPayload, type Contender, type Engine } from '../harness.js'
 

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { createClient } from 'redis'
+import { createClient } from '../../legs/peers/index.js'
 import type { Backend, Contender } from './contenders.js'
 
 export const postgresUrl =
@@ -66,7 +66,8 @@ function redisClient() {
  * the file itself with those names made unique, as connect-pg-simple's README suggests.
  */
 function connectPgSimpleDdl(table: string): string {
-  const require = createRequire(import.meta.url)
+  // connect-pg-simple is legs/peers' (npm run legs:install -- peers).
+  const require = createRequire(new URL('../../legs/peers/package.json', import.meta.url))
   return readFileSync(require.resolve('connect-pg-simple/table.sql'), 'utf8')
     .replaceAll('"session_pkey"', `"${table}_pkey"`)
     .replaceAll('"IDX_session_expire"', `"${table}_expire_idx"`)

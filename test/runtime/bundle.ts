@@ -1,11 +1,12 @@
 // A fresh project in a temporary directory, as a user's would be: the built package copied
-// into its node_modules, the Kysely it should see (0.29, or 0.28 through the kysely-028
-// alias), the drivers it needs linked from ours, and test/runtime/entry.ts bundled with the
-// real test/conformance.ts, 'vitest' mapped to the shim. Bun, Deno or Node run it there.
+// into its node_modules, the Kysely it should see (0.29, or 0.28 through legs/drivers'
+// kysely-028 alias), the drivers it needs linked from ours, and test/runtime/entry.ts
+// bundled with the real test/conformance.ts, 'vitest' mapped to the shim. Bun, Deno or Node
+// run it there.
 import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { build, type Plugin } from 'esbuild'
 
@@ -39,9 +40,9 @@ const toPackage: Plugin = {
 }
 
 /**
- * Makes the project. `kysely` is the package under our node_modules that becomes its
- * `kysely`; `links` are driver packages linked from our node_modules; `entry` the module to
- * bundle (the conformance entry unless told).
+ * Makes the project. `kysely` is the package under our node_modules (or the folder of a leg's
+ * package) that becomes its `kysely`; `links` are driver packages linked from our
+ * node_modules; `entry` the module to bundle (the conformance entry unless told).
  */
 export async function fixture(options: {
   kysely?: string
@@ -58,9 +59,10 @@ export async function fixture(options: {
   mkdirSync(ours, { recursive: true })
   for (const part of ['package.json', 'dist', 'schema'])
     cpSync(join(root, part), join(ours, part), { recursive: true })
+  // A target is a package under our node_modules, or a folder (a leg's package).
   const link = (name: string, target: string) => {
     mkdirSync(dirname(join(modules, name)), { recursive: true })
-    symlinkSync(join(root, 'node_modules', target), join(modules, name), 'dir')
+    symlinkSync(isAbsolute(target) ? target : join(root, 'node_modules', target), join(modules, name), 'dir')
   }
   link('kysely', options.kysely ?? 'kysely')
   for (const name of options.links) link(name, name)

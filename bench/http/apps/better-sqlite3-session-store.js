@@ -1,7 +1,7 @@
 // express-session + better-sqlite3-session-store, on a SQLite file in WAL mode.
 import Database from 'better-sqlite3'
-import betterSqlite3SessionStore from 'better-sqlite3-session-store'
 import session from 'express-session'
+import { betterSqlite3SessionStore } from '../../../legs/peers/index.js'
 import { serveExpressSession } from './serve.js'
 
 const db = new Database(process.env.DATABASE_PATH)

@@ -1,7 +1,7 @@
 // express-session + connect-pg-simple, on Postgres (its table made from its table.sql beforehand,
 // as its README recommends).
-import connectPgSimple from 'connect-pg-simple'
 import session from 'express-session'
+import { connectPgSimple } from '../../../legs/peers/index.js'
 import { serveExpressSession } from './serve.js'
 
 const PgStore = connectPgSimple(session)

@@ -1,6 +1,5 @@
 // express-session + connect-redis: the usual production setup today.
-import { RedisStore } from 'connect-redis'
-import { createClient } from 'redis'
+import { createClient, RedisStore } from '../../../legs/peers/index.js'
 import { serveExpressSession } from './serve.js'
 
 const redis = createClient({ url: process.env.REDIS_URL })

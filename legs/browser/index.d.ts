@@ -1,0 +1,2 @@
+// The types of index.js, resolved from this folder as its imports are.
+export { chromium, type Page } from 'playwright-core'
