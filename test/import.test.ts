@@ -6,14 +6,12 @@ import { createHash } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import pgSession from 'connect-pg-simple'
-import { ConnectSessionKnexStore } from 'connect-session-knex'
 import express from 'express'
 import expressSession from 'express-session'
-import knexFactory, { type Knex } from 'knex'
 import { sql, type Kysely } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { Knex } from '../legs/peers/index.js'
 import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
@@ -22,12 +20,21 @@ import { importSessions, type ImportOptions } from '../src/import/index.js'
 import { KyselyStore, migrate, type FamilyName } from '../src/index.js'
 import { randomTable, readRows } from './helpers.js'
 import { Browser, listen } from './http.js'
+import { fromLeg } from './leg-packages.js'
 import { tempDir } from './legs.js'
 import { mysqlUrl, postgresUrl, withServer } from './servers.js'
 
 const root = join(import.meta.dirname, '..')
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const SECRET = 'the same secret before and after'
+
+// connect-pg-simple, connect-session-knex and knex are legs/peers': without that leg the suites
+// that import from them are skipped, naming its install command.
+const peers = await fromLeg(
+  'peers',
+  'the imports from connect-pg-simple and connect-session-knex',
+  () => import('../legs/peers/index.js'),
+)
 
 function sidOf(cookie: string): string {
   return decodeURIComponent(cookie).slice(2).split('.')[0]!
@@ -262,96 +269,25 @@ describe('importSessions refuses bad options before any query', () => {
   })
 })
 
-switchSuite('connect-session-knex on SQLite', 'connect-session-knex', async () => {
-  const file = join(tempDir('import-'), 'app.db')
-  const knex = knexFactory({
-    client: 'better-sqlite3',
-    connection: { filename: file },
-    useNullAsDefault: true,
-  })
-  const db = sqlite(file)
-  return {
-    db,
-    family: 'sqlite',
-    oldStore: async (table) => knexStore(knex, table),
-    where: (table) => ({ table }),
-    drop: (table) => knex.schema.dropTableIfExists(table),
-    expire: async (table, sid) => {
-      await knex(table)
-        .where('sid', sid)
-        .update({ expired: new Date(Date.now() - 1000).toISOString() })
-    },
-    close: async () => {
-      await knex.destroy()
-      await db.destroy()
-    },
-  }
-})
-
-type OldPgStore = expressSession.Store & { close(): Promise<void> }
-
-/** connect-pg-simple as its README sets it up, creating its own table (its table.sql). */
-function pgStore(pool: pg.Pool, tableName: string, schemaName?: string): OldPgStore {
-  const PgStore = pgSession(expressSession)
-  const options = { pool, tableName, schemaName, createTableIfMissing: true, pruneSessionInterval: false }
-  return new PgStore(options) as OldPgStore
-}
-
-function knexStore(knex: Knex, tableName: string): expressSession.Store {
-  return new ConnectSessionKnexStore({
-    knex,
-    tableName,
-    cleanupInterval: 0,
-  }) as unknown as expressSession.Store
-}
-
-await withServer('Postgres', () => {
-  switchSuite('connect-pg-simple on Postgres', 'connect-pg-simple', async () => {
-    const pool = new pg.Pool({ connectionString: postgresUrl, max: 4 })
-    const db = postgres(postgresUrl)
-    const stores: OldPgStore[] = []
+if (peers !== undefined)
+  switchSuite('connect-session-knex on SQLite', 'connect-session-knex', async () => {
+    const file = join(tempDir('import-'), 'app.db')
+    const knex = peers.knex({
+      client: 'better-sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+    })
+    const db = sqlite(file)
     return {
       db,
-      family: 'postgres',
-      // connect-pg-simple names its key and index after "session" whatever the table's name,
-      // so a second table in one schema fails: each old store gets a schema of its own.
-      oldStore: async (schemaName) => {
-        await pool.query(`CREATE SCHEMA "${schemaName}"`)
-        const store = pgStore(pool, 'session', schemaName)
-        stores.push(store)
-        return store
-      },
-      where: (schema) => ({ schema, table: 'session' }),
-      drop: async (schema) => {
-        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-      },
-      expire: async (schema, sid) => {
-        await pool.query(
-          `UPDATE "${schema}".session SET expire = now() - interval '1 second' WHERE sid = $1`,
-          [sid],
-        )
-      },
-      close: async () => {
-        for (const store of stores) await store.close()
-        await pool.end()
-        await db.destroy()
-      },
-    }
-  })
-
-  switchSuite('connect-session-knex on Postgres', 'connect-session-knex', async () => {
-    const knex = knexFactory({ client: 'pg', connection: postgresUrl, pool: { min: 0, max: 4 } })
-    const db = postgres(postgresUrl)
-    return {
-      db,
-      family: 'postgres',
+      family: 'sqlite',
       oldStore: async (table) => knexStore(knex, table),
       where: (table) => ({ table }),
       drop: (table) => knex.schema.dropTableIfExists(table),
       expire: async (table, sid) => {
         await knex(table)
           .where('sid', sid)
-          .update({ expired: new Date(Date.now() - 1000) })
+          .update({ expired: new Date(Date.now() - 1000).toISOString() })
       },
       close: async () => {
         await knex.destroy()
@@ -360,98 +296,172 @@ await withServer('Postgres', () => {
     }
   })
 
-  describe('the command', () => {
-    test('npx kysely-session-store import connect-pg-simple: creates our table, imports, says what it did', async () => {
-      const old = randomTable('old')
-      const ours = randomTable('ours')
-      const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 })
-      await pool.query(`CREATE SCHEMA "${old}"`)
-      const oldStore = pgStore(pool, 'session', old)
-      const listening = await listen(app(oldStore))
-      const browser = new Browser(listening.url)
-      await browser.get('/login?user=grace')
-      await listening.close()
-      const run = (...args: string[]) =>
-        promisify(execFile)(
+type OldPgStore = expressSession.Store & { close(): Promise<void> }
+
+/** connect-pg-simple as its README sets it up, creating its own table (its table.sql). */
+function pgStore(pool: pg.Pool, tableName: string, schemaName?: string): OldPgStore {
+  const PgStore = peers!.connectPgSimple(expressSession)
+  const options = { pool, tableName, schemaName, createTableIfMissing: true, pruneSessionInterval: false }
+  return new PgStore(options) as OldPgStore
+}
+
+function knexStore(knex: Knex, tableName: string): expressSession.Store {
+  return new peers!.ConnectSessionKnexStore({
+    knex,
+    tableName,
+    cleanupInterval: 0,
+  }) as unknown as expressSession.Store
+}
+
+if (peers !== undefined)
+  await withServer('Postgres', () => {
+    switchSuite('connect-pg-simple on Postgres', 'connect-pg-simple', async () => {
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 4 })
+      const db = postgres(postgresUrl)
+      const stores: OldPgStore[] = []
+      return {
+        db,
+        family: 'postgres',
+        // connect-pg-simple names its key and index after "session" whatever the table's name,
+        // so a second table in one schema fails: each old store gets a schema of its own.
+        oldStore: async (schemaName) => {
+          await pool.query(`CREATE SCHEMA "${schemaName}"`)
+          const store = pgStore(pool, 'session', schemaName)
+          stores.push(store)
+          return store
+        },
+        where: (schema) => ({ schema, table: 'session' }),
+        drop: async (schema) => {
+          await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+        },
+        expire: async (schema, sid) => {
+          await pool.query(
+            `UPDATE "${schema}".session SET expire = now() - interval '1 second' WHERE sid = $1`,
+            [sid],
+          )
+        },
+        close: async () => {
+          for (const store of stores) await store.close()
+          await pool.end()
+          await db.destroy()
+        },
+      }
+    })
+
+    switchSuite('connect-session-knex on Postgres', 'connect-session-knex', async () => {
+      const knex = peers.knex({ client: 'pg', connection: postgresUrl, pool: { min: 0, max: 4 } })
+      const db = postgres(postgresUrl)
+      return {
+        db,
+        family: 'postgres',
+        oldStore: async (table) => knexStore(knex, table),
+        where: (table) => ({ table }),
+        drop: (table) => knex.schema.dropTableIfExists(table),
+        expire: async (table, sid) => {
+          await knex(table)
+            .where('sid', sid)
+            .update({ expired: new Date(Date.now() - 1000) })
+        },
+        close: async () => {
+          await knex.destroy()
+          await db.destroy()
+        },
+      }
+    })
+
+    describe('the command', () => {
+      test('npx kysely-session-store import connect-pg-simple: creates our table, imports, says what it did', async () => {
+        const old = randomTable('old')
+        const ours = randomTable('ours')
+        const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 })
+        await pool.query(`CREATE SCHEMA "${old}"`)
+        const oldStore = pgStore(pool, 'session', old)
+        const listening = await listen(app(oldStore))
+        const browser = new Browser(listening.url)
+        await browser.get('/login?user=grace')
+        await listening.close()
+        const run = (...args: string[]) =>
+          promisify(execFile)(
+            process.execPath,
+            [
+              '--import',
+              'tsx',
+              'bin/kysely-session-store.ts',
+              'import',
+              'connect-pg-simple',
+              '--url',
+              postgresUrl,
+              ...args,
+            ],
+            { cwd: root, timeout: 30_000 },
+          )
+        const from = ['--from-schema', old, '--to', ours]
+        const { stdout } = await run(...from, '--subject', 'passport.user,userId')
+        expect(stdout).toMatch(/^read 1: imported 1, already there 0, expired 0, invalid 0 in [\d.]+ s/)
+        expect((await run(...from)).stdout).toMatch(/^read 1: imported 0, already there 1,/)
+        const db = postgres(postgresUrl)
+        const rows = await readRows(db, ours, 'postgres')
+        expect(rows.map((r) => [r.token, r.subject])).toEqual([
+          [sha256(sidOf(browser.cookies.get('connect.sid')!)), 'grace'],
+        ])
+        await sql`DROP TABLE ${sql.table(ours)}`.execute(db)
+        await sql`DROP TABLE ${sql.table(`${ours}_imported`)}`.execute(db)
+        await sql`DROP SCHEMA ${sql.id(old)} CASCADE`.execute(db)
+        await db.destroy()
+        await oldStore.close()
+        await pool.end()
+      })
+
+      test('a bad command prints the usage and exits 2', async () => {
+        const error = (await promisify(execFile)(
+          process.execPath,
+          ['--import', 'tsx', 'bin/kysely-session-store.ts', 'import', 'connect-redis'],
+          { cwd: root, timeout: 30_000 },
+        ).catch((e: unknown) => e)) as { code: number; stderr: string }
+        expect(error.code).toBe(2)
+        const same = (await promisify(execFile)(
           process.execPath,
           [
             '--import',
             'tsx',
             'bin/kysely-session-store.ts',
             'import',
-            'connect-pg-simple',
+            'connect-session-knex',
             '--url',
-            postgresUrl,
-            ...args,
+            'sqlite::memory:',
           ],
           { cwd: root, timeout: 30_000 },
+        ).catch((e: unknown) => e)) as { code: number; stderr: string }
+        expect([same.code, same.stderr]).toEqual([
+          2,
+          'kysely-session-store: --to: our table must not be the old store\'s table "sessions": name ours otherwise (--to)\n',
+        ])
+        expect(error.stderr).toContain(
+          'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store>',
         )
-      const from = ['--from-schema', old, '--to', ours]
-      const { stdout } = await run(...from, '--subject', 'passport.user,userId')
-      expect(stdout).toMatch(/^read 1: imported 1, already there 0, expired 0, invalid 0 in [\d.]+ s/)
-      expect((await run(...from)).stdout).toMatch(/^read 1: imported 0, already there 1,/)
-      const db = postgres(postgresUrl)
-      const rows = await readRows(db, ours, 'postgres')
-      expect(rows.map((r) => [r.token, r.subject])).toEqual([
-        [sha256(sidOf(browser.cookies.get('connect.sid')!)), 'grace'],
-      ])
-      await sql`DROP TABLE ${sql.table(ours)}`.execute(db)
-      await sql`DROP TABLE ${sql.table(`${ours}_imported`)}`.execute(db)
-      await sql`DROP SCHEMA ${sql.id(old)} CASCADE`.execute(db)
-      await db.destroy()
-      await oldStore.close()
-      await pool.end()
-    })
-
-    test('a bad command prints the usage and exits 2', async () => {
-      const error = (await promisify(execFile)(
-        process.execPath,
-        ['--import', 'tsx', 'bin/kysely-session-store.ts', 'import', 'connect-redis'],
-        { cwd: root, timeout: 30_000 },
-      ).catch((e: unknown) => e)) as { code: number; stderr: string }
-      expect(error.code).toBe(2)
-      const same = (await promisify(execFile)(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          'bin/kysely-session-store.ts',
-          'import',
-          'connect-session-knex',
-          '--url',
-          'sqlite::memory:',
-        ],
-        { cwd: root, timeout: 30_000 },
-      ).catch((e: unknown) => e)) as { code: number; stderr: string }
-      expect([same.code, same.stderr]).toEqual([
-        2,
-        'kysely-session-store: --to: our table must not be the old store\'s table "sessions": name ours otherwise (--to)\n',
-      ])
-      expect(error.stderr).toContain(
-        'Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store>',
-      )
+      })
     })
   })
-})
 
-await withServer('MySQL', () => {
-  switchSuite('connect-session-knex on MariaDB', 'connect-session-knex', async () => {
-    const knex = knexFactory({ client: 'mysql2', connection: mysqlUrl, pool: { min: 0, max: 4 } })
-    const db = mysql(mysqlUrl)
-    return {
-      db,
-      family: 'mysql',
-      oldStore: async (table) => knexStore(knex, table),
-      where: (table) => ({ table }),
-      drop: (table) => knex.schema.dropTableIfExists(table),
-      expire: async (table, sid) => {
-        const past = new Date(Date.now() - 1000).toISOString().slice(0, 19).replace('T', ' ')
-        await knex(table).where('sid', sid).update({ expired: past })
-      },
-      close: async () => {
-        await knex.destroy()
-        await db.destroy()
-      },
-    }
+if (peers !== undefined)
+  await withServer('MySQL', () => {
+    switchSuite('connect-session-knex on MariaDB', 'connect-session-knex', async () => {
+      const knex = peers.knex({ client: 'mysql2', connection: mysqlUrl, pool: { min: 0, max: 4 } })
+      const db = mysql(mysqlUrl)
+      return {
+        db,
+        family: 'mysql',
+        oldStore: async (table) => knexStore(knex, table),
+        where: (table) => ({ table }),
+        drop: (table) => knex.schema.dropTableIfExists(table),
+        expire: async (table, sid) => {
+          const past = new Date(Date.now() - 1000).toISOString().slice(0, 19).replace('T', ' ')
+          await knex(table).where('sid', sid).update({ expired: past })
+        },
+        close: async () => {
+          await knex.destroy()
+          await db.destroy()
+        },
+      }
+    })
   })
-})
