@@ -1,4 +1,5 @@
-// Bad input, as a table: the cases test/bad-input.test.ts runs, and the README table of them.
+// Bad input, as a table: the cases test/bad-input.test.ts runs, and the table of them that
+// docs/operations/reliability.md shows.
 // Print the table with: npx tsx test/bad-input-cases.ts
 import type { Kysely } from 'kysely'
 import { expect } from 'vitest'
@@ -517,7 +518,7 @@ export const cases: Case[] = [
   ...expressOptions,
 ]
 
-/** The Markdown table the README shows: entry point, inputs tried, and what became of them. */
+/** The Markdown table docs/operations/reliability.md shows: entry point, inputs tried, and what became of them. */
 export function reliabilityTable(): string {
   const entries = new Map<string, { refused: number; stored: number }>()
   for (const c of cases) {
@@ -538,17 +539,19 @@ export function reliabilityTable(): string {
   return lines.join('\n')
 }
 
-// npx tsx test/bad-input-cases.ts prints the table; with --write-readme it replaces the README's.
+// npx tsx test/bad-input-cases.ts prints the table; with --write-docs it replaces the one of
+// docs/operations/reliability.md.
 if (process.argv[1]?.endsWith('bad-input-cases.ts')) {
   const { readFileSync, writeFileSync } = await import('node:fs')
   const table = reliabilityTable()
-  if (process.argv.includes('--write-readme')) {
-    const path = new URL('../README.md', import.meta.url)
-    const readme = readFileSync(path, 'utf8')
-    const start = readme.indexOf('\n| entry point ') + 1
-    const end = readme.indexOf('\n\n', start)
-    if (start === 0 || end === -1) throw new Error('README.md has no bad-input table to replace')
-    writeFileSync(path, readme.slice(0, start) + table + readme.slice(end))
+  if (process.argv.includes('--write-docs')) {
+    const path = new URL('../docs/operations/reliability.md', import.meta.url)
+    const page = readFileSync(path, 'utf8')
+    const start = page.indexOf('\n| entry point ') + 1
+    const end = page.indexOf('\n\n', start)
+    if (start === 0 || end === -1)
+      throw new Error('docs/operations/reliability.md has no bad-input table to replace')
+    writeFileSync(path, page.slice(0, start) + table + page.slice(end))
   } else {
     console.log(table)
   }

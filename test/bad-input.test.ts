@@ -3,7 +3,8 @@
 // stored literally. Refusals need no engine: they run once, on a Kysely instance whose
 // driver (Kysely's DummyDriver) reaches no database, with a spy that proves no query was
 // sent. What is stored literally is an engine's business: those cases run on SQLite and
-// PGlite. The README's Reliability section shows the counts; the last test keeps it true.
+// PGlite. The site's Reliability page (docs/operations/reliability.md) shows the counts; the last
+// test keeps it true.
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -88,9 +89,9 @@ function storedLiterally(leg: EngineLeg) {
 storedLiterally(legs.sqliteMemory())
 storedLiterally(legs.pglite())
 
-test("the README's Reliability section shows this table, with these counts", () => {
+test('the Reliability page of the site shows this table, with these counts', () => {
   // Compared without the padding a formatter adds to Markdown tables.
   const normalise = (markdown: string) => markdown.replace(/ +/g, ' ').replace(/-{3,}/g, '---')
-  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
-  expect(normalise(readme)).toContain(normalise(reliabilityTable()))
+  const page = readFileSync(join(import.meta.dirname, '..', 'docs', 'operations', 'reliability.md'), 'utf8')
+  expect(normalise(page)).toContain(normalise(reliabilityTable()))
 })

@@ -1,5 +1,5 @@
-// The README's OpenTelemetry example (examples/opentelemetry.ts), run against the real
-// OpenTelemetry SDK with in-memory exporters, on SQLite in memory.
+// The OpenTelemetry example of the site's Diagnostics page (examples/opentelemetry.ts), run
+// against the real OpenTelemetry SDK with in-memory exporters, on SQLite in memory.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { metrics, SpanStatusCode, trace } from '@opentelemetry/api'
@@ -94,11 +94,14 @@ await withLeg(
       expect(everything).not.toContain('secret data')
     })
 
-    test('the README shows examples/opentelemetry.ts as it is', () => {
-      const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8')
+    test('the Diagnostics page of the site shows examples/opentelemetry.ts as it is', () => {
+      const page = readFileSync(
+        join(import.meta.dirname, '..', 'docs', 'operations', 'diagnostics.md'),
+        'utf8',
+      )
       const example = readFileSync(join(import.meta.dirname, '..', 'examples', 'opentelemetry.ts'), 'utf8')
       const code = example.slice(example.indexOf('import '))
-      expect(readme).toContain(code.trim())
+      expect(page).toContain(code.trim())
     })
   },
 )

@@ -15,6 +15,7 @@ export default {
   description:
     'One SQL session store on Kysely for Postgres, PGlite, SQLite and MySQL/MariaDB, with a session layer and express-session and Fastify adapters.',
   cleanUrls: true,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   lastUpdated: false,
   // A link to a page or a heading that does not exist fails the build.
   ignoreDeadLinks: false,
