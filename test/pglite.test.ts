@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { LOCK_FILE } from '../dialects/lock.js'
 import { DataDirectoryInUseError, pglite } from '../dialects/pglite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
@@ -15,17 +15,14 @@ conformance(named('PGlite, pglite(instance) factory', legs.pglite()))
 conformance(legs.pgliteStock())
 sessionConformance(legs.pglite())
 
-// A ready data directory for each pglite(dataDir) test: a copy of one prepared per file, which
-// is faster than preparing each (a PGlite instance opened and closed).
-let seed: Promise<string> | undefined
+// A ready data directory for each pglite(dataDir) test: a copy of one prepared per file (in
+// a hook, under hookTimeout), which is faster than preparing each (a PGlite opened and closed).
 const base = tempDir('kss-pglite-')
-async function dataDirectory(): Promise<string> {
-  const from = await (seed ??= (async () => {
-    await preparePGliteDirectory(join(base, 'seed'))
-    return join(base, 'seed')
-  })())
+const seed = join(base, 'seed')
+beforeAll(() => preparePGliteDirectory(seed))
+function dataDirectory(): string {
   const dir = mkdtempSync(join(base, 'data-'))
-  cpSync(from, dir, { recursive: true })
+  cpSync(seed, dir, { recursive: true })
   return dir
 }
 
@@ -41,7 +38,7 @@ describe('pglite() factory', () => {
   })
 
   test('pglite(dataDir) persists sessions across a close and reopen', async () => {
-    const dir = await dataDirectory()
+    const dir = dataDirectory()
     try {
       const token = randomToken()
       const first = pglite(dir)
@@ -68,7 +65,7 @@ describe('pglite() factory', () => {
 
 describe('pglite(dataDir) locks its directory', () => {
   test('a second open of the same directory, in this process, is refused until the first closes', async () => {
-    const dir = await dataDirectory()
+    const dir = dataDirectory()
     try {
       const first = pglite(dir)
       await migrate(first)
@@ -87,7 +84,7 @@ describe('pglite(dataDir) locks its directory', () => {
   })
 
   test('a directory held by another live process is refused; a lock left by a dead one is taken over', async () => {
-    const dir = await dataDirectory()
+    const dir = dataDirectory()
     try {
       const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'])
       writeFileSync(join(dir, LOCK_FILE), String(holder.pid))
