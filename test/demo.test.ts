@@ -4,8 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Page } from 'playwright-core'
 import { afterAll, describe, expect, test } from 'vitest'
+import type { Page } from '../legs/browser/index.js'
+import { legMissing } from './leg-packages.js'
 import { preparePGliteDirectory } from './legs.js'
 
 const root = join(import.meta.dirname, '..')
@@ -106,9 +107,12 @@ describe('the demo over HTTP', () => {
   })
 })
 
-const browserMissing = existsSync(chromiumPath)
-  ? undefined
-  : `no browser at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`
+// playwright-core is legs/browser's; the browser is Debian's Chromium.
+const browserMissing =
+  legMissing('browser') ??
+  (existsSync(chromiumPath)
+    ? undefined
+    : `no browser at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`)
 if (browserMissing && process.env.CI !== 'true')
   console.warn(`skipping the Chromium test of the demo: ${browserMissing}`)
 
@@ -117,6 +121,7 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
   () => {
     test('log in (a Secure cookie over http://localhost), reload, restart the server, still logged in; log out and the cookie is gone', async () => {
       if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
+      const { chromium } = await import('../legs/browser/index.js')
       const dataDir = await dataDirectory('kss-demo-browser-')
       const context = await chromium.launchPersistentContext(tempDir('kss-chromium-'), {
         executablePath: chromiumPath,
@@ -173,6 +178,7 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
 
     test('"Your sessions": two browsers log in, one lists both and signs the other out, which is logged out on its next request', async () => {
       if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
+      const { chromium } = await import('../legs/browser/index.js')
       const dataDir = await dataDirectory('kss-demo-devices-')
       const demo = await startDemo(dataDir)
       const browser = await chromium.launch({
