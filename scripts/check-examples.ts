@@ -119,9 +119,9 @@ function run(command: string, args: string[]): { status: number | null; output: 
 
 // --- extraction ---------------------------------------------------------------------------
 
-/** The Markdown a user reads: README.md, CONTRIBUTING.md, and the site's pages (not docs/api/). */
+/** The Markdown a user reads: README.md, CONTRIBUTING.md, SECURITY.md, and the site's pages (not docs/api/). */
 function markdownFiles(): string[] {
-  const files = ['README.md', 'CONTRIBUTING.md'].filter((file) => existsSync(join(ROOT, file)))
+  const files = ['README.md', 'CONTRIBUTING.md', 'SECURITY.md'].filter((file) => existsSync(join(ROOT, file)))
   const walk = (dir: string): void => {
     for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`
