@@ -18,7 +18,15 @@ const secure = process.env.SECURE_COOKIES !== 'false'
 const db = pglite(dataDir)
 await migrate(db)
 const store = new KyselyStore(db, 60_000) // expired sessions are deleted every minute
-const sessions = new SessionManager({ store, idleTimeout: 30 * 60_000, cookie: { secure } })
+// deviceInfo: each signed-in session keeps the browser, OS and address it was last seen from,
+// for "Your sessions" (off by default: an address is personal data; see the README).
+const sessions = new SessionManager({
+  store,
+  idleTimeout: 30 * 60_000,
+  cookie: { secure },
+  deviceInfo: true,
+  maxSessionsPerSubject: 20, // a 21st sign-in ends the least recently seen
+})
 const middleware = sessions.middleware()
 
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -51,12 +59,19 @@ function home(session, live) {
   )
 }
 
-/** "Your sessions": every device signed in as this user, each of which can be signed out. */
+/** What a device is: "Firefox 128 on Linux, from 203.0.113.7", as far as it is known. */
+function deviceName(device) {
+  const what = [device.browser, device.os].filter(Boolean).join(' on ') || 'Unknown browser'
+  return escape(device.address ? `${what}, from ${device.address}` : what)
+}
+
+/** "Your sessions": the devices signed in as this user, most recently seen first, each of which can be signed out. */
 async function devices(session) {
-  const list = await sessions.listSubject(session.subject, { current: session })
+  const list = await sessions.listSubject(session.subject, { current: session, limit: 50 })
   const items = list.map(
     (device) => `<li class="device${device.current ? ' current' : ''}">
-      Signed in ${time(device.createdAt)}, last seen ${time(device.lastSeenAt)}
+      <strong class="what">${deviceName(device)}</strong>:
+      signed in ${time(device.createdAt)}, last seen ${time(device.lastSeenAt)}
       ${
         device.current
           ? '<strong>(this device)</strong>'
@@ -69,6 +84,7 @@ async function devices(session) {
     'Your sessions',
     `<h2>Your sessions</h2>
   <ul id="device-list">${items.join('')}</ul>
+  ${list.truncated ? '<p id="more">Only the 50 most recently seen are shown.</p>' : ''}
   <form method="post" action="/sessions/revoke-others"><button id="revoke-others">Sign out all other devices</button></form>
   <p><a id="home" href="/">Home</a></p>`,
   )
@@ -98,11 +114,7 @@ async function handle(req, res) {
     see(res, '/')
   } else if (req.method === 'POST' && req.url === '/logout') {
     await session.destroy() // deleted from the store; this response clears the cookie
-    res
-      .writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' })
-      .end(
-        '<!doctype html><title>Logged out</title><p id="bye">Logged out.</p><p><a id="home" href="/">Home</a></p>',
-      )
+    see(res, '/') // 303: a reload of the next page does not post the logout again
   } else if (req.method === 'GET' && req.url === '/sessions' && signedIn) {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(await devices(session))
   } else if (req.method === 'POST' && req.url === '/sessions/revoke' && signedIn) {

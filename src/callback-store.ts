@@ -411,8 +411,8 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
   }
 
   /**
-   * The live sessions of `subject` (see the `subject` option), ordered by id, at most
-   * `limit` of them (default 100, at most 1000): for a "your devices" page.
+   * The live sessions of `subject` (see the `subject` option), the most recently seen
+   * first, at most `limit` of them (default 100, at most 1000): for a "your devices" page.
    *
    * @example
    * ```ts

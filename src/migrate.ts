@@ -12,7 +12,7 @@ import {
 } from './validate.js'
 
 /**
- * How long {@link migrate} may take unless told otherwise: 60 s (creating the subject index
+ * How long {@link migrate} may take unless told otherwise: 60 s (creating the subject indexes
  * on a large existing table takes a while).
  *
  * @example
@@ -79,7 +79,8 @@ export function resolveMigrateOptions(options: MigrateOptions | undefined) {
  * Creates the sessions table and its indexes if they are missing, or upgrades a table made by
  * an earlier version (or by SCS's pgxstore or sqlite3store) in place by adding the columns it
  * lacks (`subject`, `created_at`, `last_seen_at`, `ended_at`, all nullable, so a program
- * that knows only token, data and expiry keeps working on it) and the subject index. The
+ * that knows only token, data and expiry keeps working on it) and the subject indexes (which
+ * replace the earlier versions' index on subject alone). The
  * DDL is that of `schema/<family>.sql` (`postgres.sql` for Postgres and PGlite, `sqlite.sql`,
  * `mysql.sql` for MySQL and MariaDB), built in code for the table name, so no file is read.
  * Idempotent, and safe when several processes run it at once against one database. Given a

@@ -65,7 +65,7 @@ async function startDemo(dataDir: string): Promise<{ url: string; stop: () => Pr
 }
 
 describe('the demo over HTTP', () => {
-  test('counts visits, logs in with a new token, survives a restart, logs out', async () => {
+  test('counts visits, logs in with a new token, survives a restart, lists the device, logs out with a redirect home', async () => {
     const dataDir = await dataDirectory('kss-demo-http-')
     let demo = await startDemo(dataDir)
     let cookie = ''
@@ -73,7 +73,10 @@ describe('the demo over HTTP', () => {
       const response = await fetch(new URL(path, demo.url), {
         ...init,
         redirect: 'manual',
-        headers: { cookie },
+        headers: {
+          cookie,
+          'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+        },
       })
       const set = response.headers.getSetCookie()[0]
       if (set) {
@@ -96,7 +99,10 @@ describe('the demo over HTTP', () => {
       const after = await request('/')
       expect(after.body).toMatch(/Logged in as <strong id="name">Ada</)
       expect(after.body).toMatch(/<strong id="visits">4</)
-      expect((await request('/logout', { method: 'POST' })).body).toContain('Logged out.')
+      const devices = await request('/sessions')
+      expect(devices.body).toMatch(/<li class="device current">[^]*Firefox 128 on Linux, from 127\.0\.0\.1/)
+      const logout = await request('/logout', { method: 'POST' })
+      expect([logout.response.status, logout.response.headers.get('location')]).toEqual([303, '/'])
       expect(cookie).toBe('session=')
       const fresh = await request('/')
       expect(fresh.body).toMatch(/id="login-name"/)
@@ -119,7 +125,7 @@ if (browserMissing && process.env.CI !== 'true')
 describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
   'the demo in headless Chromium',
   () => {
-    test('log in (a Secure cookie over http://localhost), reload, restart the server, still logged in; log out and the cookie is gone', async () => {
+    test('log in (a Secure cookie over http://localhost), reload, restart the server, still logged in; log out (a 303 home) and its cookie is gone', async () => {
       if (browserMissing) throw new Error(`${browserMissing}: required under CI=true`)
       const { chromium } = await import('../legs/browser/index.js')
       const dataDir = await dataDirectory('kss-demo-browser-')
@@ -164,11 +170,11 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
         await page.goto(demo.url) // a new port, the same host: the cookie still applies
         expect(await page.textContent('#name')).toBe('Grace')
 
+        const signedIn = (await context.cookies(demo.url))[0]!.value
         await page.click('#logout')
-        await page.waitForSelector('#bye')
-        expect(await context.cookies(demo.url)).toEqual([])
-        await page.click('#home')
-        await page.waitForSelector('#login-name')
+        await page.waitForSelector('#login-name') // the 303 led home, logged out
+        // The signed-in cookie is gone; home counted a visit in a new, anonymous session.
+        expect((await context.cookies(demo.url)).map((c) => c.value)).not.toContain(signedIn)
         expect(await page.textContent('#visits')).toBe('1') // a new, anonymous session
       } finally {
         await context.close()
@@ -203,7 +209,10 @@ describe.skipIf(browserMissing !== undefined && process.env.CI !== 'true')(
         await devices(mine, 2)
         expect(await mine.locator('.device.current').count()).toBe(1)
         expect(await mine.locator('.device').first().textContent()).toMatch(
-          /Signed in \d{4}-\d\d-\d\d [\d:]+ UTC, last seen \d{4}-/,
+          /signed in \d{4}-\d\d-\d\d [\d:]+ UTC, last seen \d{4}-/,
+        )
+        expect(await mine.locator('.device.current').textContent()).toMatch(
+          /Chrome \d+ on Linux, from 127\.0\.0\.1/,
         )
         await mine.click('.device:not(.current) .revoke') // "Sign out this device"
         await devices(mine, 1)

@@ -283,7 +283,11 @@ const DEVICE_ID_PATTERN = /^([A-Za-z0-9_-]{1,1400})\.(_|-?[0-9a-z]{1,11})\.([A-Z
 const MAX_CANDIDATES = 10_000
 /** The longest client address kept: an IPv6 address with a zone. */
 const MAX_ADDRESS_LENGTH = 64
-const NO_DEVICE: Pick<SessionSummary, 'browser' | 'os' | 'address'> = { browser: null, os: null, address: null }
+const NO_DEVICE: Pick<SessionSummary, 'browser' | 'os' | 'address'> = {
+  browser: null,
+  os: null,
+  address: null,
+}
 const MAC_BYTES = 16
 const KNOWN_OPTIONS = [
   'store',
@@ -713,20 +717,22 @@ export class SessionManager {
     const truncated = rows.length > limit
     let listed = rows.slice(0, limit)
     const currentKey = current?.stored ? current.key : undefined
-    if (currentKey !== undefined && !listed.some((row) => row.token === currentKey) && store.get !== undefined) {
+    if (
+      currentKey !== undefined &&
+      !listed.some((row) => row.token === currentKey) &&
+      store.get !== undefined
+    ) {
       const mine = await store.get(currentKey)
       if (mine?.subject === subject) listed = [...listed.slice(0, limit - 1), { token: currentKey, ...mine }]
     }
-    const summaries = listed.map(
-      (row): SessionSummary => ({
-        id: this.#deviceId(subject, row.token, row.createdAt),
-        createdAt: row.createdAt,
-        lastSeenAt: row.lastSeenAt,
-        expiry: row.expiry,
-        current: row.token === currentKey,
-        ...(withData && row.data !== undefined ? this.#deviceIn(row.data) : NO_DEVICE),
-      }),
-    )
+    const summaries = listed.map((row): SessionSummary => ({
+      id: this.#deviceId(subject, row.token, row.createdAt),
+      createdAt: row.createdAt,
+      lastSeenAt: row.lastSeenAt,
+      expiry: row.expiry,
+      current: row.token === currentKey,
+      ...(withData && row.data !== undefined ? this.#deviceIn(row.data) : NO_DEVICE),
+    }))
     return Object.defineProperty(summaries, 'truncated', { value: truncated }) as SessionList
   }
 
