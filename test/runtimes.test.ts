@@ -86,12 +86,14 @@ describe.each(present.map((runtime) => [runtime.name, runtime] as const))(
   },
 )
 
-await withServer('Postgres', () => {
-  for (const runtime of present) {
-    test(
-      `postgres(connectionString) under ${runtime.name}`,
-      async () => check(await run(runtime, 'postgres')),
-      RUN_TIMEOUT + 10_000,
-    )
-  }
-})
+// Only with a runtime present: a describe without tests fails.
+if (present.length > 0)
+  await withServer('Postgres', () => {
+    for (const runtime of present) {
+      test(
+        `postgres(connectionString) under ${runtime.name}`,
+        async () => check(await run(runtime, 'postgres')),
+        RUN_TIMEOUT + 10_000,
+      )
+    }
+  })
