@@ -1,5 +1,6 @@
 // Prints vitest's JSON reports as the closing line CI reads: "tests: N passed, M failed".
-// Each argument is a report (npm test's, then the topology legs'); a missing one is a failure.
+// Each argument is a report (npm test's, the topology legs', then one per Node line of
+// scripts/node-lines.sh); a missing one is a failure. Each report's own counts come first.
 import { readFileSync } from 'node:fs'
 
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['.vitest-report.json']
@@ -15,13 +16,20 @@ for (const file of files) {
     failed++
     continue
   }
-  passed += report.numPassedTests ?? 0
   // A file that failed to load has no test results of its own: count it as one failure.
   const brokenFiles = (report.testResults ?? []).filter(
     (result) => result.status === 'failed' && (result.assertionResults ?? []).length === 0,
   ).length
-  failed += (report.numFailedTests ?? 0) + brokenFiles
-  skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
+  const counts = {
+    passed: report.numPassedTests ?? 0,
+    failed: (report.numFailedTests ?? 0) + brokenFiles,
+    skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
+  }
+  if (files.length > 1)
+    console.log(`${file}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
+  passed += counts.passed
+  failed += counts.failed
+  skipped += counts.skipped
 }
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 || passed === 0 ? 1 : 0)
