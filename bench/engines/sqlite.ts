@@ -5,12 +5,26 @@ import Database from 'better-sqlite3'
 import session from 'express-session'
 import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { betterSqlite3SessionStore, ConnectSessionKnexStore, knex } from '../../legs/peers/index.js'
-import { sqlite } from '../../dialects/sqlite.js'
+import { sqlite, type NodeSqliteDatabase } from '../../dialects/sqlite.js'
 import { KyselyStore, migrate } from '../../src/index.js'
 import { bulkInsert, DAY_MS, question, sessionPayload, type Contender, type Engine } from '../harness.js'
 import { peerGet, peerSet, type CallbackStore } from '../peers.js'
 
 type Db = Database.Database
+
+/** Imported through a variable: Node 20 and Bun have no node:sqlite, and bundlers leave it alone. */
+const NODE_SQLITE: string = 'node:sqlite'
+
+type DatabaseSync = new (path: string) => NodeSqliteDatabase & { exec(sql: string): void }
+
+/** node:sqlite's DatabaseSync where this Node has one (22.13+), else undefined. */
+async function nodeSqlite(): Promise<DatabaseSync | undefined> {
+  try {
+    return ((await import(NODE_SQLITE)) as { DatabaseSync: DatabaseSync }).DatabaseSync
+  } catch {
+    return undefined
+  }
+}
 
 function open(path: string): Db {
   const db = new Database(path)
@@ -31,7 +45,8 @@ function preload(db: Db, head: string, rows: readonly (readonly unknown[])[]): P
 /**
  * SQLite over better-sqlite3, a WAL file (synchronous=NORMAL) in a temp dir or `:memory:`:
  * raw prepared statements, our store twice, better-sqlite3-session-store, and (file only)
- * connect-session-knex. Each contender has its own database.
+ * connect-session-knex; on Node 22.13+ also our store on node:sqlite, the driver sqlite(path)
+ * falls back to, beside it in the same rounds. Each contender has its own database.
  */
 export async function openSqlite(memory: boolean): Promise<Engine> {
   const dir = mkdtempSync(join(tmpdir(), 'kss-bench-'))
@@ -64,19 +79,20 @@ export async function openSqlite(memory: boolean): Promise<Engine> {
     }
   }
 
-  const kysely = (name: string, role: 'factory' | 'stock', file: string): Contender => {
+  /** Our store on the Kysely instance `connect` makes; `afterDestroy` runs after db.destroy(). */
+  const kysely = (
+    name: string,
+    role: 'factory' | 'stock',
+    connect: () => Kysely<any>,
+    afterDestroy = () => {},
+  ): Contender => {
     let db: Kysely<any> | undefined
     let store: KyselyStore | undefined
     return {
       name,
       role,
       async setup(tokens) {
-        if (role === 'factory') {
-          db = sqlite(path(file))
-        } else {
-          const database = open(path(file))
-          db = new Kysely({ dialect: new SqliteDialect({ database }) })
-        }
+        db = connect()
         await migrate(db)
         // Preload through the same connection (the only way into a :memory: database).
         const rows = ourRows(tokens)
@@ -95,8 +111,34 @@ export async function openSqlite(memory: boolean): Promise<Engine> {
       close: async () => {
         await store?.stopCleanup()
         await db?.destroy()
+        afterDestroy()
       },
     }
+  }
+
+  /**
+   * Our store on node:sqlite: sqlite(database) given a DatabaseSync with the settings
+   * sqlite(path) makes for a file, which it would open this way without better-sqlite3. Role
+   * 'stock': a row of the table, but not the factory row the targets and the chart read.
+   */
+  const onNodeSqlite = (DatabaseSync: DatabaseSync): Contender => {
+    let database: InstanceType<DatabaseSync> | undefined
+    return kysely(
+      'KyselyStore, sqlite() on node:sqlite',
+      'stock',
+      () => {
+        database = new DatabaseSync(path('node-sqlite'))
+        const settings = [
+          'journal_mode = WAL',
+          'synchronous = NORMAL',
+          'busy_timeout = 5000',
+          'mmap_size = 268435456',
+        ]
+        if (!memory) for (const setting of settings) database.exec(`PRAGMA ${setting}`)
+        return sqlite(database)
+      },
+      () => database?.close(),
+    )
   }
 
   const bss = (): Contender => {
@@ -164,15 +206,20 @@ export async function openSqlite(memory: boolean): Promise<Engine> {
 
   const contenders: Contender[] = [
     raw(),
-    kysely('KyselyStore, sqlite() factory', 'factory', 'factory'),
-    kysely('KyselyStore, stock SqliteDialect', 'stock', 'stock'),
+    kysely('KyselyStore, sqlite() factory', 'factory', () => sqlite(path('factory'))),
+    kysely(
+      'KyselyStore, stock SqliteDialect',
+      'stock',
+      () => new Kysely({ dialect: new SqliteDialect({ database: open(path('stock')) }) }),
+    ),
     bss(),
   ]
+  const DatabaseSync = await nodeSqlite()
+  if (DatabaseSync !== undefined) contenders.push(onNodeSqlite(DatabaseSync))
+  const drivers = DatabaseSync === undefined ? 'better-sqlite3' : 'better-sqlite3, node:sqlite'
   if (!memory) contenders.push(sessionKnex())
   return {
-    name: memory
-      ? 'SQLite :memory: (better-sqlite3)'
-      : 'SQLite file, WAL, synchronous=NORMAL (better-sqlite3)',
+    name: `${memory ? 'SQLite :memory:' : 'SQLite file, WAL, synchronous=NORMAL'} (${drivers})`,
     concurrency: [1],
     contenders,
     close: async () => rmSync(dir, { recursive: true, force: true }),
