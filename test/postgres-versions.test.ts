@@ -10,6 +10,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import {
+  portFree,
   removeDirectory,
   requireFreePorts,
   run,
@@ -23,8 +24,12 @@ import { legMissing, legModules, missingLeg } from './leg-packages.js'
 
 const MAJORS = [14, 15, 16, 17, 18] as const
 
-/** Postgres <major> listens on 24500 + major: below the ephemeral range, apart from the topologies' ports. */
-const portOf = (major: number) => 24500 + major
+/**
+ * The ports a server tries, one after another, until one binds: below the ephemeral range and
+ * apart from the topologies' (scripts/topologies/common.ts), so that two runs at once (two
+ * engineers' on one machine) each find one.
+ */
+const PORTS = { first: 24510, last: 24549 }
 
 /** Who runs the servers: ourselves, or as root (which Postgres refuses) a system user. */
 const user =
@@ -41,11 +46,10 @@ function server(major: number) {
   const { version } = JSON.parse(
     readFileSync(join(legModules('postgres-versions'), `postgres-${major}`, 'package.json'), 'utf8'),
   ) as { version: string }
-  const port = portOf(major)
   let dir: string | undefined
   let running: Server | undefined
+  let url: string | undefined
   beforeAll(async () => {
-    await requireFreePorts(port)
     dir = tempDirectory(`postgres-${major}`, user)
     const data = join(dir, 'data')
     run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '-N'], {
@@ -55,7 +59,6 @@ function server(major: number) {
     appendFileSync(
       join(data, 'postgresql.conf'),
       [
-        `port = ${port}`,
         "listen_addresses = '127.0.0.1'",
         `unix_socket_directories = '${dir}'`,
         'shared_buffers = 32MB',
@@ -67,23 +70,52 @@ function server(major: number) {
         '',
       ].join('\n'),
     )
-    running = startServer(join(bin, 'postgres'), ['-D', data], { ...as, cwd: dir })
-    const probe = postgres(urlOf(port))
-    try {
-      await waitUntil(
-        async () => (await sql`SELECT 1`.execute(probe), true),
-        30_000,
-        `Postgres ${major} did not accept connections:\n${running.output()}`,
-      )
-    } finally {
-      await probe.destroy()
+    for (let port = PORTS.first; port <= PORTS.last; port++) {
+      if (!(await portFree(port))) continue
+      await requireFreePorts(port) // refuses a port in the ephemeral range
+      const server = startServer(join(bin, 'postgres'), ['-D', data, '-p', String(port)], { ...as, cwd: dir })
+      if (await accepts(server, urlOf(port), major)) {
+        running = server
+        url = urlOf(port)
+        return
+      }
+      // Another run took the port between our check and the bind: try the next one.
+      if (!/could not bind|already in use/i.test(server.output()))
+        throw new Error(`Postgres ${major} exited while starting:\n${server.output()}`)
     }
+    throw new Error(`Postgres ${major}: no free port in ${PORTS.first}-${PORTS.last}`)
   }, 180_000)
   afterAll(async () => {
     await running?.stop()
     if (dir !== undefined) removeDirectory(dir)
   })
-  return { version: version.replace(/-.*$/, ''), url: urlOf(port) }
+  return {
+    version: version.replace(/-.*$/, ''),
+    get url(): string {
+      if (url === undefined) throw new Error(`Postgres ${major} is not running`)
+      return url
+    },
+  }
+}
+
+/** Whether `server` accepts queries (true) or exits first (false); throws with its output after 30 s. */
+async function accepts(server: Server, url: string, major: number): Promise<boolean> {
+  const probe = postgres(url)
+  try {
+    let exited = false
+    void server.exited.then(() => (exited = true))
+    await waitUntil(
+      async () => exited || (await sql`SELECT 1`.execute(probe), true),
+      30_000,
+      `Postgres ${major} did not accept connections`,
+    )
+    return !exited
+  } catch (error) {
+    await server.kill()
+    throw new Error(`${(error as Error).message}:\n${server.output()}`)
+  } finally {
+    await probe.destroy()
+  }
 }
 
 function urlOf(port: number): string {
@@ -95,10 +127,11 @@ if (missing !== undefined) missingLeg('the Postgres versions', missing)
 else {
   for (const major of MAJORS) {
     describe(`Postgres ${major}`, () => {
-      const { version, url } = server(major)
+      const postgresServer = server(major)
+      const { version } = postgresServer
 
       test(`the server is Postgres ${major} (${version})`, async () => {
-        const db = postgres(url)
+        const db = postgres(postgresServer.url)
         try {
           const { rows } = await sql<{
             v: string
@@ -112,7 +145,7 @@ else {
       conformance({
         name: `Postgres ${version}, postgres(connectionString) factory`,
         family: 'postgres',
-        open: () => postgres(url),
+        open: () => postgres(postgresServer.url),
         close: (db) => db.destroy(),
       })
     })
