@@ -12,6 +12,9 @@ export const SLOW_FILES = [
   'test/crash-pglite.test.ts', // a writer killed over and over
   'test/crash-sqlite.test.ts',
   'test/demo.test.ts', // the demo app, and Chromium
+  'test/docs.test.ts', // the documentation site, built and opened in Chromium
+  'test/node-sqlite.test.ts', // fresh projects on the built package
+  'test/postgres-versions.test.ts', // Postgres 14 to 18 servers of its own
   'test/kysely-028.test.ts', // the suite bundled and run against Kysely 0.28
   'test/libsql.test.ts', // other drivers
   'test/postgres-js.test.ts',

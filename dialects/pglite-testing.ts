@@ -2,7 +2,8 @@
 // test run makes one data directory image (createPGliteTemplate, in a global set-up), each
 // test worker process opens ONE PGlite from it, and each test file gets a schema of its own on
 // that instance, migrated, and dropped when the file is done (openPGliteTestDatabase).
-import { readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import type { Kysely, KyselyConfig } from 'kysely'
 import { migrate } from '../src/index.js'
@@ -73,33 +74,59 @@ async function loadPGlite(caller: string) {
  * run, in the runner's global set-up (vitest `globalSetup`, Jest `globalSetup`), before any
  * worker starts; resolves to `file`.
  *
+ * With `reuse: true` an existing `file` is kept as it is and nothing is made (no initdb):
+ * keep the file between runs (in `node_modules/.cache`, say) and a run skips initdb (2.5 s
+ * or more). A file from another PGlite version may not load: delete it after upgrading
+ * PGlite (opening a template that does not load says so). The file is written whole or not at
+ * all (a temporary file, then a rename), so a run that starts meanwhile never reads half of it.
+ *
  * @param file - where to write the image; its folder must exist.
+ * @param options - `reuse`: keep an existing `file` (default false: always write it anew).
  *
  * @example
  * ```ts
  * // vitest.global-setup.ts, named in vitest.config.ts: test.globalSetup
- * import { mkdtemp, rm } from 'node:fs/promises'
- * import { tmpdir } from 'node:os'
- * import { join } from 'node:path'
+ * import { mkdir } from 'node:fs/promises'
  * import { createPGliteTemplate } from 'kysely-session-store/pglite/testing'
  *
  * export default async function setup() {
- *   const dir = await mkdtemp(join(tmpdir(), 'pglite-'))
- *   // Workers start after this and inherit the variable.
- *   process.env.PGLITE_TEMPLATE = await createPGliteTemplate(join(dir, 'template.tar'))
- *   return () => rm(dir, { recursive: true, force: true })
+ *   await mkdir('node_modules/.cache', { recursive: true })
+ *   // Kept between runs (delete it after upgrading PGlite); workers inherit the variable.
+ *   process.env.PGLITE_TEMPLATE = await createPGliteTemplate('node_modules/.cache/pglite-template.tar', {
+ *     reuse: true,
+ *   })
  * }
  * ```
  */
-export async function createPGliteTemplate(file: string): Promise<string> {
+export async function createPGliteTemplate(
+  file: string,
+  options: { readonly reuse?: boolean | undefined } = {},
+): Promise<string> {
   if (typeof file !== 'string' || file.length === 0) {
     throw new TypeError(`createPGliteTemplate(file): expected a file path, got ${shown(file)}`)
   }
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      `createPGliteTemplate(file, options): expected an object such as { reuse: true }, got ${shown(options)}`,
+    )
+  }
+  if (options.reuse !== undefined && typeof options.reuse !== 'boolean') {
+    throw new TypeError(
+      `createPGliteTemplate(file, options.reuse): expected true or false, got ${shown(options.reuse)}`,
+    )
+  }
+  if (options.reuse === true && existsSync(file)) return file
   const { PGlite } = await loadPGlite('createPGliteTemplate')
   const instance = await PGlite.create()
   try {
     const image = await instance.dumpDataDir('none')
-    await writeFile(file, new Uint8Array(await image.arrayBuffer()))
+    const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`
+    try {
+      await writeFile(partial, new Uint8Array(await image.arrayBuffer()))
+      await rename(partial, file)
+    } finally {
+      await rm(partial, { force: true })
+    }
   } finally {
     await instance.close()
   }
@@ -235,7 +262,15 @@ function workerPGlite(state: WorkerState, template: string | undefined): Promise
         { cause },
       )
     }
-    return (await PGlite.create({ loadDataDir: new Blob([image]) })) as unknown as PGliteLike
+    try {
+      return (await PGlite.create({ loadDataDir: new Blob([image]) })) as unknown as PGliteLike
+    } catch (cause) {
+      throw new Error(
+        `${NAME}(options.template): PGlite cannot open ${template} (${(cause as Error).message}): ` +
+          'was it written by another PGlite version? delete it and let createPGliteTemplate() write it again',
+        { cause },
+      )
+    }
   })()
   state.instance.catch(() => {
     state.instance = undefined

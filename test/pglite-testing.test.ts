@@ -2,7 +2,7 @@
 // fixture files in test/fixtures/pglite-recipe, isolate: false, 2 workers), and the checks of
 // its arguments.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -59,6 +59,19 @@ describe('bad input is refused at once, naming the argument', () => {
     await expect(createPGliteTemplate('' as never)).rejects.toThrow(
       /^createPGliteTemplate\(file\): expected a file path, got an empty string/,
     )
+  })
+
+  test('createPGliteTemplate() with a reuse that is not a boolean', async () => {
+    await expect(createPGliteTemplate(join(dir, 't.tar'), { reuse: 'yes' as never })).rejects.toThrow(
+      /^createPGliteTemplate\(file, options\.reuse\): expected true or false, got "yes"/,
+    )
+  })
+
+  test('createPGliteTemplate(file, { reuse: true }) keeps an existing file and makes nothing', async () => {
+    const kept = join(dir, 'kept.tar')
+    writeFileSync(kept, 'made by an earlier run')
+    expect(await createPGliteTemplate(kept, { reuse: true })).toBe(kept)
+    expect(readFileSync(kept, 'utf8')).toBe('made by an earlier run')
   })
 
   test('a template that cannot be read: the error names the option and the file', async () => {
