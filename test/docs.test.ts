@@ -39,7 +39,7 @@ interface Page {
   ): void
   on(event: 'response', listener: (response: { url(): string; status(): number }) => void): void
   goto(url: string, options?: { waitUntil?: 'load' | 'networkidle' }): Promise<unknown>
-  evaluate<T>(fn: () => T): Promise<T>
+  evaluate<T>(expression: string): Promise<T>
   click(selector: string): Promise<void>
   fill(selector: string, value: string): Promise<void>
   waitForSelector(selector: string, options?: { timeout?: number }): Promise<unknown>
@@ -175,11 +175,12 @@ if (missing !== undefined && process.env.CI === 'true') {
         for (const file of pages) {
           current = `/${file.replace(/(^|\/)index\.html$/, '$1').replace(/\.html$/, '')}`
           await page.goto(`${site!.url}${current}`, { waitUntil: 'load' })
-          const seen = await page.evaluate(() => ({
-            text: (document.querySelector('.vp-doc, .VPHome') as HTMLElement | null)?.innerText ?? '',
+          // A string, run in the page: the suite is type-checked without the DOM's types.
+          const seen = await page.evaluate<{ text: string; ids: string[]; hrefs: string[] }>(`({
+            text: document.querySelector('.vp-doc, .VPHome')?.innerText ?? '',
             ids: [...document.querySelectorAll('[id]')].map((element) => element.id),
-            hrefs: [...document.querySelectorAll('a[href]')].map((a) => (a as HTMLAnchorElement).href),
-          }))
+            hrefs: [...document.querySelectorAll('a[href]')].map((a) => a.href),
+          })`)
           if (seen.text.trim().length < 40) problems.push(`${current}: the page is empty`)
           ids.set(current, new Set(seen.ids))
           for (const href of seen.hrefs) links.push({ from: current, href })
@@ -215,10 +216,8 @@ if (missing !== undefined && process.env.CI === 'true') {
         await page.click('.VPNavBarSearch button')
         await page.fill('#localsearch-input', query)
         await page.waitForSelector(`.VPLocalSearchBox a.result[href*="${expected}"]`, { timeout: 15_000 })
-        const results = await page.evaluate(() =>
-          [...document.querySelectorAll('.VPLocalSearchBox a.result')].map(
-            (a) => (a as HTMLAnchorElement).pathname,
-          ),
+        const results = await page.evaluate<string[]>(
+          `[...document.querySelectorAll('.VPLocalSearchBox a.result')].map((a) => a.pathname)`,
         )
         expect(results.some((path) => path.startsWith(expected))).toBe(true)
         expect(errors).toEqual([])
