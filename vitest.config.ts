@@ -15,6 +15,7 @@ export const SLOW_FILES = [
   'test/docs.test.ts', // the documentation site, built and opened in Chromium
   'test/node-sqlite.test.ts', // fresh projects on the built package
   'test/postgres-versions.test.ts', // Postgres 14 to 18 servers of its own
+  'test/import-cli.test.ts', // the importer's command line, in child processes
   'test/kysely-028.test.ts', // the suite bundled and run against Kysely 0.28
   'test/libsql.test.ts', // other drivers
   'test/postgres-js.test.ts',
