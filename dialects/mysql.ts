@@ -1,11 +1,4 @@
-import {
-  Kysely,
-  MysqlDialect,
-  type KyselyConfig,
-  type MysqlDialectConfig,
-  type MysqlPool,
-  type MysqlPoolConnection,
-} from 'kysely'
+import { Kysely, MysqlDialect, type KyselyConfig, type MysqlPool, type MysqlPoolConnection } from 'kysely'
 import {
   checkFactoryOptions,
   checkScheme,
@@ -16,6 +9,7 @@ import {
   type ServerPoolOptions,
 } from './connection.js'
 import { optionalPeer } from './shared.js'
+import { AbandonedError, registerCanceller } from '../src/direct.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 
@@ -128,7 +122,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     'configure your mysql2 pool instead (connectionLimit, connectTimeout, idleTimeout)',
   )
   const config = kyselyOptions(options as Record<string, unknown> | undefined)
-  const control = controlConnections()
+  const running = new Running()
   if (ownPool) {
     const uri = poolOrConnectionString
     const setup = connectionSetup(options)
@@ -138,7 +132,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
       `mysql(): no connection within ${timeout} ms (the connectionTimeout option): the server` +
       `${endpoint === undefined ? '' : ` at ${endpoint}`} did not complete a connection in time, or every connection of the pool stayed busy`
     const pool = async (): Promise<MysqlPool> => {
-      const { createPool } = await control.load()
+      const { createPool } = await running.load()
       const poolSize = options?.poolSize ?? 10
       const opened = createPool({
         uri,
@@ -149,9 +143,11 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
           ? {}
           : { idleTimeout: options.idleTimeout, maxIdle: Math.max(poolSize - 1, 1) }),
       }) as unknown as MysqlPool
-      return settingUpPool(opened, setup, timeout, timeoutMessage)
+      return running.tracking(settingUpPool(opened, setup, timeout, timeoutMessage))
     }
-    return new Kysely({ ...config, dialect: new MysqlDialect({ pool, controlConnection: control.open }) })
+    const db = new Kysely<any>({ ...config, dialect: new MysqlDialect({ pool }) })
+    registerCanceller(db, (values) => running.cancel(values))
+    return db
   }
   for (const key of OPTION_KEYS) {
     if (options?.[key] !== undefined) {
@@ -168,28 +164,92 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     )
   }
   const pool = async (): Promise<MysqlPool> => {
-    await control.load()
-    return {
+    await running.load()
+    return running.tracking({
       getConnection: (callback) => given.getConnection!(callback),
       end: (callback) => callback(undefined), // the pool is the caller's: db.destroy() leaves it open
-    }
+    })
   }
-  return new Kysely({ ...config, dialect: new MysqlDialect({ pool, controlConnection: control.open }) })
+  const db = new Kysely<any>({ ...config, dialect: new MysqlDialect({ pool }) })
+  registerCanceller(db, (values) => running.cancel(values))
+  return db
 }
 
 /**
- * How Kysely opens a connection of its own, outside the pool, to cancel a statement that
- * outlived the store's `timeout` (`KILL QUERY`): through the pool it could wait behind the very
- * statements it is to cancel. mysql2 is loaded with the pool, before any statement runs.
+ * Which connection runs each statement in flight, keyed by its parameter array (the store
+ * passes it and Kysely hands it over as it is), and how to cancel one: `KILL QUERY` from a
+ * connection of its own, outside the pool, which the statement may be keeping busy (see
+ * {@link Canceller}). The pool's connections are handed to Kysely in a wrapper of their own,
+ * so that a pool of the caller's is not changed.
  */
-function controlConnections() {
-  let mysql2: typeof import('mysql2') | undefined
-  return {
-    async load() {
-      return (mysql2 ??= await optionalPeer('mysql2', 'mysql', () => import('mysql2')))
-    },
-    open: ((config: string | object) =>
-      mysql2!.createConnection(config as string)) as unknown as MysqlDialectConfig['controlConnection'],
+class Running {
+  readonly #statements = new WeakMap<readonly unknown[], MysqlPoolConnection>()
+  /** Statements given up before they were sent: never sent. */
+  readonly #abandoned = new WeakSet<readonly unknown[]>()
+  readonly #wrappers = new WeakMap<MysqlPoolConnection, MysqlPoolConnection>()
+  #mysql2: typeof import('mysql2') | undefined
+
+  /** Loads mysql2 (before any statement runs: the pool is made on first use). */
+  async load(): Promise<typeof import('mysql2')> {
+    return (this.#mysql2 ??= await optionalPeer('mysql2', 'mysql', () => import('mysql2')))
+  }
+
+  /** `pool`, handing out connections that record what they run. */
+  tracking(pool: MysqlPool): MysqlPool {
+    return {
+      getConnection: (callback) =>
+        pool.getConnection((error, connection) => callback(error, connection && this.#wrapped(connection))),
+      end: (callback) => pool.end(callback),
+    }
+  }
+
+  cancel(values: readonly unknown[]): void {
+    const connection = this.#statements.get(values)
+    if (connection === undefined) return void this.#abandoned.add(values) // waiting for a connection
+    if (this.#mysql2 === undefined) return
+    const { threadId, config } = connection
+    // As Kysely's own control connection: these two settings make mysql2 warn when passed back.
+    const { clientFlags: _, maxPacketSize: __, ...settings } = config as Record<string, unknown>
+    const control = this.#mysql2.createConnection(settings)
+    control.on('error', () => undefined)
+    const end = () => control.end(() => undefined)
+    control.connect((error) => {
+      if (error || this.#statements.get(values) !== connection) return end()
+      control.query(`KILL QUERY ${Number(threadId)}`, end)
+    })
+  }
+
+  #wrapped(connection: MysqlPoolConnection): MysqlPoolConnection {
+    let wrapper = this.#wrappers.get(connection)
+    if (wrapper !== undefined) return wrapper
+    const statements = this.#statements
+    const abandoned = this.#abandoned
+    wrapper = {
+      get config() {
+        return connection.config
+      },
+      get threadId() {
+        return connection.threadId
+      },
+      connect: (callback) => connection.connect(callback),
+      destroy: () => connection.destroy(),
+      release: () => connection.release(),
+      query(sql, parameters, callback) {
+        if (!Array.isArray(parameters) || callback === undefined)
+          return connection.query(sql, parameters, callback)
+        if (abandoned.has(parameters)) {
+          callback(new AbandonedError(), [])
+          return { stream: () => ({ [Symbol.asyncIterator]: () => undefined }) }
+        }
+        statements.set(parameters, connection)
+        return connection.query(sql, parameters, (error, result) => {
+          if (statements.get(parameters) === connection) statements.delete(parameters)
+          callback(error, result)
+        })
+      },
+    }
+    this.#wrappers.set(connection, wrapper)
+    return wrapper
   }
 }
 

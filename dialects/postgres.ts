@@ -2,9 +2,11 @@ import {
   Kysely,
   PostgresDialect,
   type KyselyConfig,
+  type PostgresClient,
   type PostgresPool,
   type PostgresPoolClient,
 } from 'kysely'
+import { AbandonedError, registerCanceller, type Canceller } from '../src/direct.js'
 import { statementName } from '../src/families/postgres.js'
 import {
   checkFactoryOptions,
@@ -56,10 +58,17 @@ const OPTION_KEYS = ['preparedStatements'] as const
 /** The error codes of a named statement that met a session it was not prepared in (or prepared twice). */
 const SHARED_SESSION_CODES = new Set(['42P05', '26000'])
 
-/** What the wrappers share: whether names are still used, and how to describe a connection timeout. */
+/**
+ * What the wrappers share: whether names are still used, how to describe a connection timeout,
+ * and which client runs each statement in flight (keyed by its parameter array, which the store
+ * passes and Kysely hands over as it is), for {@link cancellerOf}.
+ */
 interface Naming {
   enabled: boolean
   timeoutMessage: string
+  readonly running: WeakMap<readonly unknown[], PostgresPoolClient>
+  /** Statements given up before they were sent: never sent. */
+  readonly abandoned: WeakSet<readonly unknown[]>
 }
 
 /**
@@ -160,36 +169,77 @@ function transactionStatus(client: PostgresPoolClient): () => string | null {
 function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolClient {
   const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>
   const status = transactionStatus(client)
+  const send = async (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
+    const name = typeof textOrCursor === 'string' ? statementName(textOrCursor) : undefined
+    // Parameterless texts keep pg's simple protocol, exactly as before. Inside a transaction
+    // a name is never used: on a shared session it could fail, and abort the transaction.
+    if (
+      !naming.enabled ||
+      name === undefined ||
+      parameters === undefined ||
+      parameters.length === 0 ||
+      (status() ?? 'I') !== 'I'
+    ) {
+      return parameters === undefined ? query(textOrCursor) : query(textOrCursor, parameters)
+    }
+    try {
+      return await query({ name, text: textOrCursor, values: parameters })
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      if (typeof code !== 'string' || !SHARED_SESSION_CODES.has(code)) throw error
+      // The server session is shared (a pooler in transaction mode): the name was prepared
+      // by another client connection, or this one's went to another session. Parse or Bind
+      // failed, so nothing ran; send it unnamed, and name nothing from now on.
+      naming.enabled = false
+      return query(textOrCursor, parameters)
+    }
+  }
   return {
     get processID() {
       return client.processID
     },
     query: (async (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
-      const name = typeof textOrCursor === 'string' ? statementName(textOrCursor) : undefined
-      // Parameterless texts keep pg's simple protocol, exactly as before. Inside a transaction
-      // a name is never used: on a shared session it could fail, and abort the transaction.
-      if (
-        !naming.enabled ||
-        name === undefined ||
-        parameters === undefined ||
-        parameters.length === 0 ||
-        (status() ?? 'I') !== 'I'
-      ) {
-        return parameters === undefined ? query(textOrCursor) : query(textOrCursor, parameters)
-      }
+      if (parameters === undefined) return send(textOrCursor)
+      if (naming.abandoned.has(parameters)) throw new AbandonedError()
+      naming.running.set(parameters, client)
       try {
-        return await query({ name, text: textOrCursor, values: parameters })
-      } catch (error) {
-        const code = (error as { code?: unknown } | null)?.code
-        if (typeof code !== 'string' || !SHARED_SESSION_CODES.has(code)) throw error
-        // The server session is shared (a pooler in transaction mode): the name was prepared
-        // by another client connection, or this one's went to another session. Parse or Bind
-        // failed, so nothing ran; send it unnamed, and name nothing from now on.
-        naming.enabled = false
-        return query(textOrCursor, parameters)
+        return await send(textOrCursor, parameters)
+      } finally {
+        if (naming.running.get(parameters) === client) naming.running.delete(parameters)
       }
     }) as PostgresPoolClient['query'],
     release: (destroy) => client.release(destroy),
+  }
+}
+
+/**
+ * Cancels, with `pg_cancel_backend` from a connection of its own (made from the pool's own
+ * options, outside the pool, which the statement may be keeping busy), the statement that runs
+ * with `values`; see {@link Canceller}. Checks again, once connected, that the statement still
+ * runs on that client, so that the next statement there is not cancelled instead.
+ */
+function cancellerOf(pool: () => Partial<PostgresPool> | undefined, naming: Naming): Canceller {
+  return (values) => {
+    const client = naming.running.get(values)
+    if (client === undefined) naming.abandoned.add(values) // still waiting for a connection
+    const { Client, options } = pool() ?? {}
+    const pid = client?.processID
+    if (client === undefined || Client === undefined || typeof pid !== 'number') return
+    // pg.Pool's options hold the password as a property that a spread may not copy.
+    const config = { ...options, password: (options as { password?: unknown } | undefined)?.password }
+    const control = new Client(config) as PostgresClient & {
+      on?: (event: string, listener: () => void) => void
+    }
+    control.on?.('error', ignore)
+    control
+      .connect()
+      .then(() =>
+        naming.running.get(values) === client
+          ? control.query('SELECT pg_cancel_backend($1)', [pid])
+          : undefined,
+      )
+      .catch(ignore)
+      .finally(() => control.end())
   }
 }
 
@@ -276,10 +326,13 @@ export function postgres(
       timeoutMessage:
         `postgres(): no connection within ${connectionTimeoutMillis} ms (the connectionTimeout option): ` +
         `the server${describeEndpoint(connectionString)} did not complete a connection in time, or every connection of the pool stayed busy`,
+      running: new WeakMap(),
+      abandoned: new WeakSet(),
     }
+    let opened: import('pg').Pool | undefined
     const pool = async (): Promise<PostgresPool> => {
       const pg = await optionalPeer<typeof import('pg')>('pg', 'postgres', () => import('pg'))
-      const opened = new pg.default.Pool({
+      opened = new pg.default.Pool({
         connectionString,
         connectionTimeoutMillis,
         ...(options?.poolSize === undefined ? {} : { max: options.poolSize }),
@@ -290,9 +343,15 @@ export function postgres(
       // connection itself and the next query gets a new one, so there is nothing to do.
       opened.on('error', ignore)
       listenForClientErrors(opened)
-      return namingPool(opened, naming, () => opened.end())
+      const own = opened
+      return namingPool(own, naming, () => own.end())
     }
-    return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
+    const db = new Kysely<any>({ ...config, dialect: new PostgresDialect({ pool }) })
+    registerCanceller(
+      db,
+      cancellerOf(() => opened as Partial<PostgresPool> | undefined, naming),
+    )
+    return db
   }
   const given = poolOrConnectionString as Partial<PostgresPool>
   const timeout = (given.options as { connectionTimeoutMillis?: unknown } | undefined)
@@ -300,11 +359,18 @@ export function postgres(
   const naming: Naming = {
     enabled: preparedStatements,
     timeoutMessage: `postgres(): no connection within ${typeof timeout === 'number' ? `${timeout} ms` : 'the time'} (your pool's connectionTimeoutMillis)`,
+    running: new WeakMap(),
+    abandoned: new WeakSet(),
   }
   // The pool is the caller's: db.destroy() leaves it open.
   listenForClientErrors(given)
   const pool = namingPool(given, naming, async () => undefined)
-  return new Kysely({ ...config, dialect: new PostgresDialect({ pool }) })
+  const db = new Kysely<any>({ ...config, dialect: new PostgresDialect({ pool }) })
+  registerCanceller(
+    db,
+    cancellerOf(() => given, naming),
+  )
+  return db
 }
 
 function describeEndpoint(url: string): string {

@@ -24,3 +24,33 @@ export function registerDirectRunner(db: Kysely<any>, runner: DirectRunner): voi
 export function directRunnerOf(db: Kysely<any>): DirectRunner | undefined {
   return runners.get(db)
 }
+
+/**
+ * Gives up the statement the store sent with exactly `values` (the array it passed in the
+ * compiled query, which the driver receives as it is): cancels it on the server if it runs,
+ * and if it is still waiting for a connection, makes sure it is never sent. Never throws and
+ * never rejects: it is called when a store call has already given up (its `timeout` passed). The server factories register one (`postgres()`:
+ * `pg_cancel_backend` on a connection of its own; `mysql()`: `KILL QUERY`), since they see
+ * which connection runs which statement.
+ */
+export type Canceller = (values: readonly unknown[]) => void
+
+const cancellers = new WeakMap<Kysely<any>, Canceller>()
+
+/** Registers how the statements of a Kysely instance a factory made are cancelled. */
+export function registerCanceller(db: Kysely<any>, cancel: Canceller): void {
+  cancellers.set(db, cancel)
+}
+
+/** The canceller registered for exactly this instance (not one derived from it, such as a transaction). */
+export function cancellerOf(db: Kysely<any>): Canceller | undefined {
+  return cancellers.get(db)
+}
+
+/** What a factory's connection answers for a statement given up before it was sent (see {@link Canceller}). */
+export class AbandonedError extends Error {
+  override readonly name = 'AbandonedError'
+  constructor() {
+    super('the store call timed out before this statement got a connection: it was not sent')
+  }
+}

@@ -141,12 +141,12 @@ export interface KyselyStoreOptions {
   /**
    * How long one store call may take, in milliseconds, retries included; then it rejects
    * with a `SessionStoreError` whose code is `'timeout'` (naming the last failure, when a try
-   * failed). The statement in flight is then cancelled on the server through Kysely 0.29's
-   * `'cancel query'` (`pg_cancel_backend` on Postgres, `KILL QUERY` on MySQL and MariaDB, each
-   * from a connection of its own outside the pool), so that it neither keeps waiting there nor
-   * lands later; Kysely prints one line per cancelled statement. Nothing of the call runs after
-   * it settled. On PGlite, SQLite and dialects whose connections cannot cancel, there is no
-   * server to free: the call rejects, and the statement finishes in the process.
+   * failed). With `postgres()` and `mysql()` (on their own pools or yours), the statement in
+   * flight is then cancelled on the server (`pg_cancel_backend`, `KILL QUERY`, each from a
+   * connection of its own outside the pool) and one still waiting for a pool connection is
+   * never sent, so that it neither keeps waiting there nor lands later. Nothing of the call
+   * runs after it settled. On a Kysely instance of your own making, PGlite and SQLite the call
+   * rejects and the statement finishes where it runs.
    * @default 10 s
    */
   readonly timeout?: number

@@ -1,6 +1,6 @@
 import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
-import { directRunnerOf, type DirectRunner } from './direct.js'
+import { cancellerOf, directRunnerOf, type Canceller, type DirectRunner } from './direct.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from './errors.js'
 import {
@@ -166,12 +166,8 @@ export class KyselyStore implements AsyncDisposable {
   readonly #sql: Statements
   readonly #scheduler: CleanupScheduler
   readonly #table: string
-  /**
-   * Whether a timed-out statement is cancelled on the server through Kysely (`'cancel query'`:
-   * `pg_cancel_backend`, `KILL QUERY`); turned off on the first connection that cannot
-   * (PGlite, SQLite, a third-party dialect), where there is nothing to free on a server.
-   */
-  #cancels = true
+  /** Cancels a timed-out statement on the server, where the factory can: see {@link Canceller}. */
+  readonly #cancel: Canceller | undefined
   #lastCleanup: Promise<unknown> = Promise.resolve()
 
   /**
@@ -206,6 +202,7 @@ export class KyselyStore implements AsyncDisposable {
     this.#options = resolveOptions(options)
     this.#db = db
     this.#direct = directRunnerOf(db)
+    this.#cancel = cancellerOf(db)
     this.#family = resolveFamily(db, this.#options.family)
     const { tableName, schema } = this.#options
     if (schema !== undefined && !this.#family.schemas) {
@@ -785,8 +782,9 @@ export class KyselyStore implements AsyncDisposable {
    * Runs a statement through Kysely until it succeeds, fails for good, or the `timeout`
    * passes. A transient failure is tried again after a growing pause within `retryBudget`,
    * never inside a caller's transaction, and a write only when the failure proves it had no
-   * effect (see {@link StatementKind}). At the timeout the statement in flight is cancelled on
-   * the server (Kysely's `'cancel query'`) and a pause is cut short: nothing of the call runs
+   * effect (see {@link StatementKind}). At the timeout the statement is given up through the
+   * factory's {@link Canceller} (cancelled on the server, or never sent) and a pause is cut
+   * short: nothing of the call runs
    * after it settled. The timer is ref'd, so a script that awaits the call is not left to exit
    * without its answer.
    */
@@ -798,15 +796,14 @@ export class KyselyStore implements AsyncDisposable {
     call: StoreCall | undefined,
   ): Promise<QueryResult<R>> {
     const { timeout, retryBudget } = this.#options
-    // Only for Kysely, on connections that can cancel: an AbortSignal costs an EventTarget.
-    const cancel = this.#cancels ? new AbortController() : undefined
     let expired: SessionStoreError | undefined
     let interrupt: ((reason: unknown) => void) | undefined
+    let inFlight = false
     let lastFailure: unknown
     let pause: ReturnType<typeof setTimeout> | undefined
     const timer = setTimeout(() => {
       expired = this.#timeoutError(operation, lastFailure)
-      cancel?.abort(expired)
+      if (inFlight) this.#cancel?.(values)
       interrupt?.(expired)
     }, timeout)
     if (background) (timer as { unref?: () => void }).unref?.()
@@ -814,22 +811,26 @@ export class KyselyStore implements AsyncDisposable {
     const bounded = <T>(promise: Promise<T>) =>
       new Promise<T>((resolve, reject) => {
         interrupt = reject
-        promise.then(resolve, reject)
+        promise.then(
+          (value) => {
+            inFlight = false
+            resolve(value)
+          },
+          (error: unknown) => {
+            inFlight = false
+            reject(error)
+          },
+        )
       })
     let firstFailure: number | undefined
     try {
       for (let attempt = 1; ; attempt++) {
         if (call !== undefined) call.attempts = attempt
         try {
-          return await bounded(this.#query<R>(statement.sql, values, cancel?.signal))
+          inFlight = true
+          return await bounded(this.#query<R>(statement.sql, values))
         } catch (cause) {
           if (expired !== undefined) throw expired
-          if (isUnsupportedCancel(cause)) {
-            // This connection cannot cancel a query (nothing was run): never ask again.
-            this.#cancels = false
-            attempt--
-            continue
-          }
           const failed = performance.now()
           firstFailure ??= failed
           const wait =
@@ -856,12 +857,9 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   /** One attempt: a Kysely instance that throws instead of rejecting gives a rejection. */
-  #query<R>(sql: string, values: unknown[], signal: AbortSignal | undefined): Promise<QueryResult<R>> {
+  #query<R>(sql: string, values: unknown[]): Promise<QueryResult<R>> {
     try {
-      const query = compiled(sql, values)
-      return this.#cancels && signal !== undefined
-        ? this.#db.executeQuery<R>(query, { signal, inflightQueryAbortStrategy: 'cancel query' })
-        : this.#db.executeQuery<R>(query)
+      return this.#db.executeQuery<R>(compiled(sql, values))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -914,25 +912,14 @@ export class KyselyStore implements AsyncDisposable {
   }
 }
 
-let queries = 0
-
 /**
- * `sql` with `values` as a compiled query: what `CompiledQuery.raw` makes, without freezing
- * two objects per call. Each query gets its own `queryId`, which Kysely compares before it
- * cancels a query, and which result plugins key on.
+ * `sql` with `values` as a compiled query: what `CompiledQuery.raw` makes, without drawing a
+ * random query id or freezing two objects per call. A fresh `queryId` object per query keeps
+ * result plugins that key on it apart. `values` reaches the driver as it is, which is how a
+ * factory's {@link Canceller} recognises the statement.
  */
 function compiled(sql: string, values: readonly unknown[]): CompiledQuery {
-  return {
-    sql,
-    parameters: values,
-    query: RawNode.createWithSql(sql),
-    queryId: { queryId: `kss${(queries = (queries + 1) % Number.MAX_SAFE_INTEGER)}` },
-  }
-}
-
-/** Kysely's refusal to run a query with `'cancel query'` on a connection that cannot cancel. */
-function isUnsupportedCancel(error: unknown): boolean {
-  return error instanceof Error && error.message.includes("doesn't support `inflightQueryAbortStrategy`")
+  return { sql, parameters: values, query: RawNode.createWithSql(sql), queryId: { queryId: '' } }
 }
 
 /**

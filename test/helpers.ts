@@ -84,13 +84,6 @@ export function recording(db: Kysely<any>, delay?: { match: RegExp; ms: number }
           try {
             if (delay && delay.match.test(query.sql)) await sleep(delay.ms)
             return await target.executeQuery(query, options as never)
-          } catch (error) {
-            // Kysely refused to run it (this connection cannot cancel a query, and the store
-            // asked it to): nothing reached the engine, and the store sends it again.
-            if (/doesn't support `inflightQueryAbortStrategy`/.test((error as Error).message)) {
-              queries.splice(queries.lastIndexOf(query), 1)
-            }
-            throw error
           } finally {
             inFlight--
           }

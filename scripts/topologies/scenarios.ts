@@ -60,7 +60,8 @@ export async function pgbouncerLoad(options: ScenarioOptions): Promise<ScenarioR
     return {
       ...summarise(`PgBouncer 1.18, ${mode} mode`, figures, load.lostWrites(await readTable(db, table))),
       // Whether the store's statements had names to send (a process names its first 400 texts).
-      named: statementName(postgresFamily.statements({ schema: undefined, name: table }).find.sql) !== undefined,
+      named:
+        statementName(postgresFamily.statements({ schema: undefined, name: table }).find.sql) !== undefined,
     }
   } finally {
     await db.schema
