@@ -26,6 +26,8 @@ export const SLOW_FILES = [
   'test/pglite-testing.test.ts', // the PGlite test recipe, run by a child vitest
   'test/published-types.test.ts', // tsc on the published types
   'test/runtimes.test.ts', // Bun, Deno, workerd
+  'test/d1.test.ts', // workerd with a local D1, through wrangler
+  'test/neon.test.ts', // Neon's driver through a WebSocket proxy
 ]
 
 /** The suite's configuration, without the files of `exclude`. */
