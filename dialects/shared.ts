@@ -1,5 +1,6 @@
 /** Helpers shared by the engine factories. */
 import { FactoryError } from '../src/errors.js'
+import { KYSELY_KEYS } from './connection.js'
 
 /**
  * Thrown on first use of a factory whose driver package is not installed. The store passes
@@ -45,6 +46,13 @@ export function checkFactoryConfig(factory: string, config: unknown): void {
     throw new TypeError(
       `${factory}(..., config): config must not contain a dialect; ${factory}() makes its own`,
     )
+  }
+  for (const key of Object.keys(config)) {
+    if (!KYSELY_KEYS.includes(key as (typeof KYSELY_KEYS)[number])) {
+      throw new TypeError(
+        `${factory}(..., config): ${key} is not an option here; the options are Kysely's ${KYSELY_KEYS.join(' and ')}`,
+      )
+    }
   }
 }
 

@@ -199,3 +199,14 @@ describe("sqlite(): the store's statements skip Kysely's executor only while nob
     await expect(store.find('t')).rejects.toMatchObject({ name: 'SessionStoreError' })
   })
 })
+
+describe('the embedded factories refuse what is not an option', () => {
+  test('refuses an unknown config key, naming it and the options there are', () => {
+    expect(() => sqlite(':memory:', { bogus: 1 } as never)).toThrow(
+      "sqlite(..., config): bogus is not an option here; the options are Kysely's log and plugins",
+    )
+    expect(() => pglite(undefined, { bogus: 1 } as never)).toThrow(
+      "pglite(..., config): bogus is not an option here; the options are Kysely's log and plugins",
+    )
+  })
+})
