@@ -239,7 +239,8 @@ function cancellerOf(pool: () => Partial<PostgresPool> | undefined, naming: Nami
           : undefined,
       )
       .catch(ignore)
-      .finally(() => control.end())
+      .then(() => control.end()) // pg's end() returns a promise, which may reject
+      .catch(ignore)
   }
 }
 
