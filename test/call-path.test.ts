@@ -271,8 +271,13 @@ await withServer('Postgres', () => {
 await withServer('MySQL', () => {
   describe('MariaDB connections killed every few milliseconds under load', () => {
     test('never crash the process: every call settles, each failure is a SessionStoreError', async () => {
-      const db = mysql(mysqlUrl, { poolSize: 8 })
+      // A database of its own: the connections killed are this test's, never another file's.
+      const database = randomTable('crashdb')
       const admin = mysql(mysqlUrl, { poolSize: 1 })
+      await sql.raw(`CREATE DATABASE \`${database}\``).execute(admin)
+      const url = new URL(mysqlUrl)
+      url.pathname = `/${database}`
+      const db = mysql(url.toString(), { poolSize: 8 })
       const table = randomTable('crash')
       const uncaught: unknown[] = []
       const onUncaught = (error: unknown) => uncaught.push(error)
@@ -299,7 +304,7 @@ await withServer('MySQL', () => {
         while (Date.now() - started < 1500) {
           const { rows } = await sql<{ id: number }>`
             SELECT ID AS id FROM information_schema.PROCESSLIST
-            WHERE DB = DATABASE() AND ID <> ${self[0]!.id}`.execute(admin)
+            WHERE DB = ${database} AND ID <> ${self[0]!.id}`.execute(admin)
           for (const { id } of rows) {
             await sql
               .raw(`KILL CONNECTION ${Number(id)}`)
@@ -319,7 +324,7 @@ await withServer('MySQL', () => {
       } finally {
         process.off('uncaughtException', onUncaught)
         process.off('unhandledRejection', onUncaught)
-        await admin.schema.dropTable(table).ifExists().execute()
+        await sql.raw(`DROP DATABASE IF EXISTS \`${database}\``).execute(admin)
         await db.destroy()
         await admin.destroy()
       }
