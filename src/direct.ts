@@ -29,9 +29,9 @@ export function directRunnerOf(db: Kysely<any>): DirectRunner | undefined {
  * Gives up the statement the store sent with exactly `values` (the array it passed in the
  * compiled query, which the driver receives as it is): cancels it on the server if it runs,
  * and if it is still waiting for a connection, makes sure it is never sent. Never throws and
- * never rejects: it is called when a store call has already given up (its `timeout` passed). The server factories register one (`postgres()`:
- * `pg_cancel_backend` on a connection of its own; `mysql()`: `KILL QUERY`), since they see
- * which connection runs which statement.
+ * never rejects: it is called when a store call has already given up (its `timeout` passed).
+ * The server factories register one (`postgres()`: `pg_cancel_backend` on a connection of its
+ * own; `mysql()`: `KILL QUERY`), since they see which connection runs which statement.
  */
 export type Canceller = (values: readonly unknown[]) => void
 
