@@ -23,6 +23,7 @@ import {
 import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
+import { missingLeg } from './leg-packages.js'
 import { bytes, columnsOf, createVersion1Table, randomTable, text, waitFor } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -154,7 +155,7 @@ describe('migrate() on a connection that refuses SQL transactions, as D1 does', 
 
 const leg = join(root, 'legs', 'workers')
 const INSTALL = 'npm run legs:install -- workers'
-const missingLeg = existsSync(join(leg, 'node_modules', 'wrangler', 'package.json'))
+const workersMissing = existsSync(join(leg, 'node_modules', 'wrangler', 'package.json'))
   ? undefined
   : `legs/workers is not installed: run ${INSTALL}`
 const RUN_TIMEOUT = 300_000
@@ -263,13 +264,8 @@ const SKIP_IN_WORKERD: Record<string, string> = {
     '(legs/workers/probe-worker.ts round-trips 1 MiB on D1)',
 }
 
-if (missingLeg !== undefined && process.env.CI === 'true') {
-  test('legs/workers is installed (required under CI=true)', () => {
-    throw new Error(missingLeg)
-  })
-} else if (missingLeg !== undefined) {
-  console.warn(`skipping the Cloudflare Workers tests: ${missingLeg}`)
-  describe.skip(`Cloudflare Workers (skipped: ${missingLeg})`, () => test('workerd and D1', () => undefined))
+if (workersMissing !== undefined) {
+  missingLeg('Cloudflare Workers (legs/workers)', workersMissing)
 } else {
   describe('Cloudflare Workers: workerd and a local D1', () => {
     test(

@@ -15,10 +15,11 @@ import { KyselyStore, migrate } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { bytes, randomTable, randomToken, text } from './helpers.js'
 import type { EngineLeg } from './legs.js'
+import { missingLeg } from './leg-packages.js'
 import { postgresUrl, withServer } from './servers.js'
 
 const leg = join(resolve(import.meta.dirname, '..'), 'legs', 'neon')
-const missingLeg = existsSync(join(leg, 'node_modules', '@neondatabase', 'serverless', 'package.json'))
+const neonMissing = existsSync(join(leg, 'node_modules', '@neondatabase', 'serverless', 'package.json'))
   ? undefined
   : 'legs/neon is not installed: run npm run legs:install -- neon'
 
@@ -96,13 +97,8 @@ function configure(neon: Neon, ws: Ws, proxyPort: number): void {
   neon.neonConfig.pipelineTLS = false
 }
 
-if (missingLeg !== undefined && process.env.CI === 'true') {
-  test('legs/neon is installed (required under CI=true)', () => {
-    throw new Error(missingLeg)
-  })
-} else if (missingLeg !== undefined) {
-  console.warn(`skipping the Neon tests: ${missingLeg}`)
-  describe.skip(`Neon serverless driver (skipped: ${missingLeg})`, () => test('the suite', () => undefined))
+if (neonMissing !== undefined) {
+  missingLeg('Neon serverless driver (legs/neon)', neonMissing)
 } else {
   const load = createRequire(join(leg, 'package.json'))
   const neon = load('@neondatabase/serverless') as Neon

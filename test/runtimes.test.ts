@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { installCommand, legModules } from './leg-packages.js'
+import { installCommand, legModules, missingLeg } from './leg-packages.js'
 import { fixture, runEntry, type Fixture, type RunResult } from './runtime/bundle.js'
 import { postgresUrl, withServer } from './servers.js'
 
@@ -49,14 +49,7 @@ function check(result: RunResult): void {
 const present = runtimes.filter((runtime) => {
   if (existsSync(runtime.binary)) return true
   const reason = `${runtime.binary} is missing: run ${installCommand('runtimes')}`
-  if (process.env.CI === 'true') {
-    test(`${runtime.name} is installed (required under CI=true)`, () => {
-      throw new Error(reason)
-    })
-  } else {
-    console.warn(`skipping the ${runtime.name} legs: ${reason}`)
-    describe.skip(`${runtime.name} (skipped: ${reason})`, () => test('the suite', () => undefined))
-  }
+  missingLeg(runtime.name, reason)
   return false
 })
 
