@@ -19,7 +19,7 @@ import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
 import { importSessions, type ImportOptions } from '../src/import/index.js'
-import { migrate } from '../src/migrate.js'
+import { migrate } from '../src/store/migrate.js'
 
 const COUNT = Number(process.argv[2] ?? 100_000)
 const CHUNK = 400 // knex inserts on SQLite as a compound SELECT, limited to 500 terms

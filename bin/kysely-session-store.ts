@@ -12,7 +12,7 @@ import { sqlite } from '../dialects/sqlite.js'
 import { SessionStoreError } from '../src/errors.js'
 import type { ImportResult, SourceKind } from '../src/import/index.js'
 import { planImport } from '../src/import/plan.js'
-import { migrate } from '../src/migrate.js'
+import { migrate } from '../src/store/migrate.js'
 
 const USAGE = `Usage: kysely-session-store import <connect-pg-simple | connect-session-knex | kysely-session-store> --url <database> [options]
 

@@ -9,7 +9,7 @@ import {
   type ServerPoolOptions,
 } from './connection.js'
 import { optionalPeer } from './shared.js'
-import { AbandonedError, registerCanceller } from '../src/direct.js'
+import { AbandonedError, registerCanceller } from '../src/store/direct.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 

@@ -6,7 +6,7 @@ import {
   type PostgresPool,
   type PostgresPoolClient,
 } from 'kysely'
-import { AbandonedError, registerCanceller, type Canceller } from '../src/direct.js'
+import { AbandonedError, registerCanceller, type Canceller } from '../src/store/direct.js'
 import { statementName } from '../src/families/postgres.js'
 import {
   checkFactoryOptions,

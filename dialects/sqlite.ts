@@ -10,7 +10,7 @@ import {
   type SqliteDatabase,
   type SqliteStatement,
 } from 'kysely'
-import { registerDirectRunner } from '../src/direct.js'
+import { registerDirectRunner } from '../src/store/direct.js'
 import {
   IncompatibleDriverError,
   MissingPeerDependencyError,

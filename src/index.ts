@@ -4,9 +4,9 @@ export {
   type ListBySubjectOptions,
   type StoredSession,
   type SubjectSession,
-} from './store.js'
-export { migrate, DEFAULT_MIGRATE_TIMEOUT, type MigrateOptions } from './migrate.js'
-export { sessionTable, type SessionTableMigration } from './migrations.js'
+} from './store/store.js'
+export { migrate, DEFAULT_MIGRATE_TIMEOUT, type MigrateOptions } from './store/migrate.js'
+export { sessionTable, type SessionTableMigration } from './store/migrations.js'
 export { SessionStoreError, type SessionStoreErrorCode } from './errors.js'
 export {
   DEFAULT_CLEANUP_BATCH_SIZE,
@@ -16,9 +16,9 @@ export {
   DEFAULT_TABLE_NAME,
   DEFAULT_TIMEOUT,
   type KyselyStoreOptions,
-} from './options.js'
+} from './store/options.js'
 export type { FamilyName } from './families/index.js'
-export type { CleanupRun, StoreCall, StoreRetry } from './diagnostics.js'
+export type { CleanupRun, StoreCall, StoreRetry } from './store/diagnostics.js'
 export {
   DEFAULT_MAX_SESSION_SIZE,
   SessionManager,
@@ -28,8 +28,8 @@ export {
   type SessionList,
   type DeviceInfoOptions,
   type LoadOptions,
-  type HeaderList,
 } from './session/manager.js'
+export type { HeaderList } from './session/hold.js'
 export { parseUserAgent, type DeviceName } from './session/user-agent.js'
 export { Session, type SessionStatus } from './session/session.js'
 export { JSON_CODEC_MAX_DEPTH, jsonCodec, type Codec } from './session/codec.js'

@@ -2,7 +2,7 @@
 // most recently seen first, as KyselyStore.listBySubject lists.
 import { afterAll, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
-import { ExpressSessionStore } from '../src/express.js'
+import { ExpressSessionStore } from '../src/adapters/express.js'
 import { KyselyStore, migrate } from '../src/index.js'
 
 const db = sqlite(':memory:')

@@ -7,7 +7,7 @@ import { mysql } from '../dialects/mysql.js'
 import { pglite } from '../dialects/pglite.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
-import { ExpressSessionStore } from '../src/express.js'
+import { ExpressSessionStore } from '../src/adapters/express.js'
 import { KyselyStore, migrate, SessionManager, type FamilyName } from '../src/index.js'
 import { readRows, text } from './helpers.js'
 

@@ -1,6 +1,6 @@
 // The scheduler alone, without a database: fake timers are safe here since no engine runs.
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { CleanupScheduler } from '../src/cleanup.js'
+import { CleanupScheduler } from '../src/store/cleanup.js'
 
 afterEach(() => {
   vi.useRealTimers()

@@ -9,7 +9,7 @@ import type { EngineLeg } from './legs.js'
 /*
  * Model-based tests: fast-check generates random sequences of store operations and clock
  * moves, runs each against the real engine and against a tiny in-memory model of the
- * contract documented in src/store.ts, and compares every result. After every command it
+ * contract documented in src/store/store.ts, and compares every result. After every command it
  * also reads the table directly and compares it with the model, row for row.
  */
 

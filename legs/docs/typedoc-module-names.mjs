@@ -4,8 +4,8 @@ import { Converter, ReflectionKind } from 'typedoc'
 
 const NAMES = {
   src: 'kysely-session-store',
-  'src/express': 'kysely-session-store/express',
-  'src/fastify': 'kysely-session-store/fastify',
+  'src/adapters/express': 'kysely-session-store/express',
+  'src/adapters/fastify': 'kysely-session-store/fastify',
   'src/import': 'kysely-session-store/import',
   'dialects/postgres': 'kysely-session-store/postgres',
   'dialects/pglite': 'kysely-session-store/pglite',

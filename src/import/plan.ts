@@ -4,7 +4,7 @@
 import { sql, type Compilable, type InsertQueryBuilder, type InsertResult, type Kysely } from 'kysely'
 import { SessionStoreError, describeCause, redact } from '../errors.js'
 import { resolveFamily, type FamilyName, type SqlFamily } from '../families/index.js'
-import { DEFAULT_MAX_DATA_SIZE, DEFAULT_TABLE_NAME } from '../options.js'
+import { DEFAULT_MAX_DATA_SIZE, DEFAULT_TABLE_NAME } from '../store/options.js'
 import {
   checkFunction,
   checkIdentifier,
@@ -15,7 +15,7 @@ import {
   checkToken,
   MAX_TABLE_NAME_LENGTH,
 } from '../validate.js'
-import type { ImportOptions, ImportResult } from './index.js'
+import type { ImportOptions, ImportResult } from './options.js'
 import { Ledger, ledgerId } from './ledger.js'
 import {
   ownPageReader,

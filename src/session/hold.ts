@@ -1,6 +1,16 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
-import type { HeaderList } from './manager.js'
 import type { Session } from './session.js'
+
+/**
+ * Response headers to add: `[name, value]` pairs, names may repeat.
+ *
+ * @example
+ * ```ts
+ * const headers: HeaderList = await sessions.save(session)
+ * for (const [name, value] of headers) response.headers.append(name, value)
+ * ```
+ */
+export type HeaderList = Array<[name: string, value: string]>
 
 /** What {@link hold} asks of the manager. */
 export interface Saver {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { MAX_DATA_SIZE } from '../options.js'
-import type { CommitOptions, ListBySubjectOptions, StoredSession, SubjectSession } from '../store.js'
+import { MAX_DATA_SIZE } from '../store/options.js'
+import type { CommitOptions, ListBySubjectOptions, StoredSession, SubjectSession } from '../store/store.js'
 import {
   checkInterval,
   checkKnownKeys,
@@ -11,7 +11,7 @@ import {
 } from '../validate.js'
 import { jsonCodec, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
-import { hold, type Saver } from './hold.js'
+import { hold, type HeaderList, type Saver } from './hold.js'
 import { DEVICE, REMEMBER_ME, Session, type SeenDevice, type SessionBackend } from './session.js'
 import { parseUserAgent } from './user-agent.js'
 
@@ -311,17 +311,6 @@ function logError(error: unknown): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : 'a non-Error value was thrown'
   console.error(`kysely-session-store: session failed: ${message}`)
 }
-
-/**
- * Response headers to add: `[name, value]` pairs, names may repeat.
- *
- * @example
- * ```ts
- * const headers: HeaderList = await sessions.save(session)
- * for (const [name, value] of headers) response.headers.append(name, value)
- * ```
- */
-export type HeaderList = Array<[name: string, value: string]>
 
 /**
  * Sessions for web apps, over any store: SCS's session manager in TypeScript. Loads the

@@ -4,7 +4,7 @@
 // freezes connections already open, the store's `timeout` ends each call.
 import { describe, expect, test } from 'vitest'
 import { ConnectionTimeoutError } from '../../dialects/postgres.js'
-import { resolveOptions } from '../../src/options.js'
+import { resolveOptions } from '../../src/store/options.js'
 import { frozen, silent, type TimedCall } from '../../scripts/topologies/scenarios.js'
 import { withServer } from '../servers.js'
 import { printFigures } from './require.js'

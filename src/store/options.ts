@@ -1,5 +1,5 @@
-import type { SessionStoreError } from './errors.js'
-import { familyNames, type FamilyName } from './families/index.js'
+import type { SessionStoreError } from '../errors.js'
+import { familyNames, type FamilyName } from '../families/index.js'
 import {
   checkFunction,
   checkIdentifier,
@@ -9,7 +9,7 @@ import {
   checkPositiveInteger,
   checkTableName,
   MAX_INTERVAL_MS,
-} from './validate.js'
+} from '../validate.js'
 
 /**
  * The table the store uses unless told otherwise (SCS's name).

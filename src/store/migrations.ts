@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { migrate, resolveMigrateOptions, type MigrateOptions } from './migrate.js'
-import { checkObject } from './validate.js'
+import { checkObject } from '../validate.js'
 
 /**
  * A migration for Kysely's `Migrator`: what a module in a migrations folder exports.

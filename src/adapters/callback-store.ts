@@ -1,12 +1,12 @@
 // The callback store that express-session and @fastify/session both call (get, set,
 // destroy, touch, all, length, clear), over a KyselyStore. It imports neither framework, so
-// the Fastify entry works where express-session is not installed; src/express.ts adds the
+// the Fastify entry works where express-session is not installed; src/adapters/express.ts adds the
 // three methods express-session's own Store base class provides.
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { parseJson } from './session/codec.js'
-import type { KyselyStore } from './store.js'
-import { checkKnownKeys, checkObject, checkPositiveInteger } from './validate.js'
+import { parseJson } from '../session/codec.js'
+import type { KyselyStore } from '../store/store.js'
+import { checkKnownKeys, checkObject, checkPositiveInteger } from '../validate.js'
 
 /**
  * What the adapters need of a store: these methods of {@link KyselyStore}.

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import { SessionStoreError, describeCause } from './errors.js'
-import { resolveFamily, TableShapeError, type FamilyName } from './families/index.js'
+import { SessionStoreError, describeCause } from '../errors.js'
+import { resolveFamily, TableShapeError, type FamilyName } from '../families/index.js'
 import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
 import {
   checkIdentifier,
@@ -9,7 +9,7 @@ import {
   checkPositiveInteger,
   checkTableName,
   MAX_INTERVAL_MS,
-} from './validate.js'
+} from '../validate.js'
 
 /**
  * How long {@link migrate} may take unless told otherwise: 60 s (creating the subject indexes

@@ -2,14 +2,14 @@ import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kyse
 import { CleanupScheduler } from './cleanup.js'
 import { cancellerOf, directRunnerOf, type Canceller, type DirectRunner } from './direct.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
-import { describeCause, redact, SessionStoreError } from './errors.js'
+import { describeCause, redact, SessionStoreError } from '../errors.js'
 import {
   resolveFamily,
   TOMBSTONE_MARGIN,
   type SqlFamily,
   type Statement,
   type Statements,
-} from './families/index.js'
+} from '../families/index.js'
 import {
   DEFAULT_CLEANUP_INTERVAL,
   resolveOptions,
@@ -25,7 +25,7 @@ import {
   checkPositiveInteger,
   checkSubject,
   checkToken,
-} from './validate.js'
+} from '../validate.js'
 
 /** Rows per page of {@link KyselyStore.entries}, unless told otherwise. */
 const DEFAULT_PAGE_SIZE = 1000

@@ -1,5 +1,5 @@
 import { channel, tracingChannel } from 'node:diagnostics_channel'
-import type { FamilyName } from './families/index.js'
+import type { FamilyName } from '../families/index.js'
 
 /**
  * What every traced store call publishes (on the tracing channel `kysely-session-store:call`,
