@@ -8,10 +8,11 @@
 //   npm run legs:install -- drivers peers  the named legs
 //   npm run legs:install -- --force       reinstall even when up to date
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
 
-const legsRoot = resolve(import.meta.dirname, '..', 'legs')
+const root = resolve(import.meta.dirname, '..')
+const legsRoot = join(root, 'legs')
 const args = process.argv.slice(2)
 const force = args.includes('--force')
 const named = args.filter((arg) => !arg.startsWith('--'))
@@ -82,4 +83,32 @@ async function worker() {
   }
 }
 await Promise.all([worker(), worker()])
+
+/**
+ * Links the packages a leg lists in its package.json's `linkIntoRoot` into the root
+ * node_modules (a relative symlink), so that they resolve from the package's own files as
+ * they do in a user's app where they are installed: better-sqlite3, which `sqlite(path)`
+ * prefers. A package the root install holds itself is left alone; the root `npm ci` removes
+ * the links, and this puts them back.
+ */
+function linkIntoRoot(name) {
+  const manifest = JSON.parse(readFileSync(join(legsRoot, name, 'package.json'), 'utf8'))
+  for (const pkg of manifest.linkIntoRoot ?? []) {
+    const link = join(root, 'node_modules', pkg)
+    const target = join(legsRoot, name, 'node_modules', pkg)
+    let existing
+    try {
+      existing = lstatSync(link)
+    } catch {}
+    if (existing !== undefined && !existing.isSymbolicLink()) {
+      console.log(`legs/${name}: node_modules/${pkg} is the root install's own: left as it is`)
+      continue
+    }
+    if (existing !== undefined) rmSync(link)
+    mkdirSync(join(link, '..'), { recursive: true })
+    symlinkSync(relative(join(link, '..'), target), link, 'dir')
+    console.log(`legs/${name}: linked node_modules/${pkg} to legs/${name}/node_modules/${pkg}`)
+  }
+}
+for (const name of chosen) if (existsSync(join(legsRoot, name, 'node_modules'))) linkIntoRoot(name)
 process.exit(failed > 0 ? 1 : 0)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
 import { afterAll, expect, inject, test } from 'vitest'
+import { withBetterSqlite3 } from './leg-packages.js'
 
 const root = join(import.meta.dirname, '..')
 const exec = promisify(execFile)
@@ -32,23 +33,24 @@ export async function run(engine, handle) {
 }
 `
 
-test('an esbuild bundle that calls migrate() runs with no schema/ and no node_modules beside it', async () => {
-  const source = mkdtempSync(join(root, '.bundle-src-'))
-  const out = mkdtempSync(join(tmpdir(), 'kss-bundle-'))
-  dirs.push(source, out)
-  writeFileSync(join(source, 'app.mjs'), app)
-  await build({
-    entryPoints: [join(source, 'app.mjs')],
-    outfile: join(out, 'app.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    external: ['better-sqlite3', '@electric-sql/pglite', 'pg', 'mysql2'],
-    logLevel: 'silent',
-  })
-  rmSync(source, { recursive: true, force: true })
-  expect(readdirSync(out)).toEqual(['app.mjs'])
-  const runner = `
+withBetterSqlite3('the esbuild bundle run on better-sqlite3 and PGlite', () =>
+  test('an esbuild bundle that calls migrate() runs with no schema/ and no node_modules beside it', async () => {
+    const source = mkdtempSync(join(root, '.bundle-src-'))
+    const out = mkdtempSync(join(tmpdir(), 'kss-bundle-'))
+    dirs.push(source, out)
+    writeFileSync(join(source, 'app.mjs'), app)
+    await build({
+      entryPoints: [join(source, 'app.mjs')],
+      outfile: join(out, 'app.mjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: ['better-sqlite3', '@electric-sql/pglite', 'pg', 'mysql2'],
+      logLevel: 'silent',
+    })
+    rmSync(source, { recursive: true, force: true })
+    expect(readdirSync(out)).toEqual(['app.mjs'])
+    const runner = `
     import Database from 'better-sqlite3'
     import { readFileSync } from 'node:fs'
     import { PGlite } from '@electric-sql/pglite'
@@ -61,10 +63,11 @@ test('an esbuild bundle that calls migrate() runs with no schema/ and no node_mo
     console.log(await run('pglite', instance))
     await instance.close()
   `
-  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', runner], {
-    cwd: root,
-    env: { ...process.env, BUNDLE: join(out, 'app.mjs'), TEMPLATE: inject('pgliteTemplate') },
-    timeout: 60_000,
-  })
-  expect(stdout.trim().split('\n')).toEqual(['bundled', 'bundled'])
-})
+    const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', runner], {
+      cwd: root,
+      env: { ...process.env, BUNDLE: join(out, 'app.mjs'), TEMPLATE: inject('pgliteTemplate') },
+      timeout: 60_000,
+    })
+    expect(stdout.trim().split('\n')).toEqual(['bundled', 'bundled'])
+  }),
+)

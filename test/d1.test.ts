@@ -9,7 +9,6 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import Database from 'better-sqlite3'
 import {
   Kysely,
   sql,
@@ -23,7 +22,7 @@ import {
 import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
-import { missingLeg } from './leg-packages.js'
+import { betterSqlite3, missingLeg, withBetterSqlite3 } from './leg-packages.js'
 import { bytes, columnsOf, createVersion1Table, randomTable, text, waitFor } from './helpers.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -55,7 +54,7 @@ class RefusingConnection implements DatabaseConnection {
 
 /** Kysely's SqliteDialect on `file`, whose connections refuse what `refuse` matches. */
 function refusing(file: string, refuse = /^\s*(BEGIN|SAVEPOINT)\b/i, message = D1_REFUSAL): Kysely<any> {
-  const inner = new SqliteDialect({ database: new Database(file) })
+  const inner = new SqliteDialect({ database: new (betterSqlite3())(file) })
   const dialect: Dialect = {
     createAdapter: () => inner.createAdapter(),
     createQueryCompiler: () => inner.createQueryCompiler(),
@@ -107,49 +106,51 @@ async function expectedShape() {
   }
 }
 
-describe('migrate() on a connection that refuses SQL transactions, as D1 does', () => {
-  test('creates the table with the same columns and indexes, without BEGIN, and again idempotently', async () => {
-    const db = refusing(join(dir, 'create.db'))
-    const table = randomTable()
-    await migrate(db, { tableName: table })
-    const expected = await expectedShape()
-    expect(expected.indexes.length).toBeGreaterThan(0)
-    expect(await shape(db, table)).toEqual(expected)
-    await migrate(db, { tableName: table })
-    expect(await shape(db, table)).toEqual(expected)
-    const store = new KyselyStore(db, 0, { tableName: table })
-    await store.commit('t', bytes('on D1'), new Date(Date.now() + 60_000), { subject: 'u' })
-    expect(text(await store.find('t'))).toBe('on D1')
-    await db.destroy()
-  })
+withBetterSqlite3('migrate() on a better-sqlite3 connection that refuses SQL transactions', () =>
+  describe('migrate() on a connection that refuses SQL transactions, as D1 does', () => {
+    test('creates the table with the same columns and indexes, without BEGIN, and again idempotently', async () => {
+      const db = refusing(join(dir, 'create.db'))
+      const table = randomTable()
+      await migrate(db, { tableName: table })
+      const expected = await expectedShape()
+      expect(expected.indexes.length).toBeGreaterThan(0)
+      expect(await shape(db, table)).toEqual(expected)
+      await migrate(db, { tableName: table })
+      expect(await shape(db, table)).toEqual(expected)
+      const store = new KyselyStore(db, 0, { tableName: table })
+      await store.commit('t', bytes('on D1'), new Date(Date.now() + 60_000), { subject: 'u' })
+      expect(text(await store.find('t'))).toBe('on D1')
+      await db.destroy()
+    })
 
-  test('two migrations of a version 0.1 table at once both succeed, and every session is kept', async () => {
-    const file = join(dir, 'upgrade.db')
-    const [a, b] = [refusing(file), refusing(file)]
-    const table = randomTable()
-    await createVersion1Table(a, 'sqlite', table)
-    const raw = new Database(file)
-    raw
-      .prepare(`INSERT INTO "${table}" (token, data, expiry) VALUES ('old', X'6b657074', ?)`)
-      .run(Date.now() + 60_000)
-    raw.close()
-    // Without a transaction each step runs alone: both read the old columns, both add `subject`.
-    await Promise.all([migrate(a, { tableName: table }), migrate(b, { tableName: table })])
-    expect(await shape(a, table)).toEqual(await expectedShape())
-    expect(text(await new KyselyStore(a, 0, { tableName: table }).find('old'))).toBe('kept')
-    await Promise.all([a.destroy(), b.destroy()])
-  })
+    test('two migrations of a version 0.1 table at once both succeed, and every session is kept', async () => {
+      const file = join(dir, 'upgrade.db')
+      const [a, b] = [refusing(file), refusing(file)]
+      const table = randomTable()
+      await createVersion1Table(a, 'sqlite', table)
+      const raw = new (betterSqlite3())(file)
+      raw
+        .prepare(`INSERT INTO "${table}" (token, data, expiry) VALUES ('old', X'6b657074', ?)`)
+        .run(Date.now() + 60_000)
+      raw.close()
+      // Without a transaction each step runs alone: both read the old columns, both add `subject`.
+      await Promise.all([migrate(a, { tableName: table }), migrate(b, { tableName: table })])
+      expect(await shape(a, table)).toEqual(await expectedShape())
+      expect(text(await new KyselyStore(a, 0, { tableName: table }).find('old'))).toBe('kept')
+      await Promise.all([a.destroy(), b.destroy()])
+    })
 
-  test('a BEGIN refused for another reason still fails the migration, with that cause', async () => {
-    const db = refusing(join(dir, 'busy.db'), /^\s*BEGIN\b/i, 'SQLITE_BUSY: database is locked')
-    const table = randomTable()
-    const error = (await migrate(db, { tableName: table }).catch((e: unknown) => e)) as SessionStoreError
-    expect(error).toBeInstanceOf(SessionStoreError)
-    expect((error.cause as Error).message).toBe('SQLITE_BUSY: database is locked')
-    expect(await columnsOf(db, 'sqlite', table)).toEqual([])
-    await db.destroy()
-  })
-})
+    test('a BEGIN refused for another reason still fails the migration, with that cause', async () => {
+      const db = refusing(join(dir, 'busy.db'), /^\s*BEGIN\b/i, 'SQLITE_BUSY: database is locked')
+      const table = randomTable()
+      const error = (await migrate(db, { tableName: table }).catch((e: unknown) => e)) as SessionStoreError
+      expect(error).toBeInstanceOf(SessionStoreError)
+      expect((error.cause as Error).message).toBe('SQLITE_BUSY: database is locked')
+      expect(await columnsOf(db, 'sqlite', table)).toEqual([])
+      await db.destroy()
+    })
+  }),
+)
 
 // ---- Inside workerd: needs legs/workers (wrangler, with its miniflare and workerd; kysely-d1; Hono).
 

@@ -4,8 +4,6 @@ import { execFile } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import Database from 'better-sqlite3'
-import { Kysely, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, test, vi } from 'vitest'
 import { pglite } from '../dialects/pglite.js'
@@ -40,7 +38,7 @@ const mistakes: Array<[string, () => unknown, ErrorConstructor, string]> = [
   ['a Promise', () => Promise.resolve(), TypeError, 'got a Promise: await it first'],
   [
     'a Kysely instance',
-    () => new Kysely({ dialect: new SqliteDialect({ database: new Database(':memory:') }) }),
+    () => sqlite(':memory:'),
     TypeError,
     'got a Kysely instance: pass it to new KyselyStore(db) and migrate(db) directly',
   ],

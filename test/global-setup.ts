@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { createPGliteTemplate } from '../dialects/pglite-testing.js'
+import { whichSqliteDriver } from '../dialects/sqlite.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,6 +15,13 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // Every engine file opens SQLite with sqlite(path): say once why it cannot, not in each test.
+  await whichSqliteDriver().catch((error: Error) => {
+    throw new Error(
+      `the tests open SQLite with sqlite(path), which cannot here (${error.message}): ` +
+        'use Node 22.13+ (node:sqlite), or run npm run legs:install -- better-sqlite3',
+    )
+  })
   const dir = mkdtempSync(join(tmpdir(), 'kss-template-'))
   project.provide('pgliteTemplate', await createPGliteTemplate(join(dir, 'pglite.tar')))
   return () => rmSync(dir, { recursive: true, force: true })

@@ -5,6 +5,7 @@
 // and asks here first: when the leg is not installed its tests are skipped with the command
 // that installs it printed, and under CI=true that is a failing test instead.
 import { existsSync } from 'node:fs'
+import type Database from 'better-sqlite3'
 import { join, resolve } from 'node:path'
 import { describe, test } from 'vitest'
 
@@ -78,4 +79,36 @@ export async function withLeg<T>(
 ): Promise<void> {
   const loaded = await fromLeg(leg, what, load)
   if (loaded !== undefined) await suite(loaded)
+}
+
+/**
+ * better-sqlite3 as the package finds it: legs/better-sqlite3, which `npm run legs:install`
+ * links into node_modules (a native addon that takes a minute to build, so not in the root
+ * install). Undefined when it is not there: `sqlite(path)` then opens `node:sqlite`.
+ */
+export const BetterSqlite3: typeof Database | undefined = await import('better-sqlite3').then(
+  (module) => module.default,
+  () => undefined,
+)
+
+/** better-sqlite3, or a thrown Error naming the command that installs it. */
+export function betterSqlite3(): typeof Database {
+  if (BetterSqlite3 === undefined) throw new Error(betterSqlite3Missing())
+  return BetterSqlite3
+}
+
+function betterSqlite3Missing(): string {
+  return (
+    legMissing('better-sqlite3') ??
+    `node_modules/better-sqlite3 does not resolve: run ${installCommand('better-sqlite3')}, which links it there`
+  )
+}
+
+/**
+ * Registers `suite` when better-sqlite3 is installed (see {@link BetterSqlite3}); otherwise
+ * what {@link missingLeg} registers: a printed skip, or under CI=true a failing test.
+ */
+export function withBetterSqlite3(what: string, suite: (database: typeof Database) => void): void {
+  if (BetterSqlite3 === undefined) missingLeg(what, betterSqlite3Missing())
+  else suite(BetterSqlite3)
 }

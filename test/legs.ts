@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import Database from 'better-sqlite3'
 import {
   Kysely,
   MysqlDialect,
@@ -23,6 +22,7 @@ import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
 import { KyselyStore, migrate, type FamilyName, type KyselyStoreOptions } from '../src/index.js'
 import { randomTable } from './helpers.js'
+import { betterSqlite3 } from './leg-packages.js'
 import { mysqlUrl, postgresUrl } from './servers.js'
 
 /** One way of reaching an engine: how to open its Kysely instance, and how to let go of it. */
@@ -111,7 +111,7 @@ export const legs = {
     name: "SQLite file, Kysely's stock SqliteDialect",
     family: 'sqlite',
     open: () => {
-      const database = new Database(file)
+      const database = new (betterSqlite3())(file)
       database.pragma('journal_mode = WAL')
       return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
     },

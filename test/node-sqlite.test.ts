@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { afterAll, describe, expect, test } from 'vitest'
 import { sqlite, type NodeSqliteDatabase } from '../dialects/sqlite.js'
 import { conformance } from './conformance.js'
+import { legModules, withBetterSqlite3 } from './leg-packages.js'
 import { tempDir, type EngineLeg } from './legs.js'
 import { fixture, root, runEntry, type Fixture, type RunResult } from './runtime/bundle.js'
 import { sessionConformance } from './session-suite.js'
@@ -73,11 +74,14 @@ async function withoutBetterSqlite3(): Promise<Fixture> {
  * built for another Node, it fails when `new Database()` loads it).
  */
 async function withBrokenBetterSqlite3(): Promise<Fixture> {
-  const project = await fixture({ links: ['bindings', 'file-uri-to-path'] })
+  const project = await fixture({ links: [] })
   projects.push(project)
+  const leg = legModules('better-sqlite3')
+  for (const name of ['bindings', 'file-uri-to-path'])
+    symlinkSync(join(leg, name), join(project.dir, 'node_modules', name), 'dir')
   const driver = join(project.dir, 'node_modules', 'better-sqlite3')
   for (const part of ['package.json', 'lib']) {
-    cpSync(join(root, 'node_modules', 'better-sqlite3', part), join(driver, part), { recursive: true })
+    cpSync(join(leg, 'better-sqlite3', part), join(driver, part), { recursive: true })
   }
   mkdirSync(join(driver, 'build', 'Release'), { recursive: true })
   writeFileSync(join(driver, 'build', 'Release', 'better_sqlite3.node'), 'not an addon for this Node')
@@ -85,7 +89,7 @@ async function withBrokenBetterSqlite3(): Promise<Fixture> {
 }
 
 /** A project whose better-sqlite3 is ours (built for this Node). */
-async function withBetterSqlite3(): Promise<Fixture> {
+async function withOurBetterSqlite3(): Promise<Fixture> {
   const project = await fixture({ links: [] })
   projects.push(project)
   symlinkSync(
@@ -161,54 +165,58 @@ onNodeSqlite(title('sqlite(path) on node:sqlite, in a fresh project on the built
     CHILD_TIMEOUT + 30_000,
   )
 
-  test(
-    'with a better-sqlite3 whose addon does not load: node:sqlite, the loader error as the reason, and the conformance suite passes',
-    async () => {
-      const project = await withBrokenBetterSqlite3()
-      const { stdout } = await runIn(project, CHOOSE_AND_ROUND_TRIP)
-      const [choice, found] = stdout.split('\n')
-      const { driver, reason } = JSON.parse(choice!) as { driver: string; reason: string }
-      expect(driver).toBe('node:sqlite')
-      expect(reason).toMatch(
-        new RegExp(
-          `^better-sqlite3 12\\.\\d+\\.\\d+ cannot load on Node ${process.versions.node}: .*better_sqlite3\\.node`,
-        ),
-      )
-      expect(found).toBe('[]')
-      check(await suiteIn(project))
-    },
-    CHILD_TIMEOUT + 30_000,
+  withBetterSqlite3('a better-sqlite3 whose addon does not load', () =>
+    test(
+      'with a better-sqlite3 whose addon does not load: node:sqlite, the loader error as the reason, and the conformance suite passes',
+      async () => {
+        const project = await withBrokenBetterSqlite3()
+        const { stdout } = await runIn(project, CHOOSE_AND_ROUND_TRIP)
+        const [choice, found] = stdout.split('\n')
+        const { driver, reason } = JSON.parse(choice!) as { driver: string; reason: string }
+        expect(driver).toBe('node:sqlite')
+        expect(reason).toMatch(
+          new RegExp(
+            `^better-sqlite3 12\\.\\d+\\.\\d+ cannot load on Node ${process.versions.node}: .*better_sqlite3\\.node`,
+          ),
+        )
+        expect(found).toBe('[]')
+        check(await suiteIn(project))
+      },
+      CHILD_TIMEOUT + 30_000,
+    ),
   )
 })
 
-describe('which driver sqlite(path) opens', () => {
-  test('a working better-sqlite3 is the driver, and node:sqlite is not loaded (no ExperimentalWarning on Node 22)', async () => {
-    const project = await withBetterSqlite3()
-    const { stdout, warnings } = await runIn(project, CHOOSE_AND_ROUND_TRIP)
-    expect(stdout.split('\n')).toEqual([JSON.stringify({ driver: 'better-sqlite3' }), '[]'])
-    expect(warnings).toEqual([])
-  })
+withBetterSqlite3('which driver sqlite(path) opens beside better-sqlite3', () =>
+  describe('which driver sqlite(path) opens', () => {
+    test('a working better-sqlite3 is the driver, and node:sqlite is not loaded (no ExperimentalWarning on Node 22)', async () => {
+      const project = await withOurBetterSqlite3()
+      const { stdout, warnings } = await runIn(project, CHOOSE_AND_ROUND_TRIP)
+      expect(stdout.split('\n')).toEqual([JSON.stringify({ driver: 'better-sqlite3' }), '[]'])
+      expect(warnings).toEqual([])
+    })
 
-  test.skipIf(missing === undefined)(
-    'without node:sqlite (Node 20), a better-sqlite3 whose addon does not load: an IncompatibleDriverError that says npm rebuild',
-    async () => {
-      const project = await withBrokenBetterSqlite3()
-      const { stdout } = await runIn(
-        project,
-        `import { KyselyStore } from 'kysely-session-store'
+    test.skipIf(missing === undefined)(
+      'without node:sqlite (Node 20), a better-sqlite3 whose addon does not load: an IncompatibleDriverError that says npm rebuild',
+      async () => {
+        const project = await withBrokenBetterSqlite3()
+        const { stdout } = await runIn(
+          project,
+          `import { KyselyStore } from 'kysely-session-store'
          import { sqlite, whichSqliteDriver } from 'kysely-session-store/sqlite'
          const error = await new KyselyStore(sqlite(':memory:'), 0).find('t').catch((e) => e)
          console.log(error.cause?.name + ': ' + error.cause?.message)
          const refused = await whichSqliteDriver().catch((e) => e)
          console.log(refused.name + ': ' + (refused.message === error.cause?.message))`,
-      )
-      const [found, which] = stdout.split('\n')
-      expect(found).toMatch(
-        new RegExp(
-          `^IncompatibleDriverError: sqlite\\(\\): better-sqlite3 12\\.\\d+\\.\\d+ cannot load on Node ${process.versions.node}: .*better_sqlite3\\.node.*: run npm rebuild better-sqlite3 to build it for this Node \\(or use Node 22\\.13\\+, whose node:sqlite sqlite\\(\\) opens instead\\)$`,
-        ),
-      )
-      expect(which).toBe('IncompatibleDriverError: true')
-    },
-  )
-})
+        )
+        const [found, which] = stdout.split('\n')
+        expect(found).toMatch(
+          new RegExp(
+            `^IncompatibleDriverError: sqlite\\(\\): better-sqlite3 12\\.\\d+\\.\\d+ cannot load on Node ${process.versions.node}: .*better_sqlite3\\.node.*: run npm rebuild better-sqlite3 to build it for this Node \\(or use Node 22\\.13\\+, whose node:sqlite sqlite\\(\\) opens instead\\)$`,
+          ),
+        )
+        expect(which).toBe('IncompatibleDriverError: true')
+      },
+    )
+  }),
+)

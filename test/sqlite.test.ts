@@ -2,7 +2,6 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import Database from 'better-sqlite3'
 import {
   CamelCasePlugin,
   Kysely,
@@ -18,6 +17,7 @@ import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, randomToken, text, waitFor } from './helpers.js'
+import { withBetterSqlite3 } from './leg-packages.js'
 import { legs, named, withPlugins } from './legs.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kss-sqlite-'))
@@ -25,7 +25,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 conformance(named('SQLite file, sqlite() factory', legs.sqliteFile(join(dir, 'factory.db'))))
 conformance(named('SQLite :memory:, sqlite() factory', legs.sqliteMemory()))
-conformance(legs.sqliteStock(join(dir, 'stock.db')))
+withBetterSqlite3("Kysely's stock SqliteDialect on better-sqlite3", () =>
+  conformance(legs.sqliteStock(join(dir, 'stock.db'))),
+)
 // A result plugin renames what the store reads (created_at would become createdAt).
 conformance(
   withPlugins('SQLite :memory:, a Kysely instance with CamelCasePlugin', legs.sqliteMemory(), [
@@ -49,33 +51,6 @@ describe('sqlite() factory', () => {
     await db.destroy()
     // SQLite removes the -wal file when the last connection to the database closes.
     expect(existsSync(`${file}-wal`)).toBe(false)
-  })
-
-  test("a Database passed in is the caller's: db.destroy() leaves it open", async () => {
-    const database = new Database(':memory:')
-    const db = sqlite(database)
-    await migrate(db)
-    await new KyselyStore(db, 0).commit('t', bytes('x'), new Date(Date.now() + 60_000))
-    await db.destroy()
-    expect(database.open).toBe(true)
-    expect(database.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 })
-    database.close()
-  })
-
-  test('a closed database: operations reject with the cause, cleanup failures go to onError', async () => {
-    const database = new Database(':memory:')
-    const db = sqlite(database)
-    await migrate(db)
-    database.close()
-    const errors: unknown[] = []
-    const store = new KyselyStore(db, 5, { onError: (error) => errors.push(error) })
-    const error = (await store.find(randomToken()).catch((e: unknown) => e)) as SessionStoreError
-    expect(error).toBeInstanceOf(SessionStoreError)
-    expect(error.code).toBe('engine')
-    expect(error.cause).toBeInstanceOf(Error)
-    await waitFor(() => errors.length >= 2)
-    await store.stopCleanup()
-    expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true)
   })
 
   test('a Kysely instance whose executeQuery throws instead of rejecting: the call rejects with SessionStoreError', async () => {
@@ -117,42 +92,73 @@ describe('sqlite() factory', () => {
   })
 })
 
-describe('SQL family detection', () => {
-  test('works on a Kysely instance from a second copy of Kysely (no instanceof)', async () => {
-    const copy = join(dir, 'copy', 'node_modules', 'kysely')
-    cpSync(join(import.meta.dirname, '..', 'node_modules', 'kysely'), copy, { recursive: true })
-    const other = (await import(
-      pathToFileURL(join(copy, 'dist', 'index.js')).href
-    )) as typeof import('kysely')
-    expect(other.Kysely).not.toBe(Kysely)
-    const db = new other.Kysely<any>({
-      dialect: new other.SqliteDialect({ database: new Database(':memory:') }),
+withBetterSqlite3('sqlite(database) and Kysely instances on better-sqlite3', (Database) => {
+  describe('sqlite(database) on a better-sqlite3 Database', () => {
+    test("a Database passed in is the caller's: db.destroy() leaves it open", async () => {
+      const database = new Database(':memory:')
+      const db = sqlite(database)
+      await migrate(db)
+      await new KyselyStore(db, 0).commit('t', bytes('x'), new Date(Date.now() + 60_000))
+      await db.destroy()
+      expect(database.open).toBe(true)
+      expect(database.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual({ n: 1 })
+      database.close()
     })
-    await migrate(db)
-    const store = new KyselyStore(db, 0)
-    const token = randomToken()
-    await store.commit(token, bytes('copy'), new Date(Date.now() + 60_000))
-    expect(text(await store.find(token))).toBe('copy')
-    await db.destroy()
+
+    test('a closed database: operations reject with the cause, cleanup failures go to onError', async () => {
+      const database = new Database(':memory:')
+      const db = sqlite(database)
+      await migrate(db)
+      database.close()
+      const errors: unknown[] = []
+      const store = new KyselyStore(db, 5, { onError: (error) => errors.push(error) })
+      const error = (await store.find(randomToken()).catch((e: unknown) => e)) as SessionStoreError
+      expect(error).toBeInstanceOf(SessionStoreError)
+      expect(error.code).toBe('engine')
+      expect(error.cause).toBeInstanceOf(Error)
+      await waitFor(() => errors.length >= 2)
+      await store.stopCleanup()
+      expect(errors.every((e) => e instanceof SessionStoreError)).toBe(true)
+    })
   })
 
-  test('an instance whose SQL is not recognised is refused, unless the family option is given', async () => {
-    // A real SQLite engine behind a query compiler that writes @1 placeholders.
-    const database = new Database(':memory:')
-    const db = new Kysely<any>({
-      dialect: {
-        createAdapter: () => new SqliteAdapter(),
-        createDriver: () => new SqliteDriver({ database }),
-        createIntrospector: (k) => new SqliteIntrospector(k),
-        createQueryCompiler: () => new MssqlQueryCompiler(),
-      },
+  describe('SQL family detection', () => {
+    test('works on a Kysely instance from a second copy of Kysely (no instanceof)', async () => {
+      const copy = join(dir, 'copy', 'node_modules', 'kysely')
+      cpSync(join(import.meta.dirname, '..', 'node_modules', 'kysely'), copy, { recursive: true })
+      const other = (await import(
+        pathToFileURL(join(copy, 'dist', 'index.js')).href
+      )) as typeof import('kysely')
+      expect(other.Kysely).not.toBe(Kysely)
+      const db = new other.Kysely<any>({
+        dialect: new other.SqliteDialect({ database: new Database(':memory:') }),
+      })
+      await migrate(db)
+      const store = new KyselyStore(db, 0)
+      const token = randomToken()
+      await store.commit(token, bytes('copy'), new Date(Date.now() + 60_000))
+      expect(text(await store.find(token))).toBe('copy')
+      await db.destroy()
     })
-    expect(() => new KyselyStore(db, 0)).toThrow(/^db: cannot tell which SQL family/)
-    expect(() => new KyselyStore(db, 0)).toThrow(/pass the family option: 'postgres' or 'sqlite'/)
-    await migrate(db, { family: 'sqlite' })
-    const store = new KyselyStore(db, 0, { family: 'sqlite' })
-    await store.commit('t', bytes('forced'), new Date(Date.now() + 60_000))
-    expect(text(await store.find('t'))).toBe('forced')
-    await db.destroy()
+
+    test('an instance whose SQL is not recognised is refused, unless the family option is given', async () => {
+      // A real SQLite engine behind a query compiler that writes @1 placeholders.
+      const database = new Database(':memory:')
+      const db = new Kysely<any>({
+        dialect: {
+          createAdapter: () => new SqliteAdapter(),
+          createDriver: () => new SqliteDriver({ database }),
+          createIntrospector: (k) => new SqliteIntrospector(k),
+          createQueryCompiler: () => new MssqlQueryCompiler(),
+        },
+      })
+      expect(() => new KyselyStore(db, 0)).toThrow(/^db: cannot tell which SQL family/)
+      expect(() => new KyselyStore(db, 0)).toThrow(/pass the family option: 'postgres' or 'sqlite'/)
+      await migrate(db, { family: 'sqlite' })
+      const store = new KyselyStore(db, 0, { family: 'sqlite' })
+      await store.commit('t', bytes('forced'), new Date(Date.now() + 60_000))
+      expect(text(await store.find('t'))).toBe('forced')
+      await db.destroy()
+    })
   })
 })
