@@ -130,6 +130,26 @@ export const legs = {
     open: () => postgres(postgresUrl),
     close: destroy,
   }),
+  /** postgres(url()) on a server of its own, started later (legs/postgres-versions: Postgres 14 to 18). */
+  postgresAt: (name: string, url: () => string): EngineLeg => ({
+    name,
+    family: 'postgres',
+    open: () => postgres(url()),
+    close: destroy,
+  }),
+  /** postgres.js through kysely-postgres-js, both from legs/drivers. */
+  postgresJs: ({ postgresJs, PostgresJSDialect }: typeof import('../legs/drivers/index.js')): EngineLeg => ({
+    name: 'Postgres, postgres.js through kysely-postgres-js',
+    family: 'postgres',
+    // onnotice: postgres.js prints NOTICEs (CREATE ... IF NOT EXISTS on an existing table).
+    open: () =>
+      new Kysely<any>({
+        dialect: new PostgresJSDialect({
+          postgres: postgresJs(postgresUrl, { max: 10, onnotice: () => undefined }),
+        }),
+      }),
+    close: destroy,
+  }),
   postgresStock: (): EngineLeg => ({
     name: "Postgres, Kysely's stock PostgresDialect",
     family: 'postgres',

@@ -1,39 +1,26 @@
 // postgres.js through kysely-postgres-js, a third-party Kysely dialect, on the local Postgres.
 // postgres.js makes its errors' parameters, query and stack read-only: the store must never
 // write into a driver's error.
-import { Kysely } from 'kysely'
 import { describe, expect, test } from 'vitest'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
+import { legs } from './legs.js'
 import { withLeg } from './leg-packages.js'
 import { bytes, randomTable, randomToken } from './helpers.js'
-import { postgresUrl, withServer } from './servers.js'
+import { withServer } from './servers.js'
 
 await withLeg(
   'drivers',
   'the postgres.js legs',
   () => import('../legs/drivers/index.js'),
-  async ({ postgresJs, PostgresJSDialect }) => {
-    function open(): Kysely<any> {
-      // onnotice: postgres.js prints NOTICEs (CREATE ... IF NOT EXISTS on an existing table).
-      return new Kysely<any>({
-        dialect: new PostgresJSDialect({
-          postgres: postgresJs(postgresUrl, { max: 10, onnotice: () => undefined }),
-        }),
-      })
-    }
-
+  async (drivers) => {
+    const leg = legs.postgresJs(drivers)
     await withServer('Postgres', () => {
-      conformance({
-        name: 'Postgres, postgres.js through kysely-postgres-js',
-        family: 'postgres',
-        open,
-        close: (db) => db.destroy(),
-      })
+      conformance(leg)
 
       describe("postgres.js's errors", () => {
         test("a failing statement rejects with SessionStoreError whose cause is a copy of postgres.js's error", async () => {
-          const db = open()
+          const db = await leg.open()
           const table = randomTable('pgjs')
           try {
             await migrate(db, { tableName: table })

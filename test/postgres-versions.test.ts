@@ -20,6 +20,7 @@ import {
   type Server,
 } from '../scripts/topologies/common.js'
 import { conformance } from './conformance.js'
+import { legs } from './legs.js'
 import { legMissing, legModules, missingLeg } from './leg-packages.js'
 
 const MAJORS = [14, 15, 16, 17, 18] as const
@@ -142,12 +143,9 @@ else {
         }
       })
 
-      conformance({
-        name: `Postgres ${version}, postgres(connectionString) factory`,
-        family: 'postgres',
-        open: () => postgres(postgresServer.url),
-        close: (db) => db.destroy(),
-      })
+      conformance(
+        legs.postgresAt(`Postgres ${version}, postgres(connectionString) factory`, () => postgresServer.url),
+      )
     })
   }
 }
