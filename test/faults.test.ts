@@ -6,7 +6,7 @@ import { sql } from 'kysely'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError, type StoreRetry } from '../src/index.js'
-import { bytes, randomTable, readRows, sleep, text } from './helpers.js'
+import { bytes, randomTable, readRows, sleep, text, waitFor } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
 
 await withServer('Postgres', () => {
@@ -67,7 +67,8 @@ await withServer('Postgres', () => {
           )
           terminated += rows.filter((row) => row.killed).length
         }
-        await sleep(150)
+        // Work goes on until more than 50 commits have resolved, however slow the machine.
+        await waitFor(() => resolved.size > 50, 30_000)
         running = false
         await Promise.all(workers)
 
