@@ -2,9 +2,9 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Files that only `npm run test:all` runs: child processes, other runtimes, bundlers, a
- * browser, crash loops, other drivers and Kysely versions. `npm test` is the core: the
- * conformance suite on SQLite, PGlite, Postgres and MariaDB, the session layer, the adapters,
- * bad input.
+ * browser, crash loops and faults, scale, other drivers and Kysely versions, the importer's
+ * upgrades, Kysely's Migrator. `npm test` is the core: the conformance suite on SQLite,
+ * PGlite, Postgres and MariaDB, the session layer, the adapters, bad input.
  */
 export const SLOW_FILES = [
   'test/bench-http.test.ts', // wrk against the HTTP apps
@@ -28,6 +28,14 @@ export const SLOW_FILES = [
   'test/runtimes.test.ts', // Bun, Deno, workerd
   'test/d1.test.ts', // workerd with a local D1, through wrangler
   'test/neon.test.ts', // Neon's driver through a WebSocket proxy
+  'test/codec-process.test.ts', // the codec's deepest value in a cold process
+  'test/fastify-entry.test.ts', // the Fastify entry in a process without express-session
+  'test/call-path.test.ts', // connections killed, servers paused, a process crashed
+  'test/faults.test.ts', // connections terminated under load
+  'test/timeouts.test.ts', // a server that never answers
+  'test/devices-scale.test.ts', // listBySubject and trimBySubject at scale
+  'test/migrator.test.ts', // Kysely's Migrator on every engine
+  'test/import-upgrade.test.ts', // the importer's upgrade of version 0.1 tables
 ]
 
 /** The suite's configuration, without the files of `exclude`. */

@@ -231,3 +231,10 @@ export async function migrateInProcesses(
   )
   return results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))
 }
+
+/** A value nested `depth` arrays and objects deep, ending in a string. */
+export function nested(depth: number): unknown {
+  let value: unknown = 'leaf'
+  for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { next: value }
+  return value
+}
