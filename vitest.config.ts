@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Files that only `npm run test:all` runs: child processes, other runtimes, bundlers, a
- * browser, crash loops and faults, scale, other drivers and Kysely versions, the importer's
- * upgrades, Kysely's Migrator. `npm test` is the core: the conformance suite on SQLite,
+ * browser, crash loops and faults, scale, other drivers and Kysely versions, Kysely's
+ * Migrator, the importer. `npm test` is the core: the conformance suite on SQLite,
  * PGlite, Postgres and MariaDB, the session layer, the adapters, bad input.
  */
 export const SLOW_FILES = [
@@ -35,6 +35,7 @@ export const SLOW_FILES = [
   'test/timeouts.test.ts', // a server that never answers
   'test/devices-scale.test.ts', // listBySubject and trimBySubject at scale
   'test/migrator.test.ts', // Kysely's Migrator on every engine
+  'test/import.test.ts', // the importer, from the peers' tables
   'test/import-upgrade.test.ts', // the importer's upgrade of version 0.1 tables
 ]
 
@@ -47,6 +48,7 @@ export function suite(exclude: readonly string[]) {
       exclude: ['**/node_modules/**', 'test/fixtures/**', ...exclude],
       globalSetup: ['test/global-setup.ts'],
       pool: 'forks',
+      isolate: false,
       // Two files at a time: most of a file's time is an engine or a child process working.
       maxWorkers: 2,
       testTimeout: 30_000,
