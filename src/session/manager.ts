@@ -8,11 +8,14 @@ import {
   checkObject,
   checkPositiveInteger,
   checkSubject,
+  listLimit,
+  MAX_DEVICES_LIMIT,
 } from '../validate.js'
-import { jsonCodec, type Codec } from './codec.js'
+import { jsonCodec, sizeBound, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
 import { hold, type HeaderList, type Saver } from './hold.js'
 import { DEVICE, REMEMBER_ME, Session, type SeenDevice, type SessionBackend } from './session.js'
+import { defaultTouchAfter, touchDue } from './touch.js'
 import { parseUserAgent } from './user-agent.js'
 
 /**
@@ -271,9 +274,6 @@ export interface SessionList extends Array<SessionSummary> {
 
 /** 24 hours: SCS's default lifetime. */
 const DEFAULT_LIFETIME = 24 * 3600_000
-/** Sessions listed at most per {@link SessionManager.listSubject} call. */
-const MAX_LIST_LIMIT = 1000
-const DEFAULT_LIST_LIMIT = 100
 const MIN_SECRET_LENGTH = 32
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 const SIGNED_PATTERN = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/
@@ -377,7 +377,8 @@ export class SessionManager {
     }
     checkPositive('lifetime', lifetime)
     if (idleTimeout !== undefined) checkPositive('idleTimeout', idleTimeout)
-    const touchAfter = options.touchAfter ?? (idleTimeout === undefined ? 0 : Math.floor(idleTimeout / 10))
+    const touchAfter =
+      options.touchAfter ?? (idleTimeout === undefined ? 0 : Math.floor(defaultTouchAfter(idleTimeout)))
     if (options.touchAfter !== undefined) {
       checkInterval('touchAfter', touchAfter)
       if (idleTimeout === undefined || touchAfter >= idleTimeout) {
@@ -395,7 +396,7 @@ export class SessionManager {
     if (typeof now !== 'function') throw new TypeError('now must be a function')
     const { maxSessionsPerSubject } = options
     if (maxSessionsPerSubject !== undefined) {
-      checkPositiveInteger('maxSessionsPerSubject', maxSessionsPerSubject, MAX_LIST_LIMIT)
+      checkPositiveInteger('maxSessionsPerSubject', maxSessionsPerSubject, MAX_DEVICES_LIMIT)
       if (typeof store.trimBySubject !== 'function') {
         throw new TypeError('maxSessionsPerSubject needs a store with trimBySubject() (a KyselyStore)')
       }
@@ -694,8 +695,8 @@ export class SessionManager {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['limit', 'current'])
-    const { limit = DEFAULT_LIST_LIMIT, current } = options
-    checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+    const { current } = options
+    const limit = listLimit(options.limit, MAX_DEVICES_LIMIT)
     if (current !== undefined && !(current instanceof Session)) {
       throw new TypeError('current must be a Session from this library')
     }
@@ -829,10 +830,10 @@ export class SessionManager {
       deleteKey: (key) => this.#store.delete(key),
       check: (value, path) => this.#codec.check?.(value, path),
       checkSize: (session, key, value) => {
-        // Setting a short primitive under a short key grows jsonCodec's output by at most
-        // `bound` bytes: when the session stays under the limit even so, there is no need
-        // to encode it all again (the usual set: a counter, an id, a flag). Else, exactly.
-        const bound = this.#codec === jsonCodec ? primitiveBound(key, value) : undefined
+        // When the codec knows that setting `value` grows its output by at most `bound`
+        // bytes, and the session stays under the limit even so, there is no need to encode
+        // it all again (the usual set: a counter, an id, a flag). Else, exactly.
+        const bound = sizeBound(this.#codec, key, value)
         const size = session.size
         if (bound !== undefined && size !== undefined && size + bound <= this.#maxDataSize) {
           session.size = size + bound
@@ -972,7 +973,7 @@ export class SessionManager {
   #touchDue(session: Session, now: number): boolean {
     if (this.#idleTimeout === undefined || !session.stored) return false
     const stored = session.storedExpiry
-    return stored === undefined || this.#expiry(session, now) - stored > this.#touchAfter
+    return stored === undefined || touchDue(stored, this.#expiry(session, now), this.#touchAfter)
   }
 
   #subjectStore(method: 'listBySubject' | 'countBySubject' | 'deleteBySubject'): SessionStore {
@@ -1074,25 +1075,6 @@ export class SessionManager {
 function checkPositive(name: string, value: unknown): void {
   checkInterval(name, value)
   if (value === 0) throw new RangeError(`${name} must be a positive number of milliseconds, got 0`)
-}
-
-/**
- * At most how many bytes `"key":value,` adds to jsonCodec's output, for a primitive value
- * (a string up to 1,024 characters); undefined for anything else. Every character may be
- * escaped as \uXXXX (6 bytes); 64 bytes cover the punctuation, the longest number, and the
- * wrapper a key named like the codec's tag adds.
- */
-function primitiveBound(key: string, value: unknown): number | undefined {
-  if (key.length > 1024) return undefined
-  switch (typeof value) {
-    case 'number':
-    case 'boolean':
-      return 6 * key.length + 64
-    case 'string':
-      return value.length > 1024 ? undefined : 6 * (key.length + value.length) + 64
-    default:
-      return value === null ? 6 * key.length + 64 : undefined
-  }
 }
 
 function resolveSecrets(secret: unknown): readonly string[] {
