@@ -16,16 +16,16 @@ import { recordOf, type Session } from './session.js'
 export type HeaderList = Array<[name: string, value: string]>
 
 /** What the functions of this file ask of a SessionManager: one object per manager. */
-export interface Host {
+export interface Host<Data extends object> {
   /** Whether the manager keeps the device a session is seen from (`deviceInfo`). */
   readonly deviceInfo: boolean
   load(
     cookieHeader: string | null | undefined,
     device?: { userAgent?: string | undefined; address?: string | undefined },
-  ): Promise<Session>
+  ): Promise<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
-  needsSave(session: Session): boolean
-  save(session: Session): Promise<HeaderList>
+  needsSave(session: Session<Data>): boolean
+  save(session: Session<Data>): Promise<HeaderList>
   report(error: unknown): void
 }
 
@@ -33,8 +33,8 @@ export interface Host {
 const SESSION = Symbol('kysely-session-store.session')
 
 /** SessionManager.middleware(): see its TSDoc. */
-export function middleware(
-  host: Host,
+export function middleware<Data extends object>(
+  host: Host<Data>,
 ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
   return (req, res, next) => {
     const loaded = host.deviceInfo
@@ -42,7 +42,7 @@ export function middleware(
       : host.load(req.headers.cookie)
     loaded.then(
       (session) => {
-        const held = req as IncomingMessage & { session: Session; [SESSION]: Session }
+        const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
         held[SESSION] = session
         held.session = session
         holdWhenChanged(res, session, host)
@@ -54,8 +54,8 @@ export function middleware(
 }
 
 /** SessionManager.get(req): the session middleware() loaded for `req`. */
-export function sessionOf(req: object): Session {
-  const session = (req as { [SESSION]?: Session } | null | undefined)?.[SESSION]
+export function sessionOf<Data extends object>(req: object): Session<Data> {
+  const session = (req as { [SESSION]?: Session<Data> } | null | undefined)?.[SESSION]
   if (session === undefined) {
     throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
   }
@@ -63,13 +63,13 @@ export function sessionOf(req: object): Session {
 }
 
 /** SessionManager.handler(fn): see its TSDoc. */
-export function handler(
-  host: Host,
-  fn: (request: Request, session: Session) => Response | Promise<Response>,
+export function handler<Data extends object>(
+  host: Host<Data>,
+  fn: (request: Request, session: Session<Data>) => Response | Promise<Response>,
 ): (request: Request) => Promise<Response> {
   if (typeof fn !== 'function') throw new TypeError('handler(fn): fn must be a function')
   return async (request) => {
-    let session: Session
+    let session: Session<Data>
     try {
       session = host.deviceInfo
         ? await host.load(request.headers.get('cookie'), {
@@ -95,12 +95,12 @@ export function handler(
   }
 }
 
-function failed(host: Host, error: unknown): Response {
+function failed<Data extends object>(host: Host<Data>, error: unknown): Response {
   host.report(error)
   return new Response('Internal Server Error', { status: 500, headers: { 'Content-Type': 'text/plain' } })
 }
 
-function call(host: Host, next: (error?: unknown) => void, error?: unknown): void {
+function call<Data extends object>(host: Host<Data>, next: (error?: unknown) => void, error?: unknown): void {
   try {
     if (error === undefined) next()
     else next(error)
@@ -122,7 +122,11 @@ function addressOf(req: IncomingMessage): string | undefined {
  * five properties to the ServerResponse, each a new hidden class (every ServerResponse has
  * its own), about 8 us of CPU per response in an Express app.
  */
-function holdWhenChanged(res: ServerResponse, session: Session, host: Host): void {
+function holdWhenChanged<Data extends object>(
+  res: ServerResponse,
+  session: Session<Data>,
+  host: Host<Data>,
+): void {
   let due = true // when the check itself fails (a `now` that throws), save() reports it
   try {
     due = host.needsSave(session)
@@ -138,10 +142,14 @@ function holdWhenChanged(res: ServerResponse, session: Session, host: Host): voi
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders'
 type Original = (...args: unknown[]) => unknown
 
-/** One response's hold: the session, and the methods it replaced. One object per response. */
-interface HoldState {
-  readonly session: Session
-  readonly host: Host
+/**
+ * One response's hold: the session, and the methods it replaced. One object per response.
+ * The shared functions below see every hold as `HoldState<object>`: a hold's session and
+ * host always share one `Data`, so that is safe.
+ */
+interface HoldState<Data extends object = object> {
+  readonly session: Session<Data>
+  readonly host: Host<Data>
   readonly writeHead: Original
   readonly write: Original
   readonly end: Original
@@ -169,9 +177,9 @@ type Held = { [STATE]: HoldState } & Record<Method, Original>
  * session has something to save. The replacement methods are shared functions, not closures
  * made per response.
  */
-function hold(res: ServerResponse, session: Session, host: Host): void {
+function hold<Data extends object>(res: ServerResponse, session: Session<Data>, host: Host<Data>): void {
   const held = res as unknown as Held
-  held[STATE] = {
+  const state: HoldState<Data> = {
     session,
     host,
     writeHead: held.writeHead,
@@ -181,6 +189,7 @@ function hold(res: ServerResponse, session: Session, host: Host): void {
     calls: undefined,
     passing: false,
   }
+  held[STATE] = state as unknown as HoldState
   held.writeHead = heldWriteHead
   held.write = heldWrite
   held.end = heldEnd

@@ -330,6 +330,14 @@ function logError(error: unknown): void {
  * token or revoked it, no request that loaded it earlier can write it back or set its
  * cookie again. Only a token made in this request is inserted.
  *
+ * `Data` types the sessions' values: declare them once, and every session this manager gives
+ * out (`get`, `load`, `handler`, `iterate`) reads and writes them typed: `get('userId')` is a
+ * `string | undefined`, `set('userId', 1)` does not compile, nor does a key not declared.
+ * Without it, keys are any strings and values `unknown`.
+ *
+ * @typeParam Data - the session's values, as the app declares them: a key and a type for
+ * each; by default any string key, `unknown` values.
+ *
  * @example
  * ```ts
  * import { KyselyStore, SessionManager } from 'kysely-session-store'
@@ -342,8 +350,23 @@ function logError(error: unknown): void {
  *   res.send('hello')
  * })
  * ```
+ *
+ * @example
+ * ```ts
+ * interface AppSession {
+ *   userId: string
+ *   cart: string[]
+ * }
+ *
+ * const sessions = new SessionManager<AppSession>({ store })
+ * const session = await sessions.load(request.headers.get('cookie'))
+ * const userId: string | undefined = session.get('userId')
+ * session.set('cart', [...(session.get('cart') ?? []), 'sku-42'])
+ * // @ts-expect-error: userId is a string
+ * session.set('userId', 1)
+ * ```
  */
-export class SessionManager {
+export class SessionManager<Data extends object = Record<string, unknown>> {
   readonly #store: SessionStore
   readonly #lifetime: number
   readonly #idleTimeout: number | undefined
@@ -359,7 +382,7 @@ export class SessionManager {
   readonly #deviceInfo: { readonly address: boolean } | undefined
   readonly #maxPerSubject: number | undefined
   readonly #backend: SessionBackend
-  readonly #host: Host
+  readonly #host: Host<Data>
 
   /**
    * @throws TypeError or RangeError when an option is not valid, unknown keys included.
@@ -448,14 +471,14 @@ export class SessionManager {
    * const located = await sessions.load(request.headers.get('cookie'), { address: '203.0.113.7' })
    * ```
    */
-  async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session> {
+  async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>> {
     if (device !== undefined) checkLoadOptions(device)
     const session = await this.#load(cookieHeader)
     if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
     return session
   }
 
-  async #load(cookieHeader: string | null | undefined): Promise<Session> {
+  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
     if (token === undefined) return newSession(this.#backend)
     const key = this.#keyOf(token)
@@ -506,7 +529,7 @@ export class SessionManager {
    * for (const [name, value] of await sessions.save(session)) response.headers.append(name, value)
    * ```
    */
-  async save(session: Session): Promise<HeaderList> {
+  async save(session: Session<Data>): Promise<HeaderList> {
     if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
     const record = recordOf(session)
     if (record.pending !== undefined) await settle(record) // no promise on the usual path
@@ -571,8 +594,8 @@ export class SessionManager {
    * })
    * ```
    */
-  get(req: object): Session {
-    return sessionOf(req)
+  get(req: object): Session<Data> {
+    return sessionOf<Data>(req)
   }
 
   /**
@@ -591,7 +614,7 @@ export class SessionManager {
    * ```
    */
   handler(
-    fn: (request: Request, session: Session) => Response | Promise<Response>,
+    fn: (request: Request, session: Session<Data>) => Response | Promise<Response>,
   ): (request: Request) => Promise<Response> {
     return handler(this.#host, fn)
   }
@@ -611,7 +634,7 @@ export class SessionManager {
    * })
    * ```
    */
-  async iterate(fn: (session: Session) => void | Promise<void>): Promise<void> {
+  async iterate(fn: (session: Session<Data>) => void | Promise<void>): Promise<void> {
     if (typeof fn !== 'function') throw new TypeError('iterate(fn): fn must be a function')
     const backend = this.#makeBackend(false)
     const source = this.#store.entries !== undefined ? this.#store.entries() : await this.#store.all()
@@ -623,7 +646,7 @@ export class SessionManager {
         this.#report(error)
         continue
       }
-      const session = newSession(backend, {
+      const session = newSession<Data>(backend, {
         key,
         deadline: decoded.deadline.getTime(),
         values: decoded.values,
@@ -657,7 +680,7 @@ export class SessionManager {
    */
   async listSubject(
     subject: string,
-    options: { limit?: number; current?: Session } = {},
+    options: { limit?: number; current?: Session<Data> } = {},
   ): Promise<SessionList> {
     checkSubject(subject)
     checkObject('options', options)
@@ -772,7 +795,7 @@ export class SessionManager {
    * await sessions.revokeSubject('user-42', { except: session })
    * ```
    */
-  async revokeSubject(subject: string, options: { except?: Session } = {}): Promise<number> {
+  async revokeSubject(subject: string, options: { except?: Session<Data> } = {}): Promise<number> {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['except'])

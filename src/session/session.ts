@@ -99,27 +99,40 @@ export interface SeenDevice {
 }
 
 /** The bookkeeping of `session`, which its manager owns (set by Session's static block). */
-export let recordOf: (session: Session) => SessionRecord
+export let recordOf: <Data extends object>(session: Session<Data>) => SessionRecord
 /** How a SessionManager makes a session. */
-export let newSession: (backend: SessionBackend, state?: SessionState) => Session
+export let newSession: <Data extends object>(backend: SessionBackend, state?: SessionState) => Session<Data>
 
 /**
  * One user's session during one request: its values, its status, and the operations that
  * change its identity (`renewToken`, `destroy`). Get it from `req.session` (middleware), the
  * second argument of a fetch handler, or `SessionManager.load`.
  *
+ * `Data` declares the values: their keys and the type of each (see
+ * {@link SessionManager}'s own `Data`, which its sessions take). `get` then returns that type
+ * (or undefined), and `set` refuses, at compile time, a key not declared or a value of
+ * another type. Without it, any key takes any value the codec can encode and `get` returns
+ * `unknown`. The type is a declaration, not a check: data that an earlier version of the app
+ * stored under another type comes back as it was stored.
+ *
+ * @typeParam Data - the session's values, as the app declares them; by default any.
+ *
  * @example
  * ```ts
  * const visits = (session.get('visits') as number | undefined) ?? 0
  * session.set('visits', visits + 1)
+ *
+ * const typed = await new SessionManager<{ visits: number }>({ store }).load(undefined)
+ * typed.set('visits', (typed.get('visits') ?? 0) + 1) // get: number | undefined
  * ```
  */
-export class Session {
+export class Session<Data extends object = Record<string, unknown>> {
   readonly #record: SessionRecord
 
   static {
     recordOf = (session) => session.#record
-    newSession = (backend, state = {}) => new Session(backend, state)
+    newSession = <Data extends object>(backend: SessionBackend, state: SessionState = {}) =>
+      new Session<Data>(backend, state)
   }
 
   /**
@@ -155,8 +168,9 @@ export class Session {
    * const userId = session.get('userId') as number | undefined
    * ```
    */
-  get(key: string): unknown {
-    return this.#record.values[checkKey(key)] // a null-prototype object: own values only
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    // A null-prototype object: own values only. Typed as the app declares (not checked).
+    return this.#record.values[checkKey(key)] as Data[K] | undefined
   }
 
   /**
@@ -172,7 +186,7 @@ export class Session {
    * session.set('cart', [{ sku: 'A1', quantity: 2 }])
    * ```
    */
-  set(key: string, value: unknown): this {
+  set<K extends keyof Data & string>(key: K, value: Exclude<Data[K], undefined>): this {
     const record = this.#record
     checkKey(key)
     if (RESERVED_KEYS.has(key)) {
@@ -201,7 +215,7 @@ export class Session {
    * session.put('flash', 'Saved!')
    * ```
    */
-  put(key: string, value: unknown): this {
+  put<K extends keyof Data & string>(key: K, value: Exclude<Data[K], undefined>): this {
     return this.set(key, value)
   }
 
@@ -213,7 +227,7 @@ export class Session {
    * if (!session.has('userId')) console.log('not signed in')
    * ```
    */
-  has(key: string): boolean {
+  has(key: keyof Data & string): boolean {
     return Object.hasOwn(this.#record.values, checkKey(key))
   }
 
@@ -226,8 +240,8 @@ export class Session {
    * const flash = session.pop('flash') as string | undefined
    * ```
    */
-  pop(key: string): unknown {
-    const value = this.#record.values[checkKey(key)]
+  pop<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    const value = this.#record.values[checkKey(key)] as Data[K] | undefined
     this.remove(key)
     return value
   }
@@ -240,7 +254,7 @@ export class Session {
    * session.remove('cart')
    * ```
    */
-  remove(key: string): void {
+  remove(key: keyof Data & string): void {
     if (!this.has(key)) return
     delete this.#record.values[key]
     mark(this.#record, 'modified')
