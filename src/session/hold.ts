@@ -15,14 +15,30 @@ import { recordOf, type Session } from './session.js'
  */
 export type HeaderList = Array<[name: string, value: string]>
 
+/**
+ * The second argument of {@link SessionManager.load}: where the request comes from, for
+ * `deviceInfo`. `middleware()` and `handler()` pass it themselves.
+ *
+ * @example
+ * ```ts
+ * import type { LoadOptions } from 'kysely-session-store'
+ *
+ * const device: LoadOptions = { userAgent: request.headers.get('user-agent') ?? undefined, address: '203.0.113.7' }
+ * const session = await sessions.load(request.headers.get('cookie'), device)
+ * ```
+ */
+export interface LoadOptions {
+  /** The User-Agent request header. */
+  readonly userAgent?: string | undefined
+  /** The client's address (behind a proxy, the one the proxy reports). */
+  readonly address?: string | undefined
+}
+
 /** What the functions of this file ask of a SessionManager: one object per manager. */
 export interface Host<Data extends object> {
   /** Whether the manager keeps the device a session is seen from (`deviceInfo`). */
   readonly deviceInfo: boolean
-  load(
-    cookieHeader: string | null | undefined,
-    device?: { userAgent?: string | undefined; address?: string | undefined },
-  ): Promise<Session<Data>>
+  load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
   needsSave(session: Session<Data>): boolean
   save(session: Session<Data>): Promise<HeaderList>

@@ -13,7 +13,7 @@ import {
 } from '../validate.js'
 import { jsonCodec, sizeBound, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
-import { handler, middleware, sessionOf, type HeaderList, type Host } from './hold.js'
+import { handler, middleware, sessionOf, type HeaderList, type Host, type LoadOptions } from './hold.js'
 import {
   DEVICE,
   mark,
@@ -97,25 +97,6 @@ export interface DeviceInfoOptions {
    * @default true
    */
   readonly address?: boolean
-}
-
-/**
- * The second argument of {@link SessionManager.load}: where the request comes from, for
- * `deviceInfo`. `middleware()` and `handler()` pass it themselves.
- *
- * @example
- * ```ts
- * import type { LoadOptions } from 'kysely-session-store'
- *
- * const device: LoadOptions = { userAgent: request.headers.get('user-agent') ?? undefined, address: '203.0.113.7' }
- * const session = await sessions.load(request.headers.get('cookie'), device)
- * ```
- */
-export interface LoadOptions {
-  /** The User-Agent request header. */
-  readonly userAgent?: string | undefined
-  /** The client's address (behind a proxy, the one the proxy reports). */
-  readonly address?: string | undefined
 }
 
 /**
