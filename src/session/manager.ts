@@ -677,15 +677,15 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     const rows = await store.listBySubject!(subject, { limit: limit + 1, ...(withData ? { withData } : {}) })
     const truncated = rows.length > limit
     let listed = rows.slice(0, limit)
-    const mine = current === undefined ? undefined : recordOf(current)
-    const currentKey = mine?.stored ? mine.key : undefined
+    const currentRecord = current === undefined ? undefined : recordOf(current)
+    const currentKey = currentRecord?.stored ? currentRecord.key : undefined
     if (
       currentKey !== undefined &&
       !listed.some((row) => row.token === currentKey) &&
       store.get !== undefined
     ) {
-      const row = await store.get(currentKey)
-      if (row?.subject === subject) listed = [...listed.slice(0, limit - 1), { token: currentKey, ...row }]
+      const mine = await store.get(currentKey)
+      if (mine?.subject === subject) listed = [...listed.slice(0, limit - 1), { token: currentKey, ...mine }]
     }
     const summaries = listed.map((row): SessionSummary => ({
       id: this.#deviceId(subject, row.token, row.createdAt),
