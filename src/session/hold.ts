@@ -45,6 +45,8 @@ export interface Host<Data extends object> {
   report(error: unknown): void
 }
 
+/** The body of the 500 a failed load or save answers with, in both shapes. */
+const FAILED_BODY = 'Internal Server Error'
 /** Where middleware() keeps a request's session for {@link sessionOf}. */
 const SESSION = Symbol('kysely-session-store.session')
 
@@ -113,7 +115,7 @@ export function handler<Data extends object>(
 
 function failed<Data extends object>(host: Host<Data>, error: unknown): Response {
   host.report(error)
-  return new Response('Internal Server Error', { status: 500, headers: { 'Content-Type': 'text/plain' } })
+  return new Response(FAILED_BODY, { status: 500, headers: { 'Content-Type': 'text/plain' } })
 }
 
 function call<Data extends object>(host: Host<Data>, next: (error?: unknown) => void, error?: unknown): void {
@@ -271,8 +273,6 @@ function replay(held: Held, state: HoldState, headers: HeaderList): void {
     state.host.report(error) // a replayed write that throws must not become an unhandled rejection
   }
 }
-
-const FAILED_BODY = 'Internal Server Error'
 
 /**
  * Answers 500 instead of the held response. Every header the handler set goes: they describe
