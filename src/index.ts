@@ -27,9 +27,8 @@ export {
   type SessionSummary,
   type SessionList,
   type DeviceInfoOptions,
-  type LoadOptions,
 } from './session/manager.js'
-export type { HeaderList } from './session/hold.js'
+export type { HeaderList, LoadOptions } from './session/hold.js'
 export { parseUserAgent, type DeviceName } from './session/user-agent.js'
 export { Session, type SessionStatus } from './session/session.js'
 export { JSON_CODEC_MAX_DEPTH, jsonCodec, type Codec } from './session/codec.js'

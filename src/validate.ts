@@ -88,6 +88,26 @@ export function checkPositiveInteger(name: string, value: unknown, max: number):
   checkInteger(name, value, 1, max)
 }
 
+/**
+ * How many sessions a list holds unless its `limit` says otherwise: KyselyStore's
+ * listBySubject, SessionManager's listSubject and the adapters' listBySubject.
+ */
+export const DEFAULT_LIST_LIMIT = 100
+/** The largest `limit` of KyselyStore's listBySubject. */
+export const MAX_LIST_LIMIT = 10_000
+/**
+ * The largest `limit` of a devices page (SessionManager's listSubject, the adapters'
+ * listBySubject), and the largest maxSessionsPerSubject.
+ */
+export const MAX_DEVICES_LIMIT = 1000
+
+/** A list's `limit`: {@link DEFAULT_LIST_LIMIT} when undefined, else an integer from 1 to `max`. */
+export function listLimit(limit: unknown, max: number): number {
+  if (limit === undefined) return DEFAULT_LIST_LIMIT
+  checkPositiveInteger('limit', limit, max)
+  return limit
+}
+
 export function checkInteger(
   name: string,
   value: unknown,

@@ -43,6 +43,27 @@ test('new Session() does not compile: a Session comes from a SessionManager', as
   `)
   expect(made).toBe('')
   expect(await compile(`import { Session } from 'kysely-session-store'\nnew Session()\n`)).toMatch(
-    /user\.ts\(2,1\): error TS2673: Constructor of class 'Session' is private/,
+    /user\.ts\(2,1\): error TS2673: Constructor of class 'Session<Data>' is private/,
   )
+})
+
+test("a Session's published type is its public API, typed by the manager's Data", async () => {
+  const typed = `
+    import { KyselyStore, SessionManager } from 'kysely-session-store'
+    import { sqlite } from 'kysely-session-store/sqlite'
+    const sessions = new SessionManager<{ userId: string }>({ store: new KyselyStore(sqlite(':memory:'), 0) })
+    const session = await sessions.load(undefined)
+    const userId: string | undefined = session.get('userId')
+  `
+  expect(await compile(typed)).toBe('')
+  const errors = await compile(`${typed}
+    session.set('userId', 1)
+    session.key
+    session.stored
+    session.onChange
+  `)
+  expect(errors).toMatch(/user\.ts\(8,\d+\): error TS2345: Argument of type 'number'/)
+  expect(errors).toMatch(/user\.ts\(9,\d+\): error TS\d+: Property 'key' does not exist/)
+  expect(errors).toMatch(/user\.ts\(10,\d+\): error TS2339: Property 'stored' does not exist/)
+  expect(errors).toMatch(/user\.ts\(11,\d+\): error TS2339: Property 'onChange' does not exist/)
 })

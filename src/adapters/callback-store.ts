@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { parseJson } from '../session/codec.js'
+import { defaultTouchAfter, touchDue } from '../session/touch.js'
 import type { KyselyStore } from '../store/store.js'
-import { checkKnownKeys, checkObject, checkPositiveInteger } from '../validate.js'
+import { checkKnownKeys, checkObject, listLimit, MAX_DEVICES_LIMIT } from '../validate.js'
 
 /**
  * What the adapters need of a store: these methods of {@link KyselyStore}.
@@ -138,11 +139,7 @@ const STORE_METHODS = [
 const DAY_SECONDS = 86_400
 const DEFAULT_TTL_SECONDS = DAY_SECONDS
 const MAX_TTL_SECONDS = 400 * DAY_SECONDS
-/** Without `touchAfter`, touch writes once the stored expiry lags by a tenth of the lifetime. */
-const TOUCH_FRACTION = 10
 const MAX_SUBJECT_LENGTH = 255
-const DEFAULT_LIST_LIMIT = 100
-const MAX_LIST_LIMIT = 1000
 /**
  * How many loaded sessions a process remembers as loaded (about 100 bytes each): a request
  * that saves after more than this many other sessions were loaded since its own load saves
@@ -340,7 +337,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     const cookie = (session as AdapterSession).cookie
     if (known !== undefined && known.cookie === cookieKey(cookie)) {
       const expiry = this.#expiryOf(session)
-      if (expiry - known.expiry < this.#touchAfterOf(session)) {
+      if (!touchDue(known.expiry, expiry, this.#touchAfterOf(session), 'at least')) {
         if (known.expiry < expiry) alignExpires(cookie, known.expiry)
         return settle(async () => undefined, callback)
       }
@@ -357,7 +354,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
       if (row === undefined) return
       const stored = decode(row.data)
       if (cookieKey(stored.cookie) === cookieKey(cookie)) {
-        if (expiry - row.expiry.getTime() < this.#touchAfterOf(session)) return
+        if (!touchDue(row.expiry.getTime(), expiry, this.#touchAfterOf(session), 'at least')) return
         await this.#store.touch(key, new Date(expiry))
       } else {
         stored.cookie = JSON.parse(JSON.stringify(cookie ?? null))
@@ -436,8 +433,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     settle(async () => {
       checkObject('options', options)
       checkKnownKeys('options', options, ['limit'])
-      const { limit = DEFAULT_LIST_LIMIT } = options
-      checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+      const limit = listLimit(options.limit, MAX_DEVICES_LIMIT)
       const rows = await this.#store.listBySubject(subject, { limit })
       return rows.map((row) => ({
         id: this.#hashSids ? row.token : sha256(row.token),
@@ -518,7 +514,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     if (this.#touchAfter !== undefined) return this.#touchAfter
     const maxAge = (session as AdapterSession).cookie?.originalMaxAge
     const lifetime = typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttl
-    return lifetime / TOUCH_FRACTION
+    return defaultTouchAfter(lifetime)
   }
 
   #subjectOf(session: S): string | null | undefined {

@@ -81,6 +81,26 @@ export const jsonCodec: Required<Codec> = {
 }
 
 /**
+ * At most how many bytes setting `value` under `key` adds to `codec`'s output, when the codec
+ * is {@link jsonCodec} and the value a primitive (a string up to 1,024 characters); undefined
+ * for anything else (the session must then be encoded to know). `"key":value,`: every
+ * character may be escaped as \uXXXX (6 bytes); 64 bytes cover the punctuation, the longest
+ * number, and the wrapper a key named like the codec's tag adds.
+ */
+export function sizeBound(codec: Codec, key: string, value: unknown): number | undefined {
+  if (codec !== jsonCodec || key.length > 1024) return undefined
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+      return 6 * key.length + 64
+    case 'string':
+      return value.length > 1024 ? undefined : 6 * (key.length + value.length) + 64
+    default:
+      return value === null ? 6 * key.length + 64 : undefined
+  }
+}
+
+/**
  * JSON.parse of session data, whose SyntaxError would quote a piece of the data in its
  * message: replaced by one that says only what went wrong.
  */

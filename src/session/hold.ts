@@ -1,5 +1,8 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http'
-import type { Session } from './session.js'
+// How a SessionManager meets a request: the node:http middleware and the fetch handler, and
+// the one decision they share, whether and when a response waits for its session to be
+// saved. SessionManager's middleware(), get() and handler() are these functions.
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
+import { recordOf, type Session } from './session.js'
 
 /**
  * Response headers to add: `[name, value]` pairs, names may repeat.
@@ -12,21 +15,159 @@ import type { Session } from './session.js'
  */
 export type HeaderList = Array<[name: string, value: string]>
 
-/** What {@link hold} asks of the manager. */
-export interface Saver {
+/**
+ * The second argument of {@link SessionManager.load}: where the request comes from, for
+ * `deviceInfo`. `middleware()` and `handler()` pass it themselves.
+ *
+ * @example
+ * ```ts
+ * import type { LoadOptions } from 'kysely-session-store'
+ *
+ * const device: LoadOptions = { userAgent: request.headers.get('user-agent') ?? undefined, address: '203.0.113.7' }
+ * const session = await sessions.load(request.headers.get('cookie'), device)
+ * ```
+ */
+export interface LoadOptions {
+  /** The User-Agent request header. */
+  readonly userAgent?: string | undefined
+  /** The client's address (behind a proxy, the one the proxy reports). */
+  readonly address?: string | undefined
+}
+
+/** What the functions of this file ask of a SessionManager: one object per manager. */
+export interface Host<Data extends object> {
+  /** Whether the manager keeps the device a session is seen from (`deviceInfo`). */
+  readonly deviceInfo: boolean
+  load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
-  needsSave(session: Session): boolean
-  save(session: Session): Promise<HeaderList>
+  needsSave(session: Session<Data>): boolean
+  save(session: Session<Data>): Promise<HeaderList>
   report(error: unknown): void
+}
+
+/** The body of the 500 a failed load or save answers with, in both shapes. */
+const FAILED_BODY = 'Internal Server Error'
+/** Where middleware() keeps a request's session for {@link sessionOf}. */
+const SESSION = Symbol('kysely-session-store.session')
+
+/** SessionManager.middleware(): see its TSDoc. */
+export function middleware<Data extends object>(
+  host: Host<Data>,
+): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
+  return (req, res, next) => {
+    const loaded = host.deviceInfo
+      ? host.load(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
+      : host.load(req.headers.cookie)
+    loaded.then(
+      (session) => {
+        const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
+        held[SESSION] = session
+        held.session = session
+        holdWhenChanged(res, session, host)
+        call(host, next)
+      },
+      (error: unknown) => call(host, next, error),
+    ) // both handlers catch everything: the chain cannot reject
+  }
+}
+
+/** SessionManager.get(req): the session middleware() loaded for `req`. */
+export function sessionOf<Data extends object>(req: object): Session<Data> {
+  const session = (req as { [SESSION]?: Session<Data> } | null | undefined)?.[SESSION]
+  if (session === undefined) {
+    throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
+  }
+  return session
+}
+
+/** SessionManager.handler(fn): see its TSDoc. */
+export function handler<Data extends object>(
+  host: Host<Data>,
+  fn: (request: Request, session: Session<Data>) => Response | Promise<Response>,
+): (request: Request) => Promise<Response> {
+  if (typeof fn !== 'function') throw new TypeError('handler(fn): fn must be a function')
+  return async (request) => {
+    let session: Session<Data>
+    try {
+      session = host.deviceInfo
+        ? await host.load(request.headers.get('cookie'), {
+            userAgent: request.headers.get('user-agent') ?? undefined,
+          })
+        : await host.load(request.headers.get('cookie'))
+    } catch (error) {
+      return failed(host, error)
+    }
+    const response = await fn(request, session)
+    if (!host.needsSave(session)) return response
+    let headers: HeaderList
+    try {
+      headers = await host.save(session)
+    } catch (error) {
+      await response.body?.cancel().catch(() => undefined)
+      return failed(host, error)
+    }
+    if (headers.length === 0) return response
+    const out = new Response(response.body, response)
+    for (const [name, value] of headers) out.headers.append(name, value)
+    return out
+  }
+}
+
+function failed<Data extends object>(host: Host<Data>, error: unknown): Response {
+  host.report(error)
+  return new Response(FAILED_BODY, { status: 500, headers: { 'Content-Type': 'text/plain' } })
+}
+
+function call<Data extends object>(host: Host<Data>, next: (error?: unknown) => void, error?: unknown): void {
+  try {
+    if (error === undefined) next()
+    else next(error)
+  } catch (thrown) {
+    host.report(thrown)
+  }
+}
+
+/** The client address of a node:http request: Express's `req.ip` (which honours `trust proxy`) when set. */
+function addressOf(req: IncomingMessage): string | undefined {
+  const ip = (req as { ip?: unknown }).ip
+  return typeof ip === 'string' ? ip : req.socket?.remoteAddress
+}
+
+/**
+ * Holds `res` until `session` is saved, from the moment it has something to save: at once
+ * when a touch is due, else at its first change, unless the headers have gone out by then.
+ * A response whose session never changes (the usual read) is left untouched: holding adds
+ * five properties to the ServerResponse, each a new hidden class (every ServerResponse has
+ * its own), about 8 us of CPU per response in an Express app.
+ */
+function holdWhenChanged<Data extends object>(
+  res: ServerResponse,
+  session: Session<Data>,
+  host: Host<Data>,
+): void {
+  let due = true // when the check itself fails (a `now` that throws), save() reports it
+  try {
+    due = host.needsSave(session)
+  } catch {
+    // due stays true
+  }
+  if (due) return hold(res, session, host)
+  recordOf(session).onChange = () => {
+    if (!res.headersSent) hold(res, session, host)
+  }
 }
 
 type Method = 'writeHead' | 'write' | 'end' | 'flushHeaders'
 type Original = (...args: unknown[]) => unknown
 
-/** One response's hold: the session, and the methods it replaced. One object per response. */
-interface HoldState {
-  readonly session: Session
-  readonly saver: Saver
+/**
+ * One response's hold: the session, and the methods it replaced. One object per response.
+ * The shared functions below see every hold as `HoldState<object>`: a hold's session and
+ * host always share one `Data`, so that is safe.
+ */
+interface HoldState<Data extends object = object> {
+  readonly session: Session<Data>
+  readonly host: Host<Data>
   readonly writeHead: Original
   readonly write: Original
   readonly end: Original
@@ -50,15 +191,15 @@ type Held = { [STATE]: HoldState } & Record<Method, Original>
  * headers are dropped and the response becomes a complete 500 of its own.
  *
  * It costs one state object and five property writes per response (each a new hidden class:
- * every ServerResponse has one of its own), so SessionManager.middleware() calls it only once
- * the session has something to save. The replacement methods are shared functions, not
- * closures made per response.
+ * every ServerResponse has one of its own), so {@link holdWhenChanged} calls it only once the
+ * session has something to save. The replacement methods are shared functions, not closures
+ * made per response.
  */
-export function hold(res: ServerResponse, session: Session, saver: Saver): void {
+function hold<Data extends object>(res: ServerResponse, session: Session<Data>, host: Host<Data>): void {
   const held = res as unknown as Held
-  held[STATE] = {
+  const state: HoldState<Data> = {
     session,
-    saver,
+    host,
     writeHead: held.writeHead,
     write: held.write,
     end: held.end,
@@ -66,6 +207,7 @@ export function hold(res: ServerResponse, session: Session, saver: Saver): void 
     calls: undefined,
     passing: false,
   }
+  held[STATE] = state as unknown as HoldState
   held.writeHead = heldWriteHead
   held.write = heldWrite
   held.end = heldEnd
@@ -94,7 +236,7 @@ function intercept(res: Held, method: Method, args: IArguments): unknown {
   if (state.calls === undefined) {
     let needed = true // when the check itself fails, save() reports it
     try {
-      needed = state.saver.needsSave(state.session)
+      needed = state.host.needsSave(state.session)
     } catch {
       // needed stays true
     }
@@ -105,7 +247,7 @@ function intercept(res: Held, method: Method, args: IArguments): unknown {
       return state[method].apply(res, args as unknown as unknown[])
     }
     state.calls = []
-    state.saver.save(state.session).then(
+    state.host.save(state.session).then(
       (headers) => replay(res, state, headers),
       (error: unknown) => fail(res, state, error),
     )
@@ -128,11 +270,9 @@ function replay(held: Held, state: HoldState, headers: HeaderList): void {
     if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
     for (const [method, args] of state.calls!) state[method].apply(res, args as unknown as unknown[])
   } catch (error) {
-    state.saver.report(error) // a replayed write that throws must not become an unhandled rejection
+    state.host.report(error) // a replayed write that throws must not become an unhandled rejection
   }
 }
-
-const FAILED_BODY = 'Internal Server Error'
 
 /**
  * Answers 500 instead of the held response. Every header the handler set goes: they describe
@@ -145,7 +285,7 @@ const FAILED_BODY = 'Internal Server Error'
 function fail(held: Held, state: HoldState, error: unknown): void {
   restore(held, state)
   const res = held as unknown as ServerResponse
-  state.saver.report(error)
+  state.host.report(error)
   if (res.headersSent) {
     res.destroy()
     return

@@ -8,11 +8,24 @@ import {
   checkObject,
   checkPositiveInteger,
   checkSubject,
+  listLimit,
+  MAX_DEVICES_LIMIT,
 } from '../validate.js'
-import { jsonCodec, type Codec } from './codec.js'
+import { jsonCodec, sizeBound, type Codec } from './codec.js'
 import { readCookie, resolveCookie, writeCookie, type CookieOptions, type ResolvedCookie } from './cookie.js'
-import { hold, type HeaderList, type Saver } from './hold.js'
-import { DEVICE, REMEMBER_ME, Session, type SeenDevice, type SessionBackend } from './session.js'
+import { handler, middleware, sessionOf, type HeaderList, type Host, type LoadOptions } from './hold.js'
+import {
+  DEVICE,
+  mark,
+  newSession,
+  recordOf,
+  REMEMBER_ME,
+  Session,
+  type SeenDevice,
+  type SessionBackend,
+  type SessionRecord,
+} from './session.js'
+import { defaultTouchAfter, touchDue } from './touch.js'
 import { parseUserAgent } from './user-agent.js'
 
 /**
@@ -84,25 +97,6 @@ export interface DeviceInfoOptions {
    * @default true
    */
   readonly address?: boolean
-}
-
-/**
- * The second argument of {@link SessionManager.load}: where the request comes from, for
- * `deviceInfo`. `middleware()` and `handler()` pass it themselves.
- *
- * @example
- * ```ts
- * import type { LoadOptions } from 'kysely-session-store'
- *
- * const device: LoadOptions = { userAgent: request.headers.get('user-agent') ?? undefined, address: '203.0.113.7' }
- * const session = await sessions.load(request.headers.get('cookie'), device)
- * ```
- */
-export interface LoadOptions {
-  /** The User-Agent request header. */
-  readonly userAgent?: string | undefined
-  /** The client's address (behind a proxy, the one the proxy reports). */
-  readonly address?: string | undefined
 }
 
 /**
@@ -271,9 +265,6 @@ export interface SessionList extends Array<SessionSummary> {
 
 /** 24 hours: SCS's default lifetime. */
 const DEFAULT_LIFETIME = 24 * 3600_000
-/** Sessions listed at most per {@link SessionManager.listSubject} call. */
-const MAX_LIST_LIMIT = 1000
-const DEFAULT_LIST_LIMIT = 100
 const MIN_SECRET_LENGTH = 32
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 const SIGNED_PATTERN = /^([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{22})$/
@@ -304,8 +295,6 @@ const KNOWN_OPTIONS = [
   'deviceInfo',
   'maxSessionsPerSubject',
 ]
-/** Where middleware() keeps a request's session for {@link SessionManager.get}. */
-const SESSION = Symbol('kysely-session-store.session')
 
 function logError(error: unknown): void {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : 'a non-Error value was thrown'
@@ -322,6 +311,14 @@ function logError(error: unknown): void {
  * token or revoked it, no request that loaded it earlier can write it back or set its
  * cookie again. Only a token made in this request is inserted.
  *
+ * `Data` types the sessions' values: declare them once, and every session this manager gives
+ * out (`get`, `load`, `handler`, `iterate`) reads and writes them typed: `get('userId')` is a
+ * `string | undefined`, `set('userId', 1)` does not compile, nor does a key not declared.
+ * Without it, keys are any strings and values `unknown`.
+ *
+ * @typeParam Data - the session's values, as the app declares them: a key and a type for
+ * each; by default any string key, `unknown` values.
+ *
  * @example
  * ```ts
  * import { KyselyStore, SessionManager } from 'kysely-session-store'
@@ -334,8 +331,23 @@ function logError(error: unknown): void {
  *   res.send('hello')
  * })
  * ```
+ *
+ * @example
+ * ```ts
+ * interface AppSession {
+ *   userId: string
+ *   cart: string[]
+ * }
+ *
+ * const sessions = new SessionManager<AppSession>({ store })
+ * const session = await sessions.load(request.headers.get('cookie'))
+ * const userId: string | undefined = session.get('userId')
+ * session.set('cart', [...(session.get('cart') ?? []), 'sku-42'])
+ * // @ts-expect-error: userId is a string
+ * session.set('userId', 1)
+ * ```
  */
-export class SessionManager {
+export class SessionManager<Data extends object = Record<string, unknown>> {
   readonly #store: SessionStore
   readonly #lifetime: number
   readonly #idleTimeout: number | undefined
@@ -351,7 +363,7 @@ export class SessionManager {
   readonly #deviceInfo: { readonly address: boolean } | undefined
   readonly #maxPerSubject: number | undefined
   readonly #backend: SessionBackend
-  readonly #saver: Saver
+  readonly #host: Host<Data>
 
   /**
    * @throws TypeError or RangeError when an option is not valid, unknown keys included.
@@ -377,7 +389,8 @@ export class SessionManager {
     }
     checkPositive('lifetime', lifetime)
     if (idleTimeout !== undefined) checkPositive('idleTimeout', idleTimeout)
-    const touchAfter = options.touchAfter ?? (idleTimeout === undefined ? 0 : Math.floor(idleTimeout / 10))
+    const touchAfter =
+      options.touchAfter ?? (idleTimeout === undefined ? 0 : Math.floor(defaultTouchAfter(idleTimeout)))
     if (options.touchAfter !== undefined) {
       checkInterval('touchAfter', touchAfter)
       if (idleTimeout === undefined || touchAfter >= idleTimeout) {
@@ -395,7 +408,7 @@ export class SessionManager {
     if (typeof now !== 'function') throw new TypeError('now must be a function')
     const { maxSessionsPerSubject } = options
     if (maxSessionsPerSubject !== undefined) {
-      checkPositiveInteger('maxSessionsPerSubject', maxSessionsPerSubject, MAX_LIST_LIMIT)
+      checkPositiveInteger('maxSessionsPerSubject', maxSessionsPerSubject, MAX_DEVICES_LIMIT)
       if (typeof store.trimBySubject !== 'function') {
         throw new TypeError('maxSessionsPerSubject needs a store with trimBySubject() (a KyselyStore)')
       }
@@ -414,8 +427,10 @@ export class SessionManager {
     this.#onError = onError
     this.#now = now
     this.#backend = this.#makeBackend(true)
-    this.#saver = {
-      needsSave: (session) => this.#needsSave(session),
+    this.#host = {
+      deviceInfo: this.#deviceInfo !== undefined,
+      load: (cookieHeader, device) => this.load(cookieHeader, device),
+      needsSave: (session) => this.#needsSave(recordOf(session)),
       save: (session) => this.save(session),
       report: (error) => this.#report(error),
     }
@@ -437,22 +452,22 @@ export class SessionManager {
    * const located = await sessions.load(request.headers.get('cookie'), { address: '203.0.113.7' })
    * ```
    */
-  async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session> {
+  async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>> {
     if (device !== undefined) checkLoadOptions(device)
     const session = await this.#load(cookieHeader)
-    if (this.#deviceInfo !== undefined) this.#seen(session, device)
+    if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
     return session
   }
 
-  async #load(cookieHeader: string | null | undefined): Promise<Session> {
+  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
-    if (token === undefined) return Session.create(this.#backend)
+    if (token === undefined) return newSession(this.#backend)
     const key = this.#keyOf(token)
     if (this.#store.get !== undefined) {
       const row = await this.#store.get(key)
-      if (row === undefined) return Session.create(this.#backend)
+      if (row === undefined) return newSession(this.#backend)
       const { deadline, values } = this.#codec.decode(row.data)
-      return Session.create(this.#backend, {
+      return newSession(this.#backend, {
         token,
         key,
         deadline: deadline.getTime(),
@@ -463,9 +478,9 @@ export class SessionManager {
       })
     }
     const data = await this.#store.find(key)
-    if (data === undefined) return Session.create(this.#backend)
+    if (data === undefined) return newSession(this.#backend)
     const { deadline, values } = this.#codec.decode(data)
-    return Session.create(this.#backend, {
+    return newSession(this.#backend, {
       token,
       key,
       deadline: deadline.getTime(),
@@ -495,34 +510,35 @@ export class SessionManager {
    * for (const [name, value] of await sessions.save(session)) response.headers.append(name, value)
    * ```
    */
-  async save(session: Session): Promise<HeaderList> {
+  async save(session: Session<Data>): Promise<HeaderList> {
     if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
-    if (session.hasPending) await session.settle() // no promise on the usual path
+    const record = recordOf(session)
+    if (record.pending !== undefined) await settle(record) // no promise on the usual path
     const now = this.#now()
-    switch (session.status) {
+    switch (record.status) {
       case 'destroyed':
-        session.settled()
+        settled(record)
         return this.#headers(writeCookie(this.#cookie, '', undefined, now, false))
       case 'modified': {
-        if (session.key === undefined) session.assign(this.#backend.newToken())
-        const expiry = this.#expiry(session, now)
-        if (!(await this.#write(session, expiry))) return []
-        return this.#cookieFor(session, expiry, now)
+        if (record.key === undefined) assign(record, this.#backend.newToken())
+        const expiry = this.#expiry(record, now)
+        if (!(await this.#write(record, expiry))) return []
+        return this.#cookieFor(record, expiry, now)
       }
       case 'unmodified': {
-        if (!this.#touchDue(session, now)) return []
+        if (!this.#touchDue(record, now)) return []
         // Only the expiry moves: touch, or rewrite the data where the store cannot touch.
-        const expiry = this.#expiry(session, now)
+        const expiry = this.#expiry(record, now)
         const store = this.#store
         if (store.touch === undefined) {
-          if (!(await this.#write(session, expiry))) return []
-        } else if (await store.touch(session.key!, new Date(expiry))) {
-          session.saved(expiry)
+          if (!(await this.#write(record, expiry))) return []
+        } else if (await store.touch(record.key!, new Date(expiry))) {
+          saved(record, expiry)
         } else {
-          session.settled(true)
+          settled(record, true)
           return []
         }
-        return this.#cookieFor(session, expiry, now)
+        return this.#cookieFor(record, expiry, now)
       }
     }
   }
@@ -541,22 +557,7 @@ export class SessionManager {
    * ```
    */
   middleware(): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
-    return (req, res, next) => {
-      const loaded =
-        this.#deviceInfo === undefined
-          ? this.load(req.headers.cookie)
-          : this.load(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
-      loaded.then(
-        (session) => {
-          const held = req as IncomingMessage & { session: Session; [SESSION]: Session }
-          held[SESSION] = session
-          held.session = session
-          this.#holdWhenChanged(res, session)
-          this.#call(next)
-        },
-        (error: unknown) => this.#call(next, error),
-      ) // both handlers catch everything: the chain cannot reject
-    }
+    return middleware(this.#host)
   }
 
   /**
@@ -574,12 +575,8 @@ export class SessionManager {
    * })
    * ```
    */
-  get(req: object): Session {
-    const session = (req as { [SESSION]?: Session } | null | undefined)?.[SESSION]
-    if (session === undefined) {
-      throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
-    }
-    return session
+  get(req: object): Session<Data> {
+    return sessionOf<Data>(req)
   }
 
   /**
@@ -598,35 +595,9 @@ export class SessionManager {
    * ```
    */
   handler(
-    fn: (request: Request, session: Session) => Response | Promise<Response>,
+    fn: (request: Request, session: Session<Data>) => Response | Promise<Response>,
   ): (request: Request) => Promise<Response> {
-    if (typeof fn !== 'function') throw new TypeError('handler(fn): fn must be a function')
-    return async (request) => {
-      let session: Session
-      try {
-        session =
-          this.#deviceInfo === undefined
-            ? await this.load(request.headers.get('cookie'))
-            : await this.load(request.headers.get('cookie'), {
-                userAgent: request.headers.get('user-agent') ?? undefined,
-              })
-      } catch (error) {
-        return this.#failed(error)
-      }
-      const response = await fn(request, session)
-      if (!this.#needsSave(session)) return response
-      let headers: HeaderList
-      try {
-        headers = await this.save(session)
-      } catch (error) {
-        await response.body?.cancel().catch(() => undefined)
-        return this.#failed(error)
-      }
-      if (headers.length === 0) return response
-      const out = new Response(response.body, response)
-      for (const [name, value] of headers) out.headers.append(name, value)
-      return out
-    }
+    return handler(this.#host, fn)
   }
 
   /**
@@ -644,7 +615,7 @@ export class SessionManager {
    * })
    * ```
    */
-  async iterate(fn: (session: Session) => void | Promise<void>): Promise<void> {
+  async iterate(fn: (session: Session<Data>) => void | Promise<void>): Promise<void> {
     if (typeof fn !== 'function') throw new TypeError('iterate(fn): fn must be a function')
     const backend = this.#makeBackend(false)
     const source = this.#store.entries !== undefined ? this.#store.entries() : await this.#store.all()
@@ -656,14 +627,15 @@ export class SessionManager {
         this.#report(error)
         continue
       }
-      const session = Session.create(backend, {
+      const session = newSession<Data>(backend, {
         key,
         deadline: decoded.deadline.getTime(),
         values: decoded.values,
       })
       await fn(session)
-      if (session.hasPending) await session.settle()
-      if (session.status === 'modified') await this.#write(session, this.#expiry(session, this.#now()))
+      const record = recordOf(session)
+      if (record.pending !== undefined) await settle(record)
+      if (record.status === 'modified') await this.#write(record, this.#expiry(record, this.#now()))
     }
   }
 
@@ -689,13 +661,13 @@ export class SessionManager {
    */
   async listSubject(
     subject: string,
-    options: { limit?: number; current?: Session } = {},
+    options: { limit?: number; current?: Session<Data> } = {},
   ): Promise<SessionList> {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['limit', 'current'])
-    const { limit = DEFAULT_LIST_LIMIT, current } = options
-    checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+    const { current } = options
+    const limit = listLimit(options.limit, MAX_DEVICES_LIMIT)
     if (current !== undefined && !(current instanceof Session)) {
       throw new TypeError('current must be a Session from this library')
     }
@@ -705,7 +677,8 @@ export class SessionManager {
     const rows = await store.listBySubject!(subject, { limit: limit + 1, ...(withData ? { withData } : {}) })
     const truncated = rows.length > limit
     let listed = rows.slice(0, limit)
-    const currentKey = current?.stored ? current.key : undefined
+    const currentRecord = current === undefined ? undefined : recordOf(current)
+    const currentKey = currentRecord?.stored ? currentRecord.key : undefined
     if (
       currentKey !== undefined &&
       !listed.some((row) => row.token === currentKey) &&
@@ -803,7 +776,7 @@ export class SessionManager {
    * await sessions.revokeSubject('user-42', { except: session })
    * ```
    */
-  async revokeSubject(subject: string, options: { except?: Session } = {}): Promise<number> {
+  async revokeSubject(subject: string, options: { except?: Session<Data> } = {}): Promise<number> {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['except'])
@@ -812,7 +785,7 @@ export class SessionManager {
       throw new TypeError('except must be a Session from this library')
     }
     const store = this.#subjectStore('deleteBySubject')
-    const key = except?.key
+    const key = except === undefined ? undefined : recordOf(except).key
     return store.deleteBySubject!(subject, key === undefined ? {} : { except: key })
   }
 
@@ -828,24 +801,24 @@ export class SessionManager {
       },
       deleteKey: (key) => this.#store.delete(key),
       check: (value, path) => this.#codec.check?.(value, path),
-      checkSize: (session, key, value) => {
-        // Setting a short primitive under a short key grows jsonCodec's output by at most
-        // `bound` bytes: when the session stays under the limit even so, there is no need
-        // to encode it all again (the usual set: a counter, an id, a flag). Else, exactly.
-        const bound = this.#codec === jsonCodec ? primitiveBound(key, value) : undefined
-        const size = session.size
+      checkSize: (record, key, value) => {
+        // When the codec knows that setting `value` grows its output by at most `bound`
+        // bytes, and the session stays under the limit even so, there is no need to encode
+        // it all again (the usual set: a counter, an id, a flag). Else, exactly.
+        const bound = sizeBound(this.#codec, key, value)
+        const size = record.size
         if (bound !== undefined && size !== undefined && size + bound <= this.#maxDataSize) {
-          session.size = size + bound
+          record.size = size + bound
           return
         }
-        session.size = this.#encode(session, key).byteLength
+        record.size = this.#encode(record, key).byteLength
       },
     }
   }
 
   /** The session's bytes; a RangeError when they are more than `maxDataSize`. */
-  #encode(session: Session, key?: string): Uint8Array {
-    const data = this.#codec.encode(session.deadline, session.values)
+  #encode(record: SessionRecord, key?: string): Uint8Array {
+    const data = this.#codec.encode(new Date(record.deadline), record.values)
     if (data.byteLength > this.#maxDataSize) {
       const what = key === undefined ? 'session' : `value of "${key}" makes the session`
       throw new RangeError(
@@ -859,32 +832,32 @@ export class SessionManager {
    * Writes the session until `expiry`: inserts a token made in this request, updates a
    * loaded one while it is live. False when it was not live (ended elsewhere).
    */
-  async #write(session: Session, expiry: number): Promise<boolean> {
-    this.#keepDevice(session)
-    const data = this.#encode(session)
-    session.size = data.byteLength
-    const key = session.key!
+  async #write(record: SessionRecord, expiry: number): Promise<boolean> {
+    this.#keepDevice(record)
+    const data = this.#encode(record)
+    record.size = data.byteLength
+    const key = record.key!
     const store = this.#store
     // A session that takes a subject now (a sign-in) counts against maxSessionsPerSubject.
-    const joins = session.subject !== null && (session.created || session.subjectChanged)
-    if (session.created || store.update === undefined) {
-      const subject = session.created ? session.subject : undefined
+    const joins = record.subject !== null && (record.created || record.subjectChanged)
+    if (record.created || store.update === undefined) {
+      const subject = record.created ? record.subject : undefined
       const options =
-        session.subjectChanged || (subject !== undefined && subject !== null)
-          ? { subject: session.subject }
+        record.subjectChanged || (subject !== undefined && subject !== null)
+          ? { subject: record.subject }
           : undefined
       await store.commit(key, data, new Date(expiry), options)
     } else {
-      const options = session.subjectChanged ? { subject: session.subject } : undefined
+      const options = record.subjectChanged ? { subject: record.subject } : undefined
       if (!(await store.update(key, data, new Date(expiry), options))) {
-        session.settled(true)
+        settled(record, true)
         return false
       }
     }
     if (joins && this.#maxPerSubject !== undefined) {
-      await store.trimBySubject!(session.subject!, { keep: this.#maxPerSubject, except: key })
+      await store.trimBySubject!(record.subject!, { keep: this.#maxPerSubject, except: key })
     }
-    session.saved(expiry)
+    saved(record, expiry)
     return true
   }
 
@@ -892,8 +865,8 @@ export class SessionManager {
    * With `deviceInfo`, where `session` (just loaded) is seen from; a signed-in session seen
    * from elsewhere than it was is modified, so that it is written with the new place.
    */
-  #seen(session: Session, device: LoadOptions | undefined): void {
-    const kept = session.values[DEVICE] as SeenDevice | undefined
+  #seen(record: SessionRecord, device: LoadOptions | undefined): void {
+    const kept = record.values[DEVICE] as SeenDevice | undefined
     const { browser, os } = parseUserAgent(device?.userAgent ?? '')
     // An address this request does not know (a fetch handler) leaves the one kept.
     const given = this.#deviceInfo!.address ? device?.address : undefined
@@ -904,13 +877,13 @@ export class SessionManager {
           : null
         : normaliseAddress(given)
     const seen: SeenDevice = { browser, os, address }
-    session.seenFrom = seen
+    record.seenFrom = seen
     if (
-      session.stored &&
-      session.subject !== null &&
+      record.stored &&
+      record.subject !== null &&
       (kept?.browser !== browser || kept.os !== os || kept.address !== address)
     ) {
-      session.deviceChanged()
+      mark(record, 'modified')
     }
   }
 
@@ -918,11 +891,11 @@ export class SessionManager {
    * Before a write: keeps where a signed-in session is seen from (with `deviceInfo`), and
    * drops it from a session without a subject, or when `deviceInfo` is off.
    */
-  #keepDevice(session: Session): void {
-    if (this.#deviceInfo !== undefined && session.subject !== null) {
-      if (session.seenFrom !== undefined) session.keepDevice(session.seenFrom)
-    } else if (Object.hasOwn(session.values, DEVICE)) {
-      session.keepDevice(undefined)
+  #keepDevice(record: SessionRecord): void {
+    if (this.#deviceInfo !== undefined && record.subject !== null) {
+      if (record.seenFrom !== undefined) record.values[DEVICE] = record.seenFrom
+    } else if (Object.hasOwn(record.values, DEVICE)) {
+      delete record.values[DEVICE]
     }
   }
 
@@ -943,36 +916,18 @@ export class SessionManager {
     }
   }
 
-  /**
-   * Holds `res` until `session` is saved, from the moment it has something to save: at once
-   * when a touch is due, else at its first change, unless the headers have gone out by then.
-   * A response whose session never changes (the usual read) is left untouched: holding adds
-   * five properties to the ServerResponse, each a new hidden class (every ServerResponse has
-   * its own), about 8 us of CPU per response in an Express app.
-   */
-  #holdWhenChanged(res: ServerResponse, session: Session): void {
-    let due = true // when the check itself fails (a `now` that throws), save() reports it
-    try {
-      due = this.#needsSave(session)
-    } catch {
-      // due stays true
-    }
-    if (due) return hold(res, session, this.#saver)
-    session.onChange = () => {
-      if (!res.headersSent) hold(res, session, this.#saver)
-    }
-  }
-
-  /** Whether saving `session` now would do anything: decided without waiting. */
-  #needsSave(session: Session): boolean {
-    return session.hasPending || session.status !== 'unmodified' || this.#touchDue(session, this.#now())
+  /** Whether saving a session now would do anything: decided without waiting. */
+  #needsSave(record: SessionRecord): boolean {
+    return (
+      record.pending !== undefined || record.status !== 'unmodified' || this.#touchDue(record, this.#now())
+    )
   }
 
   /** Whether an unmodified session's expiry must move (idle timeout, stale by more than touchAfter). */
-  #touchDue(session: Session, now: number): boolean {
-    if (this.#idleTimeout === undefined || !session.stored) return false
-    const stored = session.storedExpiry
-    return stored === undefined || this.#expiry(session, now) - stored > this.#touchAfter
+  #touchDue(record: SessionRecord, now: number): boolean {
+    if (this.#idleTimeout === undefined || !record.stored) return false
+    const stored = record.storedExpiry
+    return stored === undefined || touchDue(stored, this.#expiry(record, now), this.#touchAfter)
   }
 
   #subjectStore(method: 'listBySubject' | 'countBySubject' | 'deleteBySubject'): SessionStore {
@@ -1028,16 +983,14 @@ export class SessionManager {
       .subarray(0, MAC_BYTES)
   }
 
-  #expiry(session: Session, now: number): number {
-    const deadline = session.deadline.getTime()
+  #expiry(record: SessionRecord, now: number): number {
+    const deadline = record.deadline
     return this.#idleTimeout === undefined ? deadline : Math.min(deadline, now + this.#idleTimeout)
   }
 
-  #cookieFor(session: Session, expiry: number, now: number): HeaderList {
-    const persistent = this.#cookie.persist || session.values[REMEMBER_ME] === true
-    return this.#headers(
-      writeCookie(this.#cookie, this.#cookieValue(session.token!), expiry, now, persistent),
-    )
+  #cookieFor(record: SessionRecord, expiry: number, now: number): HeaderList {
+    const persistent = this.#cookie.persist || record.values[REMEMBER_ME] === true
+    return this.#headers(writeCookie(this.#cookie, this.#cookieValue(record.token!), expiry, now, persistent))
   }
 
   #headers(setCookie: string): HeaderList {
@@ -1048,11 +1001,6 @@ export class SessionManager {
     ]
   }
 
-  #failed(error: unknown): Response {
-    this.#report(error)
-    return new Response('Internal Server Error', { status: 500, headers: { 'Content-Type': 'text/plain' } })
-  }
-
   #report(error: unknown): void {
     try {
       this.#onError(error)
@@ -1060,39 +1008,48 @@ export class SessionManager {
       // An onError that throws must not crash the process.
     }
   }
+}
 
-  #call(next: (error?: unknown) => void, error?: unknown): void {
-    try {
-      if (error === undefined) next()
-      else next(error)
-    } catch (thrown) {
-      this.#report(thrown)
-    }
+/** Waits for a session's pending deletions (of renewToken, destroy); rejects with the first that failed. */
+async function settle(record: SessionRecord): Promise<void> {
+  const pending = record.pending
+  if (pending === undefined) return
+  record.pending = undefined
+  for (const result of await Promise.allSettled(pending)) {
+    if (result.status === 'rejected') throw result.reason
   }
+}
+
+/** Gives a session its first token, just before its first commit. */
+function assign(record: SessionRecord, identity: { token: string | undefined; key: string }): void {
+  record.token = identity.token
+  record.key = identity.key
+  record.created = true
+  record.stored = false
+}
+
+/** After a write: the store holds this session until `expiry`. */
+function saved(record: SessionRecord, expiry: number): void {
+  record.status = 'unmodified'
+  record.created = false
+  record.stored = true
+  record.subjectChanged = false
+  record.storedExpiry = expiry
+}
+
+/**
+ * After a save found nothing to do, or found the session ended elsewhere (`ended`): nothing
+ * is pending any more.
+ */
+function settled(record: SessionRecord, ended = false): void {
+  record.status = 'unmodified'
+  record.subjectChanged = false
+  if (ended) record.stored = false
 }
 
 function checkPositive(name: string, value: unknown): void {
   checkInterval(name, value)
   if (value === 0) throw new RangeError(`${name} must be a positive number of milliseconds, got 0`)
-}
-
-/**
- * At most how many bytes `"key":value,` adds to jsonCodec's output, for a primitive value
- * (a string up to 1,024 characters); undefined for anything else. Every character may be
- * escaped as \uXXXX (6 bytes); 64 bytes cover the punctuation, the longest number, and the
- * wrapper a key named like the codec's tag adds.
- */
-function primitiveBound(key: string, value: unknown): number | undefined {
-  if (key.length > 1024) return undefined
-  switch (typeof value) {
-    case 'number':
-    case 'boolean':
-      return 6 * key.length + 64
-    case 'string':
-      return value.length > 1024 ? undefined : 6 * (key.length + value.length) + 64
-    default:
-      return value === null ? 6 * key.length + 64 : undefined
-  }
 }
 
 function resolveSecrets(secret: unknown): readonly string[] {
@@ -1153,12 +1110,6 @@ function checkLoadOptions(device: unknown): asserts device is LoadOptions {
       throw new TypeError(`device.${key} must be a string or undefined, got ${typeof value}`)
     }
   }
-}
-
-/** The client address of a node:http request: Express's `req.ip` (which honours `trust proxy`) when set. */
-function addressOf(req: IncomingMessage): string | undefined {
-  const ip = (req as { ip?: unknown }).ip
-  return typeof ip === 'string' ? ip : req.socket?.remoteAddress
 }
 
 /** An IPv4 address as itself rather than IPv6-mapped (`::ffff:192.0.2.1`), at most 64 characters. */

@@ -21,7 +21,46 @@ export interface SessionBackend {
   /** Throws when `value` cannot be kept under `path` (the codec's check). */
   check(value: unknown, path: string): void
   /** Throws when the session, as it now is, with `value` just set under `key`, is larger than the manager accepts. */
-  checkSize(session: Session, key: string, value: unknown): void
+  checkSize(record: SessionRecord, key: string, value: unknown): void
+}
+
+/**
+ * A session's bookkeeping: its values and identity, and what its manager needs to know to
+ * save it. The manager owns it (`recordOf(session)`); the public {@link Session} is a view
+ * of it. Not exported from the package.
+ */
+export interface SessionRecord {
+  readonly backend: SessionBackend
+  values: Record<string, unknown>
+  deadline: number
+  status: SessionStatus
+  /** The token the cookie carries (undefined until first committed). */
+  token: string | undefined
+  /** The key the store keeps (the token's hash with hashTokens). */
+  key: string | undefined
+  subject: string | null
+  /** Whether the subject changed in this request. */
+  subjectChanged: boolean
+  /** Whether the key's row is in the store as far as this request knows (loaded or saved). */
+  stored: boolean
+  /** Whether the key was made in this request and not saved yet: only such a key is inserted. */
+  created: boolean
+  /** The expiry the store holds, when known. */
+  storedExpiry: number | undefined
+  /** The deletions of renewToken and destroy that have not been waited for yet. */
+  pending: Array<Promise<void>> | undefined
+  /** At least the size of the session's encoding, in bytes, when known; see {@link SessionBackend.checkSize}. */
+  size: number | undefined
+  /**
+   * Called once, the first time the session is modified or destroyed (and so has something
+   * to save), then forgotten: see hold.ts.
+   */
+  onChange: (() => void) | undefined
+  /**
+   * The device this request comes from, as the manager's `deviceInfo` keeps it; undefined
+   * when it is off, or for a session without a request.
+   */
+  seenFrom: SeenDevice | undefined
 }
 
 /** What a session loaded from the store, or made by the manager, starts with. */
@@ -59,36 +98,42 @@ export interface SeenDevice {
   readonly address: string | null
 }
 
+/** The bookkeeping of `session`, which its manager owns (set by Session's static block). */
+export let recordOf: <Data extends object>(session: Session<Data>) => SessionRecord
+/** How a SessionManager makes a session. */
+export let newSession: <Data extends object>(backend: SessionBackend, state?: SessionState) => Session<Data>
+
 /**
  * One user's session during one request: its values, its status, and the operations that
  * change its identity (`renewToken`, `destroy`). Get it from `req.session` (middleware), the
  * second argument of a fetch handler, or `SessionManager.load`.
  *
+ * `Data` declares the values: their keys and the type of each (see
+ * {@link SessionManager}'s own `Data`, which its sessions take). `get` then returns that type
+ * (or undefined), and `set` refuses, at compile time, a key not declared or a value of
+ * another type. Without it, any key takes any value the codec can encode and `get` returns
+ * `unknown`. The type is a declaration, not a check: data that an earlier version of the app
+ * stored under another type comes back as it was stored.
+ *
+ * @typeParam Data - the session's values, as the app declares them; by default any.
+ *
  * @example
  * ```ts
  * const visits = (session.get('visits') as number | undefined) ?? 0
  * session.set('visits', visits + 1)
+ *
+ * const typed = await new SessionManager<{ visits: number }>({ store }).load(undefined)
+ * typed.set('visits', (typed.get('visits') ?? 0) + 1) // get: number | undefined
  * ```
  */
-export class Session {
-  readonly #backend: SessionBackend
-  #values: Record<string, unknown>
-  #deadline: number
-  #status: SessionStatus = 'unmodified'
-  #token: string | undefined
-  #key: string | undefined
-  #subject: string | null
-  #subjectChanged = false
-  /** Whether the key's row is in the store as far as this request knows (loaded or saved). */
-  #stored: boolean
-  /** Whether the key was made in this request and not saved yet: only such a key is inserted. */
-  #created = false
-  #storedExpiry: number | undefined
-  #pending: Array<Promise<void>> | undefined
-  /** At least the size of the session's encoding, in bytes, when known; see {@link SessionBackend.checkSize}. */
-  #size: number | undefined
-  /** Called once, at the first change: see {@link Session.onChange}. */
-  #onChange: (() => void) | undefined
+export class Session<Data extends object = Record<string, unknown>> {
+  readonly #record: SessionRecord
+
+  static {
+    recordOf = (session) => session.#record
+    newSession = <Data extends object>(backend: SessionBackend, state: SessionState = {}) =>
+      new Session<Data>(backend, state)
+  }
 
   /**
    * Sessions are made by a SessionManager (`load`, `middleware`, `handler`, `iterate`): get
@@ -96,20 +141,23 @@ export class Session {
    * `new Session()` does not compile.
    */
   private constructor(backend: SessionBackend, state: SessionState) {
-    this.#backend = backend
-    this.#token = state.token
-    this.#key = state.key
-    this.#stored = state.key !== undefined
-    this.#deadline = state.deadline ?? backend.now() + backend.lifetime
-    this.#values = ownValues(state.values)
-    this.#subject = state.subject ?? null
-    this.#storedExpiry = state.expiry
-    this.#size = state.size
-  }
-
-  /** @internal How a SessionManager makes a session (stripped from the published types). */
-  static create(backend: SessionBackend, state: SessionState = {}): Session {
-    return new Session(backend, state)
+    this.#record = {
+      backend,
+      token: state.token,
+      key: state.key,
+      stored: state.key !== undefined,
+      deadline: state.deadline ?? backend.now() + backend.lifetime,
+      values: ownValues(state.values),
+      subject: state.subject ?? null,
+      storedExpiry: state.expiry,
+      size: state.size,
+      status: 'unmodified',
+      subjectChanged: false,
+      created: false,
+      pending: undefined,
+      onChange: undefined,
+      seenFrom: undefined,
+    }
   }
 
   /**
@@ -120,8 +168,9 @@ export class Session {
    * const userId = session.get('userId') as number | undefined
    * ```
    */
-  get(key: string): unknown {
-    return this.#values[checkKey(key)] // a null-prototype object: own values only
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    // A null-prototype object: own values only. Typed as the app declares (not checked).
+    return this.#record.values[checkKey(key)] as Data[K] | undefined
   }
 
   /**
@@ -137,23 +186,24 @@ export class Session {
    * session.set('cart', [{ sku: 'A1', quantity: 2 }])
    * ```
    */
-  set(key: string, value: unknown): this {
+  set<K extends keyof Data & string>(key: K, value: Exclude<Data[K], undefined>): this {
+    const record = this.#record
     checkKey(key)
     if (RESERVED_KEYS.has(key)) {
       throw new TypeError(`key must not be "${key}": __proto__, constructor and prototype are reserved`)
     }
-    this.#backend.check(value, key)
-    const had = Object.hasOwn(this.#values, key)
-    const previous = this.#values[key]
-    this.#values[key] = value
+    record.backend.check(value, key)
+    const had = Object.hasOwn(record.values, key)
+    const previous = record.values[key]
+    record.values[key] = value
     try {
-      this.#backend.checkSize(this, key, value)
+      record.backend.checkSize(record, key, value)
     } catch (error) {
-      if (had) this.#values[key] = previous
-      else delete this.#values[key]
+      if (had) record.values[key] = previous
+      else delete record.values[key]
       throw error
     }
-    this.#mark('modified')
+    mark(record, 'modified')
     return this
   }
 
@@ -165,7 +215,7 @@ export class Session {
    * session.put('flash', 'Saved!')
    * ```
    */
-  put(key: string, value: unknown): this {
+  put<K extends keyof Data & string>(key: K, value: Exclude<Data[K], undefined>): this {
     return this.set(key, value)
   }
 
@@ -177,8 +227,8 @@ export class Session {
    * if (!session.has('userId')) console.log('not signed in')
    * ```
    */
-  has(key: string): boolean {
-    return Object.hasOwn(this.#values, checkKey(key))
+  has(key: keyof Data & string): boolean {
+    return Object.hasOwn(this.#record.values, checkKey(key))
   }
 
   /**
@@ -190,8 +240,8 @@ export class Session {
    * const flash = session.pop('flash') as string | undefined
    * ```
    */
-  pop(key: string): unknown {
-    const value = this.#values[checkKey(key)]
+  pop<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    const value = this.#record.values[checkKey(key)] as Data[K] | undefined
     this.remove(key)
     return value
   }
@@ -204,10 +254,10 @@ export class Session {
    * session.remove('cart')
    * ```
    */
-  remove(key: string): void {
+  remove(key: keyof Data & string): void {
     if (!this.has(key)) return
-    delete this.#values[key]
-    this.#mark('modified')
+    delete this.#record.values[key]
+    mark(this.#record, 'modified')
   }
 
   /**
@@ -219,9 +269,9 @@ export class Session {
    * ```
    */
   clear(): void {
-    if (Object.keys(this.#values).length === 0) return
-    this.#values = Object.create(null)
-    this.#mark('modified')
+    if (Object.keys(this.#record.values).length === 0) return
+    this.#record.values = Object.create(null)
+    mark(this.#record, 'modified')
   }
 
   /**
@@ -233,7 +283,7 @@ export class Session {
    * ```
    */
   keys(): string[] {
-    return Object.keys(this.#values)
+    return Object.keys(this.#record.values)
       .filter((key) => key !== REMEMBER_ME && key !== DEVICE)
       .sort()
   }
@@ -247,7 +297,7 @@ export class Session {
    * ```
    */
   get status(): SessionStatus {
-    return this.#status
+    return this.#record.status
   }
 
   /**
@@ -260,7 +310,7 @@ export class Session {
    * ```
    */
   get deadline(): Date {
-    return new Date(this.#deadline)
+    return new Date(this.#record.deadline)
   }
 
   /**
@@ -275,8 +325,8 @@ export class Session {
     if (!(deadline instanceof Date) || Number.isNaN(deadline.getTime())) {
       throw new TypeError('deadline must be a valid Date')
     }
-    this.#deadline = deadline.getTime()
-    this.#mark('modified')
+    this.#record.deadline = deadline.getTime()
+    mark(this.#record, 'modified')
   }
 
   /**
@@ -290,8 +340,8 @@ export class Session {
    */
   rememberMe(remember: boolean): void {
     if (typeof remember !== 'boolean') throw new TypeError('remember must be a boolean')
-    this.#values[REMEMBER_ME] = remember
-    this.#mark('modified')
+    this.#record.values[REMEMBER_ME] = remember
+    mark(this.#record, 'modified')
   }
 
   /**
@@ -303,7 +353,7 @@ export class Session {
    * ```
    */
   get remembered(): boolean {
-    return this.#values[REMEMBER_ME] === true
+    return this.#record.values[REMEMBER_ME] === true
   }
 
   /**
@@ -316,7 +366,7 @@ export class Session {
    * ```
    */
   get subject(): string | null {
-    return this.#subject
+    return this.#record.subject
   }
 
   /**
@@ -336,10 +386,10 @@ export class Session {
       if (typeof subject !== 'string') throw new TypeError('subject must be a string or null')
       checkSubject(subject) // what the store's subject column holds: 1 to 255 characters
     }
-    if (subject === this.#subject) return
-    this.#subject = subject
-    this.#subjectChanged = true
-    this.#mark('modified')
+    if (subject === this.#record.subject) return
+    this.#record.subject = subject
+    this.#record.subjectChanged = true
+    mark(this.#record, 'modified')
   }
 
   /**
@@ -359,21 +409,22 @@ export class Session {
    * ```
    */
   renewToken(): Promise<void> {
+    const record = this.#record
     let fresh: { token: string; key: string }
     try {
-      fresh = this.#backend.newToken() // throws for sessions that have no request
+      fresh = record.backend.newToken() // throws for sessions that have no request
     } catch (error) {
       return Promise.reject(error)
     }
-    const old = this.#stored ? this.#key : undefined
-    this.#token = fresh.token
-    this.#key = fresh.key
-    this.#stored = false
-    this.#created = true
-    this.#storedExpiry = undefined
-    this.#deadline = this.#backend.now() + this.#backend.lifetime
-    this.#mark('modified')
-    return old === undefined ? Promise.resolve() : this.#delete(old)
+    const old = record.stored ? record.key : undefined
+    record.token = fresh.token
+    record.key = fresh.key
+    record.stored = false
+    record.created = true
+    record.storedExpiry = undefined
+    record.deadline = record.backend.now() + record.backend.lifetime
+    mark(record, 'modified')
+    return old === undefined ? Promise.resolve() : deleteKey(record, old)
   }
 
   /**
@@ -391,154 +442,42 @@ export class Session {
    * ```
    */
   destroy(): Promise<void> {
-    const old = this.#stored ? this.#key : undefined
-    this.#values = Object.create(null)
-    this.#token = undefined
-    this.#key = undefined
-    this.#stored = false
-    this.#created = false
-    this.#storedExpiry = undefined
-    this.#subject = null
-    this.#subjectChanged = false
-    this.#deadline = this.#backend.now() + this.#backend.lifetime
-    this.#mark('destroyed')
-    return old === undefined ? Promise.resolve() : this.#delete(old)
+    const record = this.#record
+    const old = record.stored ? record.key : undefined
+    record.values = Object.create(null)
+    record.token = undefined
+    record.key = undefined
+    record.stored = false
+    record.created = false
+    record.storedExpiry = undefined
+    record.subject = null
+    record.subjectChanged = false
+    record.deadline = record.backend.now() + record.backend.lifetime
+    mark(record, 'destroyed')
+    return old === undefined ? Promise.resolve() : deleteKey(record, old)
   }
+}
 
-  /** Sets the status of a change, and calls the {@link Session.onChange} hook the first time. */
-  #mark(status: 'modified' | 'destroyed'): void {
-    this.#status = status
-    const onChange = this.#onChange
-    if (onChange !== undefined) {
-      this.#onChange = undefined
-      onChange()
-    }
+/** Sets the status of a change, and calls the {@link SessionRecord.onChange} hook the first time. */
+export function mark(record: SessionRecord, status: 'modified' | 'destroyed'): void {
+  record.status = status
+  const onChange = record.onChange
+  if (onChange !== undefined) {
+    record.onChange = undefined
+    onChange()
   }
+}
 
-  #delete(key: string): Promise<void> {
-    let deletion: Promise<void>
-    try {
-      deletion = this.#backend.deleteKey(key)
-    } catch (error) {
-      deletion = Promise.reject(error)
-    }
-    deletion.catch(() => undefined) // handled: save() reports it
-    ;(this.#pending ??= []).push(deletion)
-    return deletion
+function deleteKey(record: SessionRecord, key: string): Promise<void> {
+  let deletion: Promise<void>
+  try {
+    deletion = record.backend.deleteKey(key)
+  } catch (error) {
+    deletion = Promise.reject(error)
   }
-
-  /** @internal The token the cookie carries (undefined until first committed). */
-  get token(): string | undefined {
-    return this.#token
-  }
-
-  /** @internal The key the store keeps (the token's hash with hashTokens). */
-  get key(): string | undefined {
-    return this.#key
-  }
-
-  /** @internal The values, for the codec. */
-  get values(): Readonly<Record<string, unknown>> {
-    return this.#values
-  }
-
-  /** @internal Whether the key's row is in the store, as far as this request knows. */
-  get stored(): boolean {
-    return this.#stored
-  }
-
-  /** @internal Whether the subject changed in this request. */
-  get subjectChanged(): boolean {
-    return this.#subjectChanged
-  }
-
-  /** @internal Whether the key was made in this request and not saved yet (so it may be inserted). */
-  get created(): boolean {
-    return this.#created
-  }
-
-  /** @internal The expiry the store holds, when known. */
-  get storedExpiry(): number | undefined {
-    return this.#storedExpiry
-  }
-
-  /** @internal At least the size of the session's encoding, in bytes, when known. */
-  get size(): number | undefined {
-    return this.#size
-  }
-
-  /** @internal See {@link Session.size}. */
-  set size(size: number | undefined) {
-    this.#size = size
-  }
-
-  /**
-   * @internal Called once, the first time the session is modified or destroyed (and so has
-   * something to save), then forgotten. middleware() holds the response from then on only,
-   * so that a response whose session does not change is left as it is.
-   */
-  set onChange(onChange: (() => void) | undefined) {
-    this.#onChange = onChange
-  }
-
-  /**
-   * @internal The device this request comes from, as the manager's `deviceInfo` keeps it;
-   * undefined when it is off, or for a session without a request.
-   */
-  seenFrom: SeenDevice | undefined
-
-  /** @internal Keeps `device` under {@link DEVICE} (undefined removes it), marking nothing. */
-  keepDevice(device: SeenDevice | undefined): void {
-    if (device === undefined) delete this.#values[DEVICE]
-    else this.#values[DEVICE] = device
-  }
-
-  /** @internal Marks the session modified: the device it is seen from changed. */
-  deviceChanged(): void {
-    this.#mark('modified')
-  }
-
-  /** @internal Whether a deletion (of renewToken or destroy) has not been waited for yet. */
-  get hasPending(): boolean {
-    return this.#pending !== undefined
-  }
-
-  /** @internal Waits for the pending deletions; rejects with the first that failed. */
-  async settle(): Promise<void> {
-    const pending = this.#pending
-    if (pending === undefined) return
-    this.#pending = undefined
-    for (const result of await Promise.allSettled(pending)) {
-      if (result.status === 'rejected') throw result.reason
-    }
-  }
-
-  /** @internal Gives a session its first token, just before its first commit. */
-  assign(identity: { token: string | undefined; key: string }): void {
-    this.#token = identity.token
-    this.#key = identity.key
-    this.#created = true
-    this.#stored = false
-  }
-
-  /** @internal After a write: the store holds this session until `expiry`. */
-  saved(expiry: number): void {
-    this.#status = 'unmodified'
-    this.#created = false
-    this.#stored = true
-    this.#subjectChanged = false
-    this.#storedExpiry = expiry
-  }
-
-  /**
-   * @internal After a save found nothing to do, or found the session ended elsewhere
-   * (`ended`): nothing is pending any more.
-   */
-  settled(ended = false): void {
-    this.#status = 'unmodified'
-    this.#subjectChanged = false
-    if (ended) this.#stored = false
-  }
+  deletion.catch(() => undefined) // handled: save() reports it
+  ;(record.pending ??= []).push(deletion)
+  return deletion
 }
 
 function checkKey(key: unknown): string {

@@ -25,14 +25,13 @@ import {
   checkPositiveInteger,
   checkSubject,
   checkToken,
+  listLimit,
+  MAX_LIST_LIMIT,
 } from '../validate.js'
 
 /** Rows per page of {@link KyselyStore.entries}, unless told otherwise. */
 const DEFAULT_PAGE_SIZE = 1000
 const MAX_PAGE_SIZE = 100_000
-/** Sessions per page of {@link KyselyStore.listBySubject}, unless told otherwise. */
-const DEFAULT_LIST_LIMIT = 100
-const MAX_LIST_LIMIT = 10_000
 /** The first pause before a retry, doubled each time up to {@link MAX_RETRY_DELAY}. */
 const FIRST_RETRY_DELAY = 10
 const MAX_RETRY_DELAY = 1000
@@ -475,8 +474,8 @@ export class KyselyStore implements AsyncDisposable {
     checkSubject(subject)
     checkObject('options', options)
     checkKnownKeys('options', options, ['limit', 'after', 'createdAt', 'withData'])
-    const { limit = DEFAULT_LIST_LIMIT, after, createdAt, withData = false } = options
-    checkPositiveInteger('limit', limit, MAX_LIST_LIMIT)
+    const { after, createdAt, withData = false } = options
+    const limit = listLimit(options.limit, MAX_LIST_LIMIT)
     if (after !== undefined) checkToken(after, 'after')
     if (typeof withData !== 'boolean') throw new TypeError('withData must be a boolean')
     const now = this.#now()
