@@ -133,7 +133,8 @@ export function kyselyOptions(options: Record<string, unknown> | undefined): Omi
   return picked
 }
 
-const ENGINES: Record<string, string> = {
+/** What a URL of each scheme users give a factory is, and what to use instead. */
+const SCHEMES: Record<string, string> = {
   postgres: "a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   postgresql: "a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   mysql: "a MySQL URL: use mysql() from 'kysely-session-store/mysql'",
@@ -144,8 +145,21 @@ const ENGINES: Record<string, string> = {
   sqlite3: "a SQLite URL: use sqlite() from 'kysely-session-store/sqlite'",
   memory: "an in-memory database: use pglite() from 'kysely-session-store/pglite' or sqlite(':memory:')",
   idb: "a PGlite IndexedDB URL: use pglite() from 'kysely-session-store/pglite'",
+  libsql: "a libSQL URL: use Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
+  http: "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine",
+  https: "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine",
   redis: 'a Redis URL: this store needs a SQL database',
   mongodb: 'a MongoDB URL: this store needs a SQL database',
+}
+
+/**
+ * A RangeError when `scheme` (lowercase, without its colon) names another engine than the
+ * factory's, or undefined for one in `accepted` or one no engine is known by. Only the scheme
+ * is quoted: a URL may hold a password.
+ */
+export function otherEngine(argument: string, scheme: string, accepted: readonly string[]): RangeError | undefined {
+  if (accepted.includes(scheme) || !Object.hasOwn(SCHEMES, scheme)) return undefined
+  return new RangeError(`${argument}: '${scheme}:' is ${SCHEMES[scheme]}`)
 }
 
 /**
@@ -162,11 +176,11 @@ export function checkScheme(factory: string, url: string, accepted: readonly str
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(trimmed)?.[1]?.toLowerCase()
   if (scheme === undefined || accepted.includes(scheme)) return
-  const other = ENGINES[scheme]
-  throw new RangeError(
-    other === undefined
-      ? `${argument}: expected a ${accepted.map((s) => `${s}://`).join(' or ')} URL, got one with the scheme '${scheme}:'`
-      : `${argument}: '${scheme}:' is ${other}`,
+  throw (
+    otherEngine(argument, scheme, accepted) ??
+    new RangeError(
+      `${argument}: expected a ${accepted.map((s) => `${s}://`).join(' or ')} URL, got one with the scheme '${scheme}:'`,
+    )
   )
 }
 

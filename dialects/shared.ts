@@ -1,6 +1,6 @@
 /** Helpers shared by the engine factories. */
 import { FactoryError } from '../src/errors.js'
-import { KYSELY_KEYS } from './connection.js'
+import { KYSELY_KEYS, otherEngine } from './connection.js'
 
 /**
  * Thrown on first use of a factory whose driver package is not installed. The store passes
@@ -75,34 +75,25 @@ export class IncompatibleDriverError extends FactoryError {
   override readonly name = 'IncompatibleDriverError'
 }
 
-/** URL schemes of engines that have their own factory. */
-const ENGINE_SCHEMES: Record<string, string> = {
-  postgres: 'postgres() from kysely-session-store/postgres',
-  postgresql: 'postgres() from kysely-session-store/postgres',
-  mysql: 'mysql() from kysely-session-store/mysql',
-  mariadb: 'mysql() from kysely-session-store/mysql',
-  libsql: "Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
-  http: "a driver for that server's engine",
-  https: "a driver for that server's engine",
-}
-
 /**
  * A TypeError or RangeError for a value users give a factory by mistake (a Promise not
  * awaited, a Kysely instance, a pg or mysql2 pool, a URL), with the fix; undefined
- * when `value` is none of these. `argument` is the factory's parameter name as printed.
+ * when `value` is none of these. `argument` is the factory's parameter name as printed;
+ * `schemes` the URL schemes the factory takes (PGlite's `memory://` and `idb://`).
  */
-export function wrongMove(factory: string, argument: string, value: unknown): Error | undefined {
+export function wrongMove(
+  factory: string,
+  argument: string,
+  value: unknown,
+  schemes: readonly string[] = [],
+): Error | undefined {
   const where = `${factory}(${argument})`
   if (typeof value === 'string') {
     const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(value)?.[1]?.toLowerCase()
-    const use = scheme === undefined ? undefined : ENGINE_SCHEMES[scheme]
     if (scheme === 'file') {
       return new RangeError(`${where}: got a file:// URL: pass a path (fileURLToPath(url))`)
     }
-    if (use !== undefined) {
-      return new RangeError(`${where}: a ${scheme}:// URL belongs to another engine: use ${use}`)
-    }
-    return undefined
+    return scheme === undefined ? undefined : otherEngine(where, scheme, schemes)
   }
   if (typeof value !== 'object' || value === null) return undefined
   if (typeof (value as { then?: unknown }).then === 'function') {

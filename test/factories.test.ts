@@ -22,13 +22,13 @@ const mistakes: Array<[string, () => unknown, ErrorConstructor, string]> = [
     'a postgres:// URL',
     () => 'postgres://app@db/app',
     RangeError,
-    'a postgres:// URL belongs to another engine: use postgres() from kysely-session-store/postgres',
+    "'postgres:' is a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   ],
   [
     'a mysql:// URL',
     () => 'mysql://root@db/app',
     RangeError,
-    'a mysql:// URL belongs to another engine: use mysql() from kysely-session-store/mysql',
+    "'mysql:' is a MySQL URL: use mysql() from 'kysely-session-store/mysql'",
   ],
   [
     'a file:// URL string',
