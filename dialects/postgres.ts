@@ -8,6 +8,7 @@ import {
 } from 'kysely'
 import { AbandonedError, registerCanceller, type Canceller } from '../src/store/direct.js'
 import { statementName } from '../src/families/postgres.js'
+import { pgConnectionFailure } from '../src/errors.js'
 import {
   checkFactoryOptions,
   checkScheme,
@@ -135,8 +136,8 @@ function listenForClientErrors(pool: Partial<PostgresPool>): void {
 
 /** pg-pool's errors when no connection came in time (it gives them no code). */
 function isPoolTimeout(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : ''
-  return /timeout exceeded when trying to connect|due to connection timeout|timeout expired/i.test(message)
+  const failure = pgConnectionFailure(error)
+  return failure === 'pool timeout' || failure === 'connect timeout'
 }
 
 /** Whether `client` is pg's own Client, which takes `{ name, text, values }` and caches by name. */
