@@ -5,7 +5,7 @@ import { postgresFamily } from './postgres.js'
 import { sqliteFamily } from './sqlite.js'
 
 export type { FamilyName, SqlFamily, Statement, StatementKind, Statements, TableName } from './family.js'
-export { TableShapeError, TOMBSTONE_MARGIN } from './family.js'
+export { TableShapeError, timeMs, TOMBSTONE_MARGIN } from './family.js'
 
 /** Every SQL family the store speaks; detection asks each in turn. */
 export const families: readonly SqlFamily[] = [postgresFamily, sqliteFamily, mysqlFamily]

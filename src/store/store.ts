@@ -5,6 +5,7 @@ import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from '../errors.js'
 import {
   resolveFamily,
+  timeMs,
   TOMBSTONE_MARGIN,
   type SqlFamily,
   type Statement,
@@ -256,7 +257,7 @@ export class KyselyStore implements AsyncDisposable {
     if (row === undefined) return undefined
     return {
       data: bytes(row.data),
-      expiry: new Date(millis(row.expiry)!),
+      expiry: new Date(timeMs(row.expiry)!),
       subject: (row.subject as string | null) ?? null,
       createdAt: date(row.created),
       lastSeenAt: date(row.seen),
@@ -939,21 +940,11 @@ function bytes(value: unknown): Uint8Array {
   )
 }
 
-/** A time the driver returns (a Date, milliseconds as a number, bigint or string) in ms. */
-function millis(value: unknown): number | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === 'number') return value
-  if (typeof value === 'bigint') return Number(value)
-  if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  throw new TypeError(`the database driver returned a time as ${typeof value}`)
-}
-
 /** A row of the listBySubject statements as a {@link SubjectSession}. */
 function listedSession(row: Record<string, unknown>, withData: boolean): SubjectSession {
   const listed = {
     token: row.token as string,
-    expiry: new Date(millis(row.expiry)!),
+    expiry: new Date(timeMs(row.expiry)!),
     createdAt: date(row.created),
     lastSeenAt: date(row.seen),
   }
@@ -961,7 +952,7 @@ function listedSession(row: Record<string, unknown>, withData: boolean): Subject
 }
 
 function date(value: unknown): Date | null {
-  const ms = millis(value)
+  const ms = timeMs(value)
   return ms === null ? null : new Date(ms)
 }
 
