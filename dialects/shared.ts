@@ -1,5 +1,6 @@
 /** Helpers shared by the engine factories. */
 import { FactoryError } from '../src/errors.js'
+import { isKysely } from '../src/validate.js'
 import { KYSELY_KEYS, otherEngine } from './connection.js'
 
 /**
@@ -102,7 +103,7 @@ export function wrongMove(
   if (value instanceof URL) {
     return new TypeError(`${where}: got a URL object: pass a path string (fileURLToPath(url))`)
   }
-  if (typeof (value as { selectFrom?: unknown }).selectFrom === 'function') {
+  if (isKysely(value)) {
     return new TypeError(
       `${where}: got a Kysely instance: pass it to new KyselyStore(db) and migrate(db) directly, no factory needed`,
     )

@@ -1,4 +1,5 @@
 /** Input checks shared by every entry point. Each throws before any query runs. */
+import type { Kysely } from 'kysely'
 
 /** Longest token the store accepts, in UTF-16 code units (the schema's VARCHAR limit). */
 export const MAX_TOKEN_LENGTH = 255
@@ -102,6 +103,21 @@ export function checkInteger(
 
 export function checkFunction(name: string, value: unknown): asserts value is (...args: never[]) => unknown {
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${kind(value)}`)
+}
+
+/** Whether `value` is a Kysely instance: of any copy of Kysely, so tested by shape. */
+export function isKysely(value: unknown): value is Kysely<any> {
+  const candidate = value as Partial<Kysely<any>> | null | undefined
+  return typeof candidate?.executeQuery === 'function' && typeof candidate.selectFrom === 'function'
+}
+
+/** `name` (the store's and migrate()'s `db`, the importer's `db` and `source`) must be a Kysely instance. */
+export function checkKysely(name: string, value: unknown): asserts value is Kysely<any> {
+  if (!isKysely(value)) {
+    throw new TypeError(
+      `${name} must be a Kysely instance, for example pglite() from kysely-session-store/pglite or new Kysely({ dialect })`,
+    )
+  }
 }
 
 export function checkObject(name: string, value: unknown): asserts value is object {

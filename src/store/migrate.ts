@@ -5,6 +5,7 @@ import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
 import {
   checkIdentifier,
   checkKnownKeys,
+  checkKysely,
   checkObject,
   checkPositiveInteger,
   checkTableName,
@@ -99,14 +100,9 @@ export function resolveMigrateOptions(options: MigrateOptions | undefined) {
  * ```
  */
 export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promise<void> {
-  if (typeof (db as Partial<Kysely<any>> | null)?.selectFrom !== 'function') {
-    throw new TypeError('db must be a Kysely instance, for example pglite() from kysely-session-store/pglite')
-  }
+  checkKysely('db', db)
   const { tableName, schema, family: familyName, timeout } = resolveMigrateOptions(options)
-  const family = resolveFamily(db, familyName)
-  if (schema !== undefined && !family.schemas) {
-    throw new RangeError(`schema must not be set on ${family.name}: it has no schemas (use tableName)`)
-  }
+  const family = resolveFamily(db, familyName, schema)
   const table = schema === undefined ? tableName : `${schema}.${tableName}`
   try {
     // The timer is ref'd: whoever awaits migrate() gets its answer before the process may exit.

@@ -22,6 +22,7 @@ import {
   checkExpiry,
   checkInterval,
   checkKnownKeys,
+  checkKysely,
   checkObject,
   checkPositiveInteger,
   checkSubject,
@@ -191,7 +192,7 @@ export class KyselyStore implements AsyncDisposable {
     cleanupInterval: number = DEFAULT_CLEANUP_INTERVAL,
     options?: KyselyStoreOptions,
   ) {
-    checkKysely(db)
+    checkKysely('db', db)
     if (typeof cleanupInterval === 'object' && cleanupInterval !== null) {
       throw new TypeError(
         `new KyselyStore(db, cleanupInterval, options): options go third, after cleanupInterval: ` +
@@ -204,13 +205,8 @@ export class KyselyStore implements AsyncDisposable {
     this.#db = db
     this.#direct = directRunnerOf(db)
     this.#cancel = cancellerOf(db)
-    this.#family = resolveFamily(db, this.#options.family)
     const { tableName, schema } = this.#options
-    if (schema !== undefined && !this.#family.schemas) {
-      throw new RangeError(
-        `schema must not be set on ${this.#family.name}: it has no schemas (use tableName)`,
-      )
-    }
+    this.#family = resolveFamily(db, this.#options.family, schema)
     this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
     this.#sql = this.#family.statements({ schema, name: tableName })
     const { onError } = this.#options
@@ -973,13 +969,4 @@ function checkTombstone(options: { readonly tombstone?: boolean } | undefined): 
   const { tombstone = false } = options
   if (typeof tombstone !== 'boolean') throw new TypeError('tombstone must be a boolean')
   return tombstone
-}
-
-function checkKysely(db: unknown): asserts db is Kysely<any> {
-  const candidate = db as Partial<Kysely<any>> | null | undefined
-  if (typeof candidate?.executeQuery !== 'function' || typeof candidate.selectFrom !== 'function') {
-    throw new TypeError(
-      'db must be a Kysely instance, for example pglite() from kysely-session-store/pglite or new Kysely({ dialect })',
-    )
-  }
 }
