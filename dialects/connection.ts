@@ -88,8 +88,10 @@ export class ConnectionTimeoutError extends FactoryError {
 }
 
 /**
- * Checks a factory's options object: only `known` keys, Kysely's `log` and `plugins`, and
- * pool options only where the factory opens the pool (`ownPool`).
+ * Checks a factory's options object: only `known` keys, Kysely's `log` and `plugins`, and the
+ * pool options. Where the caller passed a pool of their own (`ownPool` false), the pool
+ * options and the keys of `poolOnly` are refused: each entry lists keys and what to do
+ * instead on that pool; the pool options' is `poolAdvice`.
  */
 export function checkFactoryOptions(
   factory: string,
@@ -97,6 +99,7 @@ export function checkFactoryOptions(
   known: readonly string[],
   ownPool: boolean,
   poolAdvice: string,
+  poolOnly: ReadonlyArray<readonly [keys: readonly string[], advice: string]> = [],
 ): void {
   if (options === undefined) return
   checkObject('options', options)
@@ -108,10 +111,11 @@ export function checkFactoryOptions(
   checkKnownKeys('options', options, [...KYSELY_KEYS, ...POOL_KEYS, ...known])
   const values = options as Record<string, unknown>
   if (!ownPool) {
-    for (const key of POOL_KEYS) {
-      if (values[key] !== undefined) {
+    for (const [keys, advice] of [[POOL_KEYS, poolAdvice] as const, ...poolOnly]) {
+      const key = keys.find((k) => values[k] !== undefined)
+      if (key !== undefined) {
         throw new TypeError(
-          `options.${key} applies only to a pool ${factory}() opens from a connection string; ${poolAdvice}`,
+          `options.${key} applies only to a pool ${factory}() opens from a connection string; ${advice}`,
         )
       }
     }

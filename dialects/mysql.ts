@@ -120,6 +120,12 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     OPTION_KEYS,
     ownPool,
     'configure your mysql2 pool instead (connectionLimit, connectTimeout, idleTimeout)',
+    [
+      [
+        OPTION_KEYS,
+        "on your own pool, set session variables on each new connection: pool.on('connection', (c) => c.query('SET SESSION ...'))",
+      ],
+    ],
   )
   const config = kyselyOptions(options as Record<string, unknown> | undefined)
   const running = new Running()
@@ -148,14 +154,6 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     const db = new Kysely<any>({ ...config, dialect: new MysqlDialect({ pool }) })
     registerCanceller(db, (values) => running.cancel(values))
     return db
-  }
-  for (const key of OPTION_KEYS) {
-    if (options?.[key] !== undefined) {
-      throw new TypeError(
-        `options.${key} applies only to a pool mysql() opens from a connection string; on your own pool, ` +
-          `set session variables on each new connection: pool.on('connection', (c) => c.query('SET SESSION ...'))`,
-      )
-    }
   }
   const given = poolOrConnectionString as Partial<MysqlPool> | null | undefined
   if (typeof given?.getConnection !== 'function' || typeof given.end !== 'function') {
