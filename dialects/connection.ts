@@ -137,6 +137,8 @@ export function kyselyOptions(options: Record<string, unknown> | undefined): Omi
   return picked
 }
 
+const HTTP = "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine"
+
 /** What a URL of each scheme users give a factory is, and what to use instead. */
 const SCHEMES: Record<string, string> = {
   postgres: "a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
@@ -150,8 +152,8 @@ const SCHEMES: Record<string, string> = {
   memory: "an in-memory database: use pglite() from 'kysely-session-store/pglite' or sqlite(':memory:')",
   idb: "a PGlite IndexedDB URL: use pglite() from 'kysely-session-store/pglite'",
   libsql: "a libSQL URL: use Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
-  http: "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine",
-  https: "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine",
+  http: HTTP,
+  https: HTTP,
   redis: 'a Redis URL: this store needs a SQL database',
   mongodb: 'a MongoDB URL: this store needs a SQL database',
 }
@@ -161,7 +163,11 @@ const SCHEMES: Record<string, string> = {
  * factory's, or undefined for one in `accepted` or one no engine is known by. Only the scheme
  * is quoted: a URL may hold a password.
  */
-export function otherEngine(argument: string, scheme: string, accepted: readonly string[]): RangeError | undefined {
+export function otherEngine(
+  argument: string,
+  scheme: string,
+  accepted: readonly string[],
+): RangeError | undefined {
   if (accepted.includes(scheme) || !Object.hasOwn(SCHEMES, scheme)) return undefined
   return new RangeError(`${argument}: '${scheme}:' is ${SCHEMES[scheme]}`)
 }

@@ -1,6 +1,6 @@
 /** Helpers shared by the engine factories. */
 import { FactoryError } from '../src/errors.js'
-import { isKysely } from '../src/validate.js'
+import { isKysely, unknownKey } from '../src/validate.js'
 import { KYSELY_KEYS, otherEngine } from './connection.js'
 
 /**
@@ -48,13 +48,27 @@ export function checkFactoryConfig(factory: string, config: unknown): void {
       `${factory}(..., config): config must not contain a dialect; ${factory}() makes its own`,
     )
   }
-  for (const key of Object.keys(config)) {
-    if (!KYSELY_KEYS.includes(key as (typeof KYSELY_KEYS)[number])) {
-      throw new TypeError(
-        `${factory}(..., config): ${key} is not an option here; the options are Kysely's ${KYSELY_KEYS.join(' and ')}`,
-      )
-    }
-  }
+  checkKyselyKeys(`${factory}(..., config)`, config)
+}
+
+/** Refuses a key of Kysely options (`config`, printed as `where`) that is not Kysely's `log` or `plugins`. */
+export function checkKyselyKeys(where: string, config: object): void {
+  refuseUnknownKeys(where, config, KYSELY_KEYS, `Kysely's ${KYSELY_KEYS.join(' and ')}`)
+}
+
+/**
+ * Throws a TypeError naming the first key of `options` not in `known` and the options there
+ * are (`listed`, or `known`), after `where`, the argument as printed: `sqlite(..., config)`.
+ */
+export function refuseUnknownKeys(
+  where: string,
+  options: object,
+  known: readonly string[],
+  listed = known.join(', '),
+): void {
+  const key = unknownKey(options, known)
+  if (key !== undefined)
+    throw new TypeError(`${where}: ${key} is not an option here; the options are ${listed}`)
 }
 
 /**

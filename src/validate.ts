@@ -132,9 +132,13 @@ export function checkObject(name: string, value: unknown): asserts value is obje
  * refers to the object, for example `options` or `cookie`.
  */
 export function checkKnownKeys(name: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${name}.${key} is not an option here; the options are: ${known.join(', ')}`)
-    }
+  const key = unknownKey(options, known)
+  if (key !== undefined) {
+    throw new TypeError(`${name}.${key} is not an option here; the options are: ${known.join(', ')}`)
   }
+}
+
+/** The first key of `options` that is not in `known`, or undefined. */
+export function unknownKey(options: object, known: readonly string[]): string | undefined {
+  return Object.keys(options).find((key) => !known.includes(key))
 }
