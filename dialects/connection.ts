@@ -137,7 +137,8 @@ export function kyselyOptions(options: Record<string, unknown> | undefined): Omi
   return picked
 }
 
-const HTTP = "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine"
+const HTTP =
+  "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine"
 
 /** What a URL of each scheme users give a factory is, and what to use instead. */
 const SCHEMES: Record<string, string> = {
