@@ -9,7 +9,7 @@ import {
   type ServerPoolOptions,
 } from './connection.js'
 import { optionalPeer } from './shared.js'
-import { AbandonedError, registerCanceller } from '../src/store/direct.js'
+import { AbandonedError, InFlight, registerCanceller } from '../src/store/direct.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 
@@ -174,16 +174,13 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
 }
 
 /**
- * Which connection runs each statement in flight, keyed by its parameter array (the store
- * passes it and Kysely hands it over as it is), and how to cancel one: `KILL QUERY` from a
- * connection of its own, outside the pool, which the statement may be keeping busy (see
- * {@link Canceller}). The pool's connections are handed to Kysely in a wrapper of their own,
- * so that a pool of the caller's is not changed.
+ * Which connection runs each statement in flight ({@link InFlight}), and how to cancel one:
+ * `KILL QUERY` from a connection of its own, outside the pool, which the statement may be
+ * keeping busy (see {@link Canceller}). The pool's connections are handed to Kysely in a
+ * wrapper of their own, so that a pool of the caller's is not changed.
  */
 class Running {
-  readonly #statements = new WeakMap<readonly unknown[], MysqlPoolConnection>()
-  /** Statements given up before they were sent: never sent. */
-  readonly #abandoned = new WeakSet<readonly unknown[]>()
+  readonly #inFlight = new InFlight<MysqlPoolConnection>()
   readonly #wrappers = new WeakMap<MysqlPoolConnection, MysqlPoolConnection>()
   #mysql2: typeof import('mysql2') | undefined
 
@@ -202,9 +199,8 @@ class Running {
   }
 
   cancel(values: readonly unknown[]): void {
-    const connection = this.#statements.get(values)
-    if (connection === undefined) return void this.#abandoned.add(values) // waiting for a connection
-    if (this.#mysql2 === undefined) return
+    const connection = this.#inFlight.giveUp(values)
+    if (connection === undefined || this.#mysql2 === undefined) return
     const { threadId, config } = connection
     // As Kysely's own control connection: these two settings make mysql2 warn when passed back.
     const { clientFlags: _, maxPacketSize: __, ...settings } = config as Record<string, unknown>
@@ -212,7 +208,7 @@ class Running {
     control.on('error', () => undefined)
     const end = () => control.end(() => undefined)
     control.connect((error) => {
-      if (error || this.#statements.get(values) !== connection) return end()
+      if (error || !this.#inFlight.runs(values, connection)) return end()
       control.query(`KILL QUERY ${Number(threadId)}`, end)
     })
   }
@@ -220,8 +216,7 @@ class Running {
   #wrapped(connection: MysqlPoolConnection): MysqlPoolConnection {
     let wrapper = this.#wrappers.get(connection)
     if (wrapper !== undefined) return wrapper
-    const statements = this.#statements
-    const abandoned = this.#abandoned
+    const inFlight = this.#inFlight
     wrapper = {
       get config() {
         return connection.config
@@ -235,13 +230,12 @@ class Running {
       query(sql, parameters, callback) {
         if (!Array.isArray(parameters) || callback === undefined)
           return connection.query(sql, parameters, callback)
-        if (abandoned.has(parameters)) {
+        if (!inFlight.start(parameters, connection)) {
           callback(new AbandonedError(), [])
           return { stream: () => ({ [Symbol.asyncIterator]: () => undefined }) }
         }
-        statements.set(parameters, connection)
         return connection.query(sql, parameters, (error, result) => {
-          if (statements.get(parameters) === connection) statements.delete(parameters)
+          inFlight.end(parameters, connection)
           callback(error, result)
         })
       },
