@@ -195,12 +195,20 @@ export function checkScheme(factory: string, url: string, accepted: readonly str
   )
 }
 
-/** `host:port` of a URL, for messages (never its user or password), or undefined. */
-export function endpointOf(url: string): string | undefined {
+/**
+ * The message of the {@link ConnectionTimeoutError} of a pool a factory opened from `url`,
+ * which names the server's `host:port` (never its user or password).
+ */
+export function connectionTimeoutMessage(factory: string, timeout: number, url: string): string {
+  let endpoint = ''
   try {
     const { hostname, port } = new URL(url)
-    return hostname ? `${hostname}${port ? `:${port}` : ''}` : undefined
+    if (hostname) endpoint = ` at ${hostname}${port ? `:${port}` : ''}`
   } catch {
-    return undefined
+    // not a URL: name no server
   }
+  return (
+    `${factory}(): no connection within ${timeout} ms (the connectionTimeout option): the server${endpoint} ` +
+    'did not complete a connection in time, or every connection of the pool stayed busy'
+  )
 }

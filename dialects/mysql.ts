@@ -4,7 +4,7 @@ import {
   checkScheme,
   ConnectionTimeoutError,
   DEFAULT_CONNECTION_TIMEOUT,
-  endpointOf,
+  connectionTimeoutMessage,
   kyselyOptions,
   type ServerPoolOptions,
 } from './connection.js'
@@ -133,10 +133,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     const uri = poolOrConnectionString
     const setup = connectionSetup(options)
     const timeout = options?.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT
-    const endpoint = endpointOf(uri)
-    const timeoutMessage =
-      `mysql(): no connection within ${timeout} ms (the connectionTimeout option): the server` +
-      `${endpoint === undefined ? '' : ` at ${endpoint}`} did not complete a connection in time, or every connection of the pool stayed busy`
+    const timeoutMessage = connectionTimeoutMessage('mysql', timeout, uri)
     const pool = async (): Promise<MysqlPool> => {
       const { createPool } = await running.load()
       const poolSize = options?.poolSize ?? 10

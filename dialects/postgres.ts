@@ -14,7 +14,7 @@ import {
   checkScheme,
   ConnectionTimeoutError,
   DEFAULT_CONNECTION_TIMEOUT,
-  endpointOf,
+  connectionTimeoutMessage,
   kyselyOptions,
   type ServerPoolOptions,
 } from './connection.js'
@@ -320,9 +320,7 @@ export function postgres(
     const connectionTimeoutMillis = options?.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT
     const naming: Naming = {
       enabled: preparedStatements,
-      timeoutMessage:
-        `postgres(): no connection within ${connectionTimeoutMillis} ms (the connectionTimeout option): ` +
-        `the server${describeEndpoint(connectionString)} did not complete a connection in time, or every connection of the pool stayed busy`,
+      timeoutMessage: connectionTimeoutMessage('postgres', connectionTimeoutMillis, connectionString),
       inFlight: new InFlight(),
     }
     let opened: import('pg').Pool | undefined
@@ -366,11 +364,6 @@ export function postgres(
     cancellerOf(() => given, naming),
   )
   return db
-}
-
-function describeEndpoint(url: string): string {
-  const endpoint = endpointOf(url)
-  return endpoint === undefined ? '' : ` at ${endpoint}`
 }
 
 function checkPool(given: unknown): asserts given is PostgresPool {
