@@ -88,8 +88,10 @@ export class ConnectionTimeoutError extends FactoryError {
 }
 
 /**
- * Checks a factory's options object: only `known` keys, Kysely's `log` and `plugins`, and
- * pool options only where the factory opens the pool (`ownPool`).
+ * Checks a factory's options object: only `known` keys, Kysely's `log` and `plugins`, and the
+ * pool options. Where the caller passed a pool of their own (`ownPool` false), the pool
+ * options and the keys of `poolOnly` are refused: each entry lists keys and what to do
+ * instead on that pool; the pool options' is `poolAdvice`.
  */
 export function checkFactoryOptions(
   factory: string,
@@ -97,6 +99,7 @@ export function checkFactoryOptions(
   known: readonly string[],
   ownPool: boolean,
   poolAdvice: string,
+  poolOnly: ReadonlyArray<readonly [keys: readonly string[], advice: string]> = [],
 ): void {
   if (options === undefined) return
   checkObject('options', options)
@@ -108,10 +111,11 @@ export function checkFactoryOptions(
   checkKnownKeys('options', options, [...KYSELY_KEYS, ...POOL_KEYS, ...known])
   const values = options as Record<string, unknown>
   if (!ownPool) {
-    for (const key of POOL_KEYS) {
-      if (values[key] !== undefined) {
+    for (const [keys, advice] of [[POOL_KEYS, poolAdvice] as const, ...poolOnly]) {
+      const key = keys.find((k) => values[k] !== undefined)
+      if (key !== undefined) {
         throw new TypeError(
-          `options.${key} applies only to a pool ${factory}() opens from a connection string; ${poolAdvice}`,
+          `options.${key} applies only to a pool ${factory}() opens from a connection string; ${advice}`,
         )
       }
     }
@@ -133,7 +137,11 @@ export function kyselyOptions(options: Record<string, unknown> | undefined): Omi
   return picked
 }
 
-const ENGINES: Record<string, string> = {
+const HTTP =
+  "an HTTP URL: give the database's own URL (postgres://, mysql://), or use a driver for that server's engine"
+
+/** What a URL of each scheme users give a factory is, and what to use instead. */
+const SCHEMES: Record<string, string> = {
   postgres: "a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   postgresql: "a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   mysql: "a MySQL URL: use mysql() from 'kysely-session-store/mysql'",
@@ -144,8 +152,25 @@ const ENGINES: Record<string, string> = {
   sqlite3: "a SQLite URL: use sqlite() from 'kysely-session-store/sqlite'",
   memory: "an in-memory database: use pglite() from 'kysely-session-store/pglite' or sqlite(':memory:')",
   idb: "a PGlite IndexedDB URL: use pglite() from 'kysely-session-store/pglite'",
+  libsql: "a libSQL URL: use Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
+  http: HTTP,
+  https: HTTP,
   redis: 'a Redis URL: this store needs a SQL database',
   mongodb: 'a MongoDB URL: this store needs a SQL database',
+}
+
+/**
+ * A RangeError when `scheme` (lowercase, without its colon) names another engine than the
+ * factory's, or undefined for one in `accepted` or one no engine is known by. Only the scheme
+ * is quoted: a URL may hold a password.
+ */
+export function otherEngine(
+  argument: string,
+  scheme: string,
+  accepted: readonly string[],
+): RangeError | undefined {
+  if (accepted.includes(scheme) || !Object.hasOwn(SCHEMES, scheme)) return undefined
+  return new RangeError(`${argument}: '${scheme}:' is ${SCHEMES[scheme]}`)
 }
 
 /**
@@ -162,20 +187,28 @@ export function checkScheme(factory: string, url: string, accepted: readonly str
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(trimmed)?.[1]?.toLowerCase()
   if (scheme === undefined || accepted.includes(scheme)) return
-  const other = ENGINES[scheme]
-  throw new RangeError(
-    other === undefined
-      ? `${argument}: expected a ${accepted.map((s) => `${s}://`).join(' or ')} URL, got one with the scheme '${scheme}:'`
-      : `${argument}: '${scheme}:' is ${other}`,
+  throw (
+    otherEngine(argument, scheme, accepted) ??
+    new RangeError(
+      `${argument}: expected a ${accepted.map((s) => `${s}://`).join(' or ')} URL, got one with the scheme '${scheme}:'`,
+    )
   )
 }
 
-/** `host:port` of a URL, for messages (never its user or password), or undefined. */
-export function endpointOf(url: string): string | undefined {
+/**
+ * The message of the {@link ConnectionTimeoutError} of a pool a factory opened from `url`,
+ * which names the server's `host:port` (never its user or password).
+ */
+export function connectionTimeoutMessage(factory: string, timeout: number, url: string): string {
+  let endpoint = ''
   try {
     const { hostname, port } = new URL(url)
-    return hostname ? `${hostname}${port ? `:${port}` : ''}` : undefined
+    if (hostname) endpoint = ` at ${hostname}${port ? `:${port}` : ''}`
   } catch {
-    return undefined
+    // not a URL: name no server
   }
+  return (
+    `${factory}(): no connection within ${timeout} ms (the connectionTimeout option): the server${endpoint} ` +
+    'did not complete a connection in time, or every connection of the pool stayed busy'
+  )
 }

@@ -4,12 +4,12 @@ import {
   checkScheme,
   ConnectionTimeoutError,
   DEFAULT_CONNECTION_TIMEOUT,
-  endpointOf,
+  connectionTimeoutMessage,
   kyselyOptions,
   type ServerPoolOptions,
 } from './connection.js'
 import { optionalPeer } from './shared.js'
-import { AbandonedError, registerCanceller } from '../src/store/direct.js'
+import { AbandonedError, InFlight, registerCanceller } from '../src/store/direct.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 
@@ -120,6 +120,12 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     OPTION_KEYS,
     ownPool,
     'configure your mysql2 pool instead (connectionLimit, connectTimeout, idleTimeout)',
+    [
+      [
+        OPTION_KEYS,
+        "on your own pool, set session variables on each new connection: pool.on('connection', (c) => c.query('SET SESSION ...'))",
+      ],
+    ],
   )
   const config = kyselyOptions(options as Record<string, unknown> | undefined)
   const running = new Running()
@@ -127,10 +133,7 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     const uri = poolOrConnectionString
     const setup = connectionSetup(options)
     const timeout = options?.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT
-    const endpoint = endpointOf(uri)
-    const timeoutMessage =
-      `mysql(): no connection within ${timeout} ms (the connectionTimeout option): the server` +
-      `${endpoint === undefined ? '' : ` at ${endpoint}`} did not complete a connection in time, or every connection of the pool stayed busy`
+    const timeoutMessage = connectionTimeoutMessage('mysql', timeout, uri)
     const pool = async (): Promise<MysqlPool> => {
       const { createPool } = await running.load()
       const poolSize = options?.poolSize ?? 10
@@ -148,14 +151,6 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
     const db = new Kysely<any>({ ...config, dialect: new MysqlDialect({ pool }) })
     registerCanceller(db, (values) => running.cancel(values))
     return db
-  }
-  for (const key of OPTION_KEYS) {
-    if (options?.[key] !== undefined) {
-      throw new TypeError(
-        `options.${key} applies only to a pool mysql() opens from a connection string; on your own pool, ` +
-          `set session variables on each new connection: pool.on('connection', (c) => c.query('SET SESSION ...'))`,
-      )
-    }
   }
   const given = poolOrConnectionString as Partial<MysqlPool> | null | undefined
   if (typeof given?.getConnection !== 'function' || typeof given.end !== 'function') {
@@ -176,16 +171,13 @@ export function mysql(poolOrConnectionString: string | MysqlPoolLike, options?: 
 }
 
 /**
- * Which connection runs each statement in flight, keyed by its parameter array (the store
- * passes it and Kysely hands it over as it is), and how to cancel one: `KILL QUERY` from a
- * connection of its own, outside the pool, which the statement may be keeping busy (see
- * {@link Canceller}). The pool's connections are handed to Kysely in a wrapper of their own,
- * so that a pool of the caller's is not changed.
+ * Which connection runs each statement in flight ({@link InFlight}), and how to cancel one:
+ * `KILL QUERY` from a connection of its own, outside the pool, which the statement may be
+ * keeping busy (see {@link Canceller}). The pool's connections are handed to Kysely in a
+ * wrapper of their own, so that a pool of the caller's is not changed.
  */
 class Running {
-  readonly #statements = new WeakMap<readonly unknown[], MysqlPoolConnection>()
-  /** Statements given up before they were sent: never sent. */
-  readonly #abandoned = new WeakSet<readonly unknown[]>()
+  readonly #inFlight = new InFlight<MysqlPoolConnection>()
   readonly #wrappers = new WeakMap<MysqlPoolConnection, MysqlPoolConnection>()
   #mysql2: typeof import('mysql2') | undefined
 
@@ -204,9 +196,8 @@ class Running {
   }
 
   cancel(values: readonly unknown[]): void {
-    const connection = this.#statements.get(values)
-    if (connection === undefined) return void this.#abandoned.add(values) // waiting for a connection
-    if (this.#mysql2 === undefined) return
+    const connection = this.#inFlight.giveUp(values)
+    if (connection === undefined || this.#mysql2 === undefined) return
     const { threadId, config } = connection
     // As Kysely's own control connection: these two settings make mysql2 warn when passed back.
     const { clientFlags: _, maxPacketSize: __, ...settings } = config as Record<string, unknown>
@@ -214,7 +205,7 @@ class Running {
     control.on('error', () => undefined)
     const end = () => control.end(() => undefined)
     control.connect((error) => {
-      if (error || this.#statements.get(values) !== connection) return end()
+      if (error || !this.#inFlight.runs(values, connection)) return end()
       control.query(`KILL QUERY ${Number(threadId)}`, end)
     })
   }
@@ -222,8 +213,7 @@ class Running {
   #wrapped(connection: MysqlPoolConnection): MysqlPoolConnection {
     let wrapper = this.#wrappers.get(connection)
     if (wrapper !== undefined) return wrapper
-    const statements = this.#statements
-    const abandoned = this.#abandoned
+    const inFlight = this.#inFlight
     wrapper = {
       get config() {
         return connection.config
@@ -237,13 +227,12 @@ class Running {
       query(sql, parameters, callback) {
         if (!Array.isArray(parameters) || callback === undefined)
           return connection.query(sql, parameters, callback)
-        if (abandoned.has(parameters)) {
+        if (!inFlight.start(parameters, connection)) {
           callback(new AbandonedError(), [])
           return { stream: () => ({ [Symbol.asyncIterator]: () => undefined }) }
         }
-        statements.set(parameters, connection)
         return connection.query(sql, parameters, (error, result) => {
-          if (statements.get(parameters) === connection) statements.delete(parameters)
+          inFlight.end(parameters, connection)
           callback(error, result)
         })
       },

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely, KyselyConfig } from 'kysely'
 import { migrate } from '../src/index.js'
 import { pglite, type PGliteLike } from './pglite.js'
-import { optionalPeer } from './shared.js'
+import { checkKyselyKeys, optionalPeer, refuseUnknownKeys } from './shared.js'
 
-/** Options of {@link openPGliteTestDatabase}. */
+/** Options of {@link openPGliteTestDatabase}; unknown keys are refused. */
 export interface PGliteTestDatabaseOptions {
   /**
    * A file written by {@link createPGliteTemplate}: the worker's PGlite is loaded from it
@@ -81,7 +81,7 @@ async function loadPGlite(caller: string) {
  * all (a temporary file, then a rename), so a run that starts meanwhile never reads half of it.
  *
  * @param file - where to write the image; its folder must exist.
- * @param options - `reuse`: keep an existing `file` (default false: always write it anew).
+ * @param options - `reuse`: keep an existing `file` (default false: always write it anew); unknown keys are refused.
  *
  * @example
  * ```ts
@@ -110,6 +110,7 @@ export async function createPGliteTemplate(
       `createPGliteTemplate(file, options): expected an object such as { reuse: true }, got ${shown(options)}`,
     )
   }
+  refuseUnknownKeys('createPGliteTemplate(file, options)', options, ['reuse'])
   if (options.reuse !== undefined && typeof options.reuse !== 'boolean') {
     throw new TypeError(
       `createPGliteTemplate(file, options.reuse): expected true or false, got ${shown(options.reuse)}`,
@@ -149,7 +150,7 @@ export async function createPGliteTemplate(
  * (Node 22.8 and later). Where every file gets a process of its own (vitest's default, Jest,
  * `node --test`), each file opens an instance from the template (about 0.5 s, not 3 s).
  *
- * @param options - the template, the set-up of each schema, Kysely options.
+ * @param options - the template, the set-up of each schema, Kysely options; unknown keys are refused.
  *
  * @example
  * ```ts
@@ -286,6 +287,7 @@ function checkOptions(options: unknown): {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`${NAME}(options): expected an object such as { template }, got ${shown(options)}`)
   }
+  refuseUnknownKeys(`${NAME}(options)`, options, ['template', 'setup', 'config'])
   const { template, setup, config } = options as PGliteTestDatabaseOptions
   if (template !== undefined && (typeof template !== 'string' || template.length === 0)) {
     throw new TypeError(
@@ -302,6 +304,7 @@ function checkOptions(options: unknown): {
       `${NAME}(options.config): expected Kysely options such as { log }, without a dialect, got ${shown(config)}`,
     )
   }
+  if (config !== undefined) checkKyselyKeys(`${NAME}(options.config)`, config)
   return { template, setup: setup ?? (async (db) => void (await migrate(db))), config }
 }
 

@@ -67,7 +67,7 @@ export function pglite(
 ): kysely.Kysely<any> {
   checkFactoryConfig('pglite', config)
   const PGliteDialect = pgliteDialect()
-  const mistake = wrongMove('pglite', 'dataDirOrInstance', dataDirOrInstance)
+  const mistake = wrongMove('pglite', 'dataDirOrInstance', dataDirOrInstance, ['memory', 'idb'])
   if (mistake !== undefined) throw mistake
   if (
     dataDirOrInstance === undefined ||

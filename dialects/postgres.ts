@@ -6,14 +6,15 @@ import {
   type PostgresPool,
   type PostgresPoolClient,
 } from 'kysely'
-import { AbandonedError, registerCanceller, type Canceller } from '../src/store/direct.js'
+import { AbandonedError, InFlight, registerCanceller, type Canceller } from '../src/store/direct.js'
 import { statementName } from '../src/families/postgres.js'
+import { pgConnectionFailure } from '../src/errors.js'
 import {
   checkFactoryOptions,
   checkScheme,
   ConnectionTimeoutError,
   DEFAULT_CONNECTION_TIMEOUT,
-  endpointOf,
+  connectionTimeoutMessage,
   kyselyOptions,
   type ServerPoolOptions,
 } from './connection.js'
@@ -60,15 +61,12 @@ const SHARED_SESSION_CODES = new Set(['42P05', '26000'])
 
 /**
  * What the wrappers share: whether names are still used, how to describe a connection timeout,
- * and which client runs each statement in flight (keyed by its parameter array, which the store
- * passes and Kysely hands over as it is), for {@link cancellerOf}.
+ * and which client runs each statement in flight, for {@link cancellerOf}.
  */
 interface Naming {
   enabled: boolean
   timeoutMessage: string
-  readonly running: WeakMap<readonly unknown[], PostgresPoolClient>
-  /** Statements given up before they were sent: never sent. */
-  readonly abandoned: WeakSet<readonly unknown[]>
+  readonly inFlight: InFlight<PostgresPoolClient>
 }
 
 /**
@@ -135,8 +133,8 @@ function listenForClientErrors(pool: Partial<PostgresPool>): void {
 
 /** pg-pool's errors when no connection came in time (it gives them no code). */
 function isPoolTimeout(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : ''
-  return /timeout exceeded when trying to connect|due to connection timeout|timeout expired/i.test(message)
+  const failure = pgConnectionFailure(error)
+  return failure === 'pool timeout' || failure === 'connect timeout'
 }
 
 /** Whether `client` is pg's own Client, which takes `{ name, text, values }` and caches by name. */
@@ -200,12 +198,11 @@ function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolC
     },
     query: (async (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
       if (parameters === undefined) return send(textOrCursor)
-      if (naming.abandoned.has(parameters)) throw new AbandonedError()
-      naming.running.set(parameters, client)
+      if (!naming.inFlight.start(parameters, client)) throw new AbandonedError()
       try {
         return await send(textOrCursor, parameters)
       } finally {
-        if (naming.running.get(parameters) === client) naming.running.delete(parameters)
+        naming.inFlight.end(parameters, client)
       }
     }) as PostgresPoolClient['query'],
     release: (destroy) => client.release(destroy),
@@ -220,8 +217,7 @@ function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolC
  */
 function cancellerOf(pool: () => Partial<PostgresPool> | undefined, naming: Naming): Canceller {
   return (values) => {
-    const client = naming.running.get(values)
-    if (client === undefined) naming.abandoned.add(values) // still waiting for a connection
+    const client = naming.inFlight.giveUp(values)
     const { Client, options } = pool() ?? {}
     const pid = client?.processID
     if (client === undefined || Client === undefined || typeof pid !== 'number') return
@@ -234,7 +230,7 @@ function cancellerOf(pool: () => Partial<PostgresPool> | undefined, naming: Nami
     control
       .connect()
       .then(() =>
-        naming.running.get(values) === client
+        naming.inFlight.runs(values, client)
           ? control.query('SELECT pg_cancel_backend($1)', [pid])
           : undefined,
       )
@@ -324,11 +320,8 @@ export function postgres(
     const connectionTimeoutMillis = options?.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT
     const naming: Naming = {
       enabled: preparedStatements,
-      timeoutMessage:
-        `postgres(): no connection within ${connectionTimeoutMillis} ms (the connectionTimeout option): ` +
-        `the server${describeEndpoint(connectionString)} did not complete a connection in time, or every connection of the pool stayed busy`,
-      running: new WeakMap(),
-      abandoned: new WeakSet(),
+      timeoutMessage: connectionTimeoutMessage('postgres', connectionTimeoutMillis, connectionString),
+      inFlight: new InFlight(),
     }
     let opened: import('pg').Pool | undefined
     const pool = async (): Promise<PostgresPool> => {
@@ -360,8 +353,7 @@ export function postgres(
   const naming: Naming = {
     enabled: preparedStatements,
     timeoutMessage: `postgres(): no connection within ${typeof timeout === 'number' ? `${timeout} ms` : 'the time'} (your pool's connectionTimeoutMillis)`,
-    running: new WeakMap(),
-    abandoned: new WeakSet(),
+    inFlight: new InFlight(),
   }
   // The pool is the caller's: db.destroy() leaves it open.
   listenForClientErrors(given)
@@ -372,11 +364,6 @@ export function postgres(
     cancellerOf(() => given, naming),
   )
   return db
-}
-
-function describeEndpoint(url: string): string {
-  const endpoint = endpointOf(url)
-  return endpoint === undefined ? '' : ` at ${endpoint}`
 }
 
 function checkPool(given: unknown): asserts given is PostgresPool {

@@ -1,6 +1,7 @@
 /** Helpers shared by the engine factories. */
 import { FactoryError } from '../src/errors.js'
-import { KYSELY_KEYS } from './connection.js'
+import { isKysely, unknownKey } from '../src/validate.js'
+import { KYSELY_KEYS, otherEngine } from './connection.js'
 
 /**
  * Thrown on first use of a factory whose driver package is not installed. The store passes
@@ -47,13 +48,27 @@ export function checkFactoryConfig(factory: string, config: unknown): void {
       `${factory}(..., config): config must not contain a dialect; ${factory}() makes its own`,
     )
   }
-  for (const key of Object.keys(config)) {
-    if (!KYSELY_KEYS.includes(key as (typeof KYSELY_KEYS)[number])) {
-      throw new TypeError(
-        `${factory}(..., config): ${key} is not an option here; the options are Kysely's ${KYSELY_KEYS.join(' and ')}`,
-      )
-    }
-  }
+  checkKyselyKeys(`${factory}(..., config)`, config)
+}
+
+/** Refuses a key of Kysely options (`config`, printed as `where`) that is not Kysely's `log` or `plugins`. */
+export function checkKyselyKeys(where: string, config: object): void {
+  refuseUnknownKeys(where, config, KYSELY_KEYS, `Kysely's ${KYSELY_KEYS.join(' and ')}`)
+}
+
+/**
+ * Throws a TypeError naming the first key of `options` not in `known` and the options there
+ * are (`listed`, or `known`), after `where`, the argument as printed: `sqlite(..., config)`.
+ */
+export function refuseUnknownKeys(
+  where: string,
+  options: object,
+  known: readonly string[],
+  listed = known.join(', '),
+): void {
+  const key = unknownKey(options, known)
+  if (key !== undefined)
+    throw new TypeError(`${where}: ${key} is not an option here; the options are ${listed}`)
 }
 
 /**
@@ -75,34 +90,25 @@ export class IncompatibleDriverError extends FactoryError {
   override readonly name = 'IncompatibleDriverError'
 }
 
-/** URL schemes of engines that have their own factory. */
-const ENGINE_SCHEMES: Record<string, string> = {
-  postgres: 'postgres() from kysely-session-store/postgres',
-  postgresql: 'postgres() from kysely-session-store/postgres',
-  mysql: 'mysql() from kysely-session-store/mysql',
-  mariadb: 'mysql() from kysely-session-store/mysql',
-  libsql: "Kysely's SqliteDialect over the libsql package, or @libsql/kysely-libsql",
-  http: "a driver for that server's engine",
-  https: "a driver for that server's engine",
-}
-
 /**
  * A TypeError or RangeError for a value users give a factory by mistake (a Promise not
  * awaited, a Kysely instance, a pg or mysql2 pool, a URL), with the fix; undefined
- * when `value` is none of these. `argument` is the factory's parameter name as printed.
+ * when `value` is none of these. `argument` is the factory's parameter name as printed;
+ * `schemes` the URL schemes the factory takes (PGlite's `memory://` and `idb://`).
  */
-export function wrongMove(factory: string, argument: string, value: unknown): Error | undefined {
+export function wrongMove(
+  factory: string,
+  argument: string,
+  value: unknown,
+  schemes: readonly string[] = [],
+): Error | undefined {
   const where = `${factory}(${argument})`
   if (typeof value === 'string') {
     const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(value)?.[1]?.toLowerCase()
-    const use = scheme === undefined ? undefined : ENGINE_SCHEMES[scheme]
     if (scheme === 'file') {
       return new RangeError(`${where}: got a file:// URL: pass a path (fileURLToPath(url))`)
     }
-    if (use !== undefined) {
-      return new RangeError(`${where}: a ${scheme}:// URL belongs to another engine: use ${use}`)
-    }
-    return undefined
+    return scheme === undefined ? undefined : otherEngine(where, scheme, schemes)
   }
   if (typeof value !== 'object' || value === null) return undefined
   if (typeof (value as { then?: unknown }).then === 'function') {
@@ -111,7 +117,7 @@ export function wrongMove(factory: string, argument: string, value: unknown): Er
   if (value instanceof URL) {
     return new TypeError(`${where}: got a URL object: pass a path string (fileURLToPath(url))`)
   }
-  if (typeof (value as { selectFrom?: unknown }).selectFrom === 'function') {
+  if (isKysely(value)) {
     return new TypeError(
       `${where}: got a Kysely instance: pass it to new KyselyStore(db) and migrate(db) directly, no factory needed`,
     )

@@ -57,13 +57,35 @@ export class SafeError extends Error {}
 export class FactoryError extends SafeError {}
 
 /**
+ * pg's and pg-pool's messages, word for word, for a connection lost or never had. They carry
+ * no code and quote nothing, so {@link describeCause} repeats them; the Postgres family and
+ * `postgres()` tell failures apart by them ({@link pgConnectionFailure}).
+ */
+const PG_CONNECTION_MESSAGES: Readonly<Record<string, 'pool timeout' | 'connect timeout' | 'lost'>> = {
+  // pg-pool: no client came free in time; nothing was sent.
+  'timeout exceeded when trying to connect': 'pool timeout',
+  // pg-pool, and pg's own as its cause: a new connection did not complete in time.
+  'Connection terminated due to connection timeout': 'connect timeout',
+  'timeout expired': 'connect timeout',
+  // pg: the connection died, maybe under a statement.
+  'Connection terminated unexpectedly': 'lost',
+  'Connection terminated': 'lost',
+  'Client has encountered a connection error and is not queryable': 'lost',
+  'Connection ended': 'lost',
+}
+
+/** Which of pg's connection failures `error` is (see PG_CONNECTION_MESSAGES), or undefined. */
+export function pgConnectionFailure(error: unknown): 'pool timeout' | 'connect timeout' | 'lost' | undefined {
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === 'string' && Object.hasOwn(PG_CONNECTION_MESSAGES, message)
+    ? PG_CONNECTION_MESSAGES[message]
+    : undefined
+}
+
+/**
  * A short, safe description of a driver error: its code (`42P01`, `ECONNREFUSED`,
  * `SQLITE_BUSY`) when it has one. Never the driver's message, which may quote data.
  */
-/** Driver messages, known word for word, that say a connection was lost and quote nothing. */
-const CONNECTION_MESSAGES =
-  /^(Connection terminated unexpectedly|Connection terminated|Connection terminated due to connection timeout|Client has encountered a connection error and is not queryable|Connection ended|timeout exceeded when trying to connect)$/
-
 export function describeCause(cause: unknown): string {
   // The factories' own errors name packages and directories, never data: pass them on.
   if (cause instanceof SafeError) return cause.message
@@ -81,8 +103,9 @@ export function describeCause(cause: unknown): string {
     return `the database reported ${code}${endpoint}`
   }
   // pg's messages for a lost connection carry no code and no data: say which it was.
-  const message = cause instanceof Error ? cause.message : ''
-  if (CONNECTION_MESSAGES.test(message)) return `the connection was lost (${message})`
+  if (cause instanceof Error && pgConnectionFailure(cause) !== undefined) {
+    return `the connection was lost (${cause.message})`
+  }
   const name = cause instanceof Error ? cause.name : typeof cause
   return `the database driver threw ${/^[A-Za-z0-9_]{1,40}$/.test(name) ? name : 'an error'}`
 }

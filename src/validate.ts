@@ -1,4 +1,5 @@
 /** Input checks shared by every entry point. Each throws before any query runs. */
+import type { Kysely } from 'kysely'
 
 /** Longest token the store accepts, in UTF-16 code units (the schema's VARCHAR limit). */
 export const MAX_TOKEN_LENGTH = 255
@@ -124,6 +125,21 @@ export function checkFunction(name: string, value: unknown): asserts value is (.
   if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${kind(value)}`)
 }
 
+/** Whether `value` is a Kysely instance: of any copy of Kysely, so tested by shape. */
+export function isKysely(value: unknown): value is Kysely<any> {
+  const candidate = value as Partial<Kysely<any>> | null | undefined
+  return typeof candidate?.executeQuery === 'function' && typeof candidate.selectFrom === 'function'
+}
+
+/** `name` (the store's and migrate()'s `db`, the importer's `db` and `source`) must be a Kysely instance. */
+export function checkKysely(name: string, value: unknown): asserts value is Kysely<any> {
+  if (!isKysely(value)) {
+    throw new TypeError(
+      `${name} must be a Kysely instance, for example pglite() from kysely-session-store/pglite or new Kysely({ dialect })`,
+    )
+  }
+}
+
 export function checkObject(name: string, value: unknown): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`${name} must be an object, got ${kind(value)}`)
@@ -136,9 +152,13 @@ export function checkObject(name: string, value: unknown): asserts value is obje
  * refers to the object, for example `options` or `cookie`.
  */
 export function checkKnownKeys(name: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${name}.${key} is not an option here; the options are: ${known.join(', ')}`)
-    }
+  const key = unknownKey(options, known)
+  if (key !== undefined) {
+    throw new TypeError(`${name}.${key} is not an option here; the options are: ${known.join(', ')}`)
   }
+}
+
+/** The first key of `options` that is not in `known`, or undefined. */
+export function unknownKey(options: object, known: readonly string[]): string | undefined {
+  return Object.keys(options).find((key) => !known.includes(key))
 }

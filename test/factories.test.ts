@@ -2,13 +2,18 @@
 // a Node it was not built for (refused before its addon is loaded: loading it crashes Node 20).
 import { execFile } from 'node:child_process'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, describe, expect, test, vi } from 'vitest'
+import { mysql } from '../dialects/mysql.js'
 import { pglite } from '../dialects/pglite.js'
+import { createPGliteTemplate, openPGliteTestDatabase } from '../dialects/pglite-testing.js'
+import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { importSessions } from '../src/import/index.js'
+import { KyselyStore, migrate, sessionTable } from '../src/index.js'
 import { fixture, type Fixture } from './runtime/bundle.js'
 import { bytes, text } from './helpers.js'
 
@@ -20,13 +25,13 @@ const mistakes: Array<[string, () => unknown, ErrorConstructor, string]> = [
     'a postgres:// URL',
     () => 'postgres://app@db/app',
     RangeError,
-    'a postgres:// URL belongs to another engine: use postgres() from kysely-session-store/postgres',
+    "'postgres:' is a Postgres URL: use postgres() from 'kysely-session-store/postgres'",
   ],
   [
     'a mysql:// URL',
     () => 'mysql://root@db/app',
     RangeError,
-    'a mysql:// URL belongs to another engine: use mysql() from kysely-session-store/mysql',
+    "'mysql:' is a MySQL URL: use mysql() from 'kysely-session-store/mysql'",
   ],
   [
     'a file:// URL string',
@@ -206,5 +211,53 @@ describe('the embedded factories refuse what is not an option', () => {
     expect(() => pglite(undefined, { bogus: 1 } as never)).toThrow(
       "pglite(..., config): bogus is not an option here; the options are Kysely's log and plugins",
     )
+  })
+})
+
+describe('every public options object refuses an unknown key, naming it and the options there are', () => {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) })
+  afterAll(() => db.destroy())
+  const store = new KyselyStore(db, 0)
+  const bogus = { bogus: 1 } as never
+  // [entry, a known key the message must list, the call with an unknown key]
+  const entries: Array<[string, string, () => unknown]> = [
+    ['postgres(url, options)', 'preparedStatements', () => postgres('postgres://app@127.0.0.1:1/app', bogus)],
+    ['postgres(pool, options)', 'preparedStatements', () => postgres(pool, bogus)],
+    ['mysql(url, options)', 'causalReads', () => mysql('mysql://app@127.0.0.1:1/app', bogus)],
+    ['sqlite(path, config)', 'plugins', () => sqlite(':memory:', bogus)],
+    ['pglite(dataDir, config)', 'plugins', () => pglite(undefined, bogus)],
+    ['new KyselyStore(db, interval, options)', 'tableName', () => new KyselyStore(db, 0, bogus)],
+    ['migrate(db, options)', 'tableName', () => migrate(db, bogus)],
+    ['sessionTable(options)', 'tableName', () => sessionTable(bogus)],
+    [
+      'importSessions(db, options)',
+      'hashSids',
+      () => importSessions(db, { from: 'connect-pg-simple', bogus: 1 } as never),
+    ],
+    [
+      'store.commit(..., options)',
+      'subject',
+      () => store.commit('t', bytes('x'), new Date(Date.now() + 60_000), bogus),
+    ],
+    ['store.delete(token, options)', 'tombstone', () => store.delete('t', bogus)],
+    ['store.entries(options)', 'pageSize', () => store.entries(bogus).next()],
+    ['store.listBySubject(subject, options)', 'limit', () => store.listBySubject('s', bogus)],
+    ['store.deleteBySubject(subject, options)', 'except', () => store.deleteBySubject('s', bogus)],
+    [
+      'createPGliteTemplate(file, options)',
+      'reuse',
+      () => createPGliteTemplate(join(tmpdir(), 'never-written.tar'), bogus),
+    ],
+    ['openPGliteTestDatabase(options)', 'template', () => openPGliteTestDatabase(bogus)],
+    ['openPGliteTestDatabase({ config })', 'plugins', () => openPGliteTestDatabase({ config: bogus })],
+  ]
+  test.each(entries)('%s', async (_, known, call) => {
+    const error = await (async () => call())().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )
+    expect(error).toBeInstanceOf(TypeError)
+    expect((error as Error).message).toMatch(/\bbogus is not an option here; the options are\b/)
+    expect((error as Error).message).toContain(known)
   })
 })

@@ -4,6 +4,7 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import type { FamilyName } from '../src/index.js'
+import { timeMs } from '../src/families/index.js'
 
 export { sleep }
 
@@ -50,19 +51,12 @@ export async function readRows(db: Kysely<any>, table: string, family: FamilyNam
   return rows.map((row) => ({
     token: row.token as string,
     data: new Uint8Array(row.data as Uint8Array),
-    expiry: expiryMs(row.expiry),
+    expiry: timeMs(row.expiry)!,
     subject: (row.subject as string | null) ?? null,
-    createdAt: row.created_at === null ? null : expiryMs(row.created_at),
-    lastSeenAt: row.last_seen_at === null ? null : expiryMs(row.last_seen_at),
-    endedAt: row.ended_at === null ? null : expiryMs(row.ended_at),
+    createdAt: timeMs(row.created_at),
+    lastSeenAt: timeMs(row.last_seen_at),
+    endedAt: timeMs(row.ended_at),
   }))
-}
-
-function expiryMs(value: unknown): number {
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === 'number' || typeof value === 'bigint') return Number(value)
-  if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  throw new TypeError(`unexpected expiry value of type ${typeof value}`)
 }
 
 /**

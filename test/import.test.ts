@@ -16,6 +16,7 @@ import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { sqlite } from '../dialects/sqlite.js'
 import { ExpressSessionStore } from '../src/adapters/express.js'
+import { timeMs } from '../src/families/index.js'
 import { importSessions, type ImportOptions } from '../src/import/index.js'
 import { KyselyStore, migrate, type FamilyName } from '../src/index.js'
 import { randomTable, readRows } from './helpers.js'
@@ -465,3 +466,21 @@ if (peers !== undefined)
       }
     })
   })
+
+describe('timeMs: a time as each driver returns it, in ms since the epoch', () => {
+  const ms = Date.UTC(2024, 0, 1, 10, 0, 0, 500)
+  test.each<[string, unknown, number | null]>([
+    ['a Date (pg, PGlite)', new Date(ms), ms],
+    ['a number (better-sqlite3, mysql2)', ms, ms],
+    ['a bigint', BigInt(ms), ms],
+    ['a BIGINT as text', String(ms), ms],
+    ['an ISO string', '2024-01-01T10:00:00.500Z', ms],
+    ["pg's timestamptz text, with a short offset", '2024-01-01 11:00:00.5+01', ms],
+    ["SQLite's datetime(): no zone, so UTC", '2024-01-01 10:00:00.5', ms],
+    ['SQL NULL', null, null],
+    ['no time at all', 'soon', Number.NaN],
+    ['an object', {}, Number.NaN],
+  ])('%s', (_, value, expected) => {
+    expect(timeMs(value)).toBe(expected)
+  })
+})

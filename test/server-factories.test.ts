@@ -31,9 +31,10 @@ describe('postgres() refuses wrong moves at once', () => {
     ['./sessions.sqlite', /this looks like a SQLite file/],
     [':memory:', /this looks like a SQLite file/],
     ['redis://cache:6379', /'redis:' is a Redis URL/],
+    ['http://db.internal/app', /'http:' is an HTTP URL: give the database's own URL/],
     [
-      'http://db.internal/app',
-      /expected a postgres:\/\/ or postgresql:\/\/ or socket:\/\/ URL, got one with the scheme 'http:'/,
+      'ftp://db.internal/app',
+      /expected a postgres:\/\/ or postgresql:\/\/ or socket:\/\/ URL, got one with the scheme 'ftp:'/,
     ],
   ])('another engine’s URL %s: RangeError naming the right factory', (url, message) => {
     expect(() => postgres(url)).toThrow(RangeError)

@@ -230,6 +230,21 @@ export function missingColumns(columns: readonly string[]): string[] {
   return ADDED_COLUMNS.filter((column) => !have.has(column))
 }
 
+/**
+ * A time as a driver returns it, in milliseconds since the epoch: a Date, a number, a bigint,
+ * or a string of digits (a BIGINT as text) or of a date (one without a zone is UTC, as
+ * SQLite's `datetime()` writes it); null for SQL NULL, NaN for anything else.
+ */
+export function timeMs(value: unknown): number | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'number') return value
+  if (typeof value === 'bigint') return Number(value)
+  if (typeof value !== 'string') return Number.NaN
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value)
+  return Date.parse(/(Z|[+-]\d\d(:?\d\d)?)$/.test(value) ? value : `${value.replace(' ', 'T')}Z`)
+}
+
 /** The code a driver's error carries, when it is a string. */
 export function codeOf(error: unknown): string | undefined {
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined

@@ -5,7 +5,7 @@ import { postgresFamily } from './postgres.js'
 import { sqliteFamily } from './sqlite.js'
 
 export type { FamilyName, SqlFamily, Statement, StatementKind, Statements, TableName } from './family.js'
-export { TableShapeError, TOMBSTONE_MARGIN } from './family.js'
+export { TableShapeError, timeMs, TOMBSTONE_MARGIN } from './family.js'
 
 /** Every SQL family the store speaks; detection asks each in turn. */
 export const families: readonly SqlFamily[] = [postgresFamily, sqliteFamily, mysqlFamily]
@@ -15,10 +15,18 @@ export const familyNames: readonly FamilyName[] = families.map((family) => famil
 
 /**
  * The family of `db`, read from how it compiles a tiny query (its placeholder and quote
- * character), which works whichever copy of Kysely built it; `override` wins.
+ * character), which works whichever copy of Kysely built it; `override` wins. A `schema`
+ * is refused (RangeError) on a family that has none.
  */
-export function resolveFamily(db: Kysely<any>, override: FamilyName | undefined): SqlFamily {
-  if (override !== undefined) return families.find((family) => family.name === override)!
+export function resolveFamily(db: Kysely<any>, override: FamilyName | undefined, schema?: string): SqlFamily {
+  const family = override === undefined ? detectFamily(db) : families.find((f) => f.name === override)!
+  if (schema !== undefined && !family.schemas) {
+    throw new RangeError(`schema must not be set on ${family.name}: it has no schemas (use tableName)`)
+  }
+  return family
+}
+
+function detectFamily(db: Kysely<any>): SqlFamily {
   const { sql } = db.selectFrom('t').select('c').where('c', '=', 0).compile()
   const family = families.find((candidate) => candidate.detect(sql))
   if (family !== undefined) return family

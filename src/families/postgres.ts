@@ -1,10 +1,10 @@
 import { sql, type Kysely } from 'kysely'
+import { pgConnectionFailure } from '../errors.js'
 import {
   codeOf,
   commonStatements,
   isLost,
   isUnreached,
-  messageOf,
   missingColumns,
   statement,
   type SqlFamily,
@@ -25,12 +25,6 @@ const numbered = (position: number) => `$${position}`
  * (starting up: 57P03; too many connections: 53300; 08001 and 08004: no connection made).
  */
 const NO_EFFECT = new Set(['40P01', '40001', '57P01', '57P02', '57P03', '25006', '53300', '08001', '08004'])
-
-/** pg's own message for a connection that was never had (pg-pool's own connection timeout). */
-const NOT_CONNECTED = /^timeout exceeded when trying to connect/
-
-/** pg's own messages for a connection that died under a statement; they carry no code. */
-const CONNECTION_LOST = /^(Connection terminated|Client has encountered a connection error|Connection ended)/
 
 /** The Postgres SQL family, shared by server Postgres and PGlite. */
 export const postgresFamily: SqlFamily = {
@@ -109,10 +103,13 @@ export const postgresFamily: SqlFamily = {
   data: (bytes) => bytes,
   isMissingTable: (error) => codeOf(error) === '42P01',
   isMissingColumn: (error) => codeOf(error) === '42703',
+  // pg's messages for a connection never had, or lost (they carry no code): see pgConnectionFailure.
   hadNoEffect: (error) =>
-    NO_EFFECT.has(codeOf(error) ?? '') || isUnreached(error) || NOT_CONNECTED.test(messageOf(error)),
+    NO_EFFECT.has(codeOf(error) ?? '') || isUnreached(error) || pgConnectionFailure(error) === 'pool timeout',
   lostConnection: (error) =>
-    (codeOf(error) ?? '').startsWith('08') || isLost(error) || CONNECTION_LOST.test(messageOf(error)),
+    (codeOf(error) ?? '').startsWith('08') ||
+    isLost(error) ||
+    ['lost', 'connect timeout'].includes(pgConnectionFailure(error) ?? ''),
   async migrate(db, table) {
     const run = async (trx: Kysely<any>) => {
       // Serialises concurrent migrations: CREATE ... IF NOT EXISTS alone races in the catalog.

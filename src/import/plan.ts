@@ -9,6 +9,7 @@ import {
   checkFunction,
   checkIdentifier,
   checkKnownKeys,
+  checkKysely,
   checkObject,
   checkPositiveInteger,
   checkSubject,
@@ -523,12 +524,5 @@ async function guard<T>(what: string, run: () => Promise<T>): Promise<T> {
   } catch (cause) {
     if (cause instanceof SessionStoreError) throw cause
     throw new SessionStoreError(`${what} failed: ${describeCause(cause)} (see error.cause)`, 'engine', cause)
-  }
-}
-
-function checkKysely(name: string, db: unknown): asserts db is Kysely<any> {
-  const candidate = db as Partial<Kysely<any>> | null | undefined
-  if (typeof candidate?.executeQuery !== 'function' || typeof candidate.selectFrom !== 'function') {
-    throw new TypeError(`${name} must be a Kysely instance`)
   }
 }

@@ -3,7 +3,7 @@
 // milliseconds since the epoch the way that store wrote it.
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import { redact } from '../errors.js'
-import type { FamilyName } from '../families/index.js'
+import { timeMs, type FamilyName } from '../families/index.js'
 
 /** A row of another store's table: the session id, its JSON text, and its expiry in ms. */
 export interface SourceRow {
@@ -122,25 +122,9 @@ export function pageReader(
     return rows.map((row) => ({
       sid: String(row.sid),
       sess: typeof row.sess === 'string' ? row.sess : JSON.stringify(row.sess),
-      expiry: expiryMs(row.expiry),
+      expiry: timeMs(row.expiry) ?? Number.NaN,
     }))
   }
-}
-
-/**
- * An expiry as the query gave it, in ms since the epoch; NaN when it cannot be read. A
- * string without a zone is UTC (SQLite's `datetime()` form).
- */
-export function expiryMs(value: unknown): number {
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === 'number') return value
-  if (typeof value === 'bigint') return Number(value)
-  if (typeof value === 'string') {
-    if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value)
-    const iso = value.includes('T') ? value : value.replace(' ', 'T')
-    return Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : `${iso}Z`)
-  }
-  return Number.NaN
 }
 
 /** How our own table's times read as ms, and whether a read can lock rows (FOR UPDATE), per family. */
@@ -205,10 +189,10 @@ export function ownPageReader(family: FamilyName, where: Omit<SourceTable, 'sidC
     return rows.map((row) => ({
       token: String(row.token),
       data: row.data as Uint8Array,
-      expiry: expiryMs(row.expiry),
+      expiry: timeMs(row.expiry) ?? Number.NaN,
       subject: typeof row.subject === 'string' ? row.subject : null,
-      createdAt: row.created === null || row.created === undefined ? null : expiryMs(row.created),
-      lastSeenAt: row.seen === null || row.seen === undefined ? null : expiryMs(row.seen),
+      createdAt: timeMs(row.created),
+      lastSeenAt: timeMs(row.seen),
     }))
   }
 }

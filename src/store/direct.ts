@@ -47,6 +47,45 @@ export function cancellerOf(db: Kysely<any>): Canceller | undefined {
   return cancellers.get(db)
 }
 
+/**
+ * Which connection runs each of the store's statements in flight, keyed by its parameter array
+ * (the store passes it and Kysely hands it over as it is), and which statements were given up
+ * before they got one: what a factory's {@link Canceller} needs to know. A factory's
+ * connection wrapper calls `start` before it sends a statement and `end` when it answered.
+ */
+export class InFlight<Connection> {
+  readonly #running = new WeakMap<readonly unknown[], Connection>()
+  /** Statements given up before they were sent: never sent. */
+  readonly #abandoned = new WeakSet<readonly unknown[]>()
+
+  /** Records that `connection` sends the statement; false when it was given up: do not send it (answer {@link AbandonedError}). */
+  start(values: readonly unknown[], connection: Connection): boolean {
+    if (this.#abandoned.has(values)) return false
+    this.#running.set(values, connection)
+    return true
+  }
+
+  /** Records that the statement's answer came on `connection`. */
+  end(values: readonly unknown[], connection: Connection): void {
+    if (this.#running.get(values) === connection) this.#running.delete(values)
+  }
+
+  /**
+   * Gives the statement up: the connection that runs it, to cancel it there, or undefined when
+   * it has none yet, and then it is never sent.
+   */
+  giveUp(values: readonly unknown[]): Connection | undefined {
+    const connection = this.#running.get(values)
+    if (connection === undefined) this.#abandoned.add(values)
+    return connection
+  }
+
+  /** Whether the statement still runs on `connection` (checked again before cancelling there). */
+  runs(values: readonly unknown[], connection: Connection): boolean {
+    return this.#running.get(values) === connection
+  }
+}
+
 /** What a factory's connection answers for a statement given up before it was sent (see {@link Canceller}). */
 export class AbandonedError extends Error {
   override readonly name = 'AbandonedError'

@@ -1,15 +1,8 @@
 import type { Kysely } from 'kysely'
 import { SessionStoreError, describeCause } from '../errors.js'
 import { resolveFamily, TableShapeError, type FamilyName } from '../families/index.js'
-import { DEFAULT_TABLE_NAME, checkFamily } from './options.js'
-import {
-  checkIdentifier,
-  checkKnownKeys,
-  checkObject,
-  checkPositiveInteger,
-  checkTableName,
-  MAX_INTERVAL_MS,
-} from '../validate.js'
+import { resolveWith, STORE_OPTIONS, type OptionSpecs } from './options.js'
+import { checkKysely } from '../validate.js'
 
 /**
  * How long {@link migrate} may take unless told otherwise: 60 s (creating the subject indexes
@@ -59,20 +52,17 @@ export interface MigrateOptions {
   readonly timeout?: number
 }
 
-const MIGRATE_OPTION_KEYS = ['tableName', 'schema', 'family', 'timeout'] as const
+/** {@link MigrateOptions}, checked as the store's options of the same name; see `STORE_OPTIONS`. */
+const MIGRATE_OPTIONS = {
+  tableName: STORE_OPTIONS.tableName,
+  schema: STORE_OPTIONS.schema,
+  family: STORE_OPTIONS.family,
+  timeout: { ...STORE_OPTIONS.timeout, default: DEFAULT_MIGRATE_TIMEOUT },
+} satisfies OptionSpecs<MigrateOptions>
 
 /** Checks {@link migrate}'s options, before any query, and applies their defaults. */
 export function resolveMigrateOptions(options: MigrateOptions | undefined) {
-  if (options !== undefined) {
-    checkObject('options', options)
-    checkKnownKeys('options', options, MIGRATE_OPTION_KEYS)
-  }
-  const { tableName = DEFAULT_TABLE_NAME, schema, family, timeout = DEFAULT_MIGRATE_TIMEOUT } = options ?? {}
-  checkTableName(tableName)
-  if (schema !== undefined) checkIdentifier('schema', schema)
-  checkFamily(family)
-  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
-  return { tableName, schema, family, timeout }
+  return resolveWith(MIGRATE_OPTIONS, options)
 }
 
 /**
@@ -99,14 +89,9 @@ export function resolveMigrateOptions(options: MigrateOptions | undefined) {
  * ```
  */
 export async function migrate(db: Kysely<any>, options?: MigrateOptions): Promise<void> {
-  if (typeof (db as Partial<Kysely<any>> | null)?.selectFrom !== 'function') {
-    throw new TypeError('db must be a Kysely instance, for example pglite() from kysely-session-store/pglite')
-  }
+  checkKysely('db', db)
   const { tableName, schema, family: familyName, timeout } = resolveMigrateOptions(options)
-  const family = resolveFamily(db, familyName)
-  if (schema !== undefined && !family.schemas) {
-    throw new RangeError(`schema must not be set on ${family.name}: it has no schemas (use tableName)`)
-  }
+  const family = resolveFamily(db, familyName, schema)
   const table = schema === undefined ? tableName : `${schema}.${tableName}`
   try {
     // The timer is ref'd: whoever awaits migrate() gets its answer before the process may exit.

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely'
 import { migrate, resolveMigrateOptions, type MigrateOptions } from './migrate.js'
-import { checkObject } from '../validate.js'
 
 /**
  * A migration for Kysely's `Migrator`: what a module in a migrations folder exports.
@@ -39,7 +38,6 @@ export interface SessionTableMigration {
  * ```
  */
 export function sessionTable(options: MigrateOptions = {}): SessionTableMigration {
-  checkObject('options', options)
   // The checks migrate() makes, made here at once rather than when the Migrator runs.
   const { tableName, schema } = resolveMigrateOptions(options)
   const settings: MigrateOptions = Object.freeze({ ...options })

@@ -169,31 +169,57 @@ export interface KyselyStoreOptions {
   readonly family?: FamilyName
 }
 
-/** The keys {@link KyselyStoreOptions} accepts. */
-export const STORE_OPTION_KEYS = [
-  'tableName',
-  'schema',
-  'onError',
-  'now',
-  'cleanupBatchSize',
-  'maxDataSize',
-  'timeout',
-  'retryBudget',
-  'family',
-] as const
-
-/** Options with every default applied; frozen. */
-export interface ResolvedOptions {
-  readonly tableName: string
-  readonly schema: string | undefined
-  readonly onError: (error: SessionStoreError) => void
-  readonly now: () => number
-  readonly cleanupBatchSize: number
-  readonly maxDataSize: number
-  readonly timeout: number
-  readonly retryBudget: number
-  readonly family: FamilyName | undefined
+/**
+ * How one option is resolved: its value when absent (`undefined`: none) and its check, which
+ * throws a TypeError or RangeError naming the option. The check also runs on the default.
+ */
+export interface OptionSpec<T> {
+  readonly default: T | undefined
+  readonly check: (value: unknown) => void
 }
+
+/** One {@link OptionSpec} per option of `Options`: a missing or extra entry does not compile. */
+export type OptionSpecs<Options> = {
+  readonly [K in keyof Options]-?: OptionSpec<Exclude<Options[K], undefined>>
+}
+
+/** Options with every default applied: an option without a default may stay undefined. */
+export type Resolved<Options, Specs extends OptionSpecs<Options>> = {
+  readonly [K in keyof Options]-?: Specs[K]['default'] extends undefined
+    ? Options[K]
+    : Exclude<Options[K], undefined>
+}
+
+/**
+ * Every option of {@link KyselyStoreOptions}: a new option is its field there (with its TSDoc
+ * and `@default`) and one entry here. Checked in this order. `migrate()` takes some of them.
+ */
+export const STORE_OPTIONS = {
+  tableName: { default: DEFAULT_TABLE_NAME, check: checkTableName },
+  schema: { default: undefined, check: (value) => checkIdentifier('schema', value) },
+  onError: { default: warn, check: (value) => checkFunction('onError', value) },
+  now: { default: Date.now, check: (value) => checkFunction('now', value) },
+  cleanupBatchSize: {
+    default: DEFAULT_CLEANUP_BATCH_SIZE,
+    check: (value) => checkPositiveInteger('cleanupBatchSize', value, MAX_CLEANUP_BATCH_SIZE),
+  },
+  maxDataSize: {
+    default: DEFAULT_MAX_DATA_SIZE,
+    check: (value) => checkPositiveInteger('maxDataSize', value, MAX_DATA_SIZE),
+  },
+  timeout: {
+    default: DEFAULT_TIMEOUT,
+    check: (value) => checkPositiveInteger('timeout', value, MAX_INTERVAL_MS),
+  },
+  retryBudget: {
+    default: DEFAULT_RETRY_BUDGET,
+    check: (value) => checkInteger('retryBudget', value, 0, MAX_INTERVAL_MS),
+  },
+  family: { default: undefined, check: checkFamily },
+} satisfies OptionSpecs<KyselyStoreOptions>
+
+/** The store's options with every default applied; frozen. */
+export type ResolvedOptions = Resolved<KyselyStoreOptions, typeof STORE_OPTIONS>
 
 function warn(error: SessionStoreError): void {
   console.warn(`kysely-session-store: ${error.message}`)
@@ -201,41 +227,32 @@ function warn(error: SessionStoreError): void {
 
 /** Checks `options` and applies the defaults, without touching the caller's object. */
 export function resolveOptions(options: KyselyStoreOptions | undefined): ResolvedOptions {
-  if (options !== undefined) {
-    checkObject('options', options)
-    checkKnownKeys('options', options, STORE_OPTION_KEYS)
-  }
-  const { tableName = DEFAULT_TABLE_NAME, schema, onError = warn, now = Date.now } = options ?? {}
-  const {
-    cleanupBatchSize = DEFAULT_CLEANUP_BATCH_SIZE,
-    maxDataSize = DEFAULT_MAX_DATA_SIZE,
-    timeout = DEFAULT_TIMEOUT,
-    retryBudget = DEFAULT_RETRY_BUDGET,
-    family,
-  } = options ?? {}
-  checkTableName(tableName)
-  if (schema !== undefined) checkIdentifier('schema', schema)
-  checkFunction('onError', onError)
-  checkFunction('now', now)
-  checkPositiveInteger('cleanupBatchSize', cleanupBatchSize, MAX_CLEANUP_BATCH_SIZE)
-  checkPositiveInteger('maxDataSize', maxDataSize, MAX_DATA_SIZE)
-  checkPositiveInteger('timeout', timeout, MAX_INTERVAL_MS)
-  checkInteger('retryBudget', retryBudget, 0, MAX_INTERVAL_MS)
-  checkFamily(family)
-  return Object.freeze({
-    tableName,
-    schema,
-    onError,
-    now,
-    cleanupBatchSize,
-    maxDataSize,
-    timeout,
-    retryBudget,
-    family,
-  })
+  return resolveWith(STORE_OPTIONS, options)
 }
 
-export function checkFamily(family: unknown): asserts family is FamilyName | undefined {
+/**
+ * Checks an options object against `specs` (an object, only their keys, each value) and
+ * applies the defaults; returns a frozen copy.
+ */
+export function resolveWith<Options extends object, Specs extends OptionSpecs<Options>>(
+  specs: Specs,
+  options: Options | undefined,
+): Resolved<Options, Specs> {
+  if (options !== undefined) {
+    checkObject('options', options)
+    checkKnownKeys('options', options, Object.keys(specs))
+  }
+  const resolved: Record<string, unknown> = {}
+  for (const [name, spec] of Object.entries<OptionSpec<unknown>>(specs)) {
+    const given = (options as Record<string, unknown> | undefined)?.[name]
+    const value = given === undefined ? spec.default : given
+    if (value !== undefined) spec.check(value)
+    resolved[name] = value
+  }
+  return Object.freeze(resolved) as Resolved<Options, Specs>
+}
+
+function checkFamily(family: unknown): asserts family is FamilyName | undefined {
   if (family !== undefined && !familyNames.includes(family as FamilyName)) {
     throw new RangeError(
       `family must be one of ${familyNames.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(String(family))}`,

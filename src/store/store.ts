@@ -5,6 +5,7 @@ import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from '../errors.js'
 import {
   resolveFamily,
+  timeMs,
   TOMBSTONE_MARGIN,
   type SqlFamily,
   type Statement,
@@ -21,6 +22,7 @@ import {
   checkExpiry,
   checkInterval,
   checkKnownKeys,
+  checkKysely,
   checkObject,
   checkPositiveInteger,
   checkSubject,
@@ -189,7 +191,7 @@ export class KyselyStore implements AsyncDisposable {
     cleanupInterval: number = DEFAULT_CLEANUP_INTERVAL,
     options?: KyselyStoreOptions,
   ) {
-    checkKysely(db)
+    checkKysely('db', db)
     if (typeof cleanupInterval === 'object' && cleanupInterval !== null) {
       throw new TypeError(
         `new KyselyStore(db, cleanupInterval, options): options go third, after cleanupInterval: ` +
@@ -202,13 +204,8 @@ export class KyselyStore implements AsyncDisposable {
     this.#db = db
     this.#direct = directRunnerOf(db)
     this.#cancel = cancellerOf(db)
-    this.#family = resolveFamily(db, this.#options.family)
     const { tableName, schema } = this.#options
-    if (schema !== undefined && !this.#family.schemas) {
-      throw new RangeError(
-        `schema must not be set on ${this.#family.name}: it has no schemas (use tableName)`,
-      )
-    }
+    this.#family = resolveFamily(db, this.#options.family, schema)
     this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
     this.#sql = this.#family.statements({ schema, name: tableName })
     const { onError } = this.#options
@@ -255,7 +252,7 @@ export class KyselyStore implements AsyncDisposable {
     if (row === undefined) return undefined
     return {
       data: bytes(row.data),
-      expiry: new Date(millis(row.expiry)!),
+      expiry: new Date(timeMs(row.expiry)!),
       subject: (row.subject as string | null) ?? null,
       createdAt: date(row.created),
       lastSeenAt: date(row.seen),
@@ -938,21 +935,11 @@ function bytes(value: unknown): Uint8Array {
   )
 }
 
-/** A time the driver returns (a Date, milliseconds as a number, bigint or string) in ms. */
-function millis(value: unknown): number | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === 'number') return value
-  if (typeof value === 'bigint') return Number(value)
-  if (typeof value === 'string') return /^-?\d+$/.test(value) ? Number(value) : Date.parse(value)
-  throw new TypeError(`the database driver returned a time as ${typeof value}`)
-}
-
 /** A row of the listBySubject statements as a {@link SubjectSession}. */
 function listedSession(row: Record<string, unknown>, withData: boolean): SubjectSession {
   const listed = {
     token: row.token as string,
-    expiry: new Date(millis(row.expiry)!),
+    expiry: new Date(timeMs(row.expiry)!),
     createdAt: date(row.created),
     lastSeenAt: date(row.seen),
   }
@@ -960,7 +947,7 @@ function listedSession(row: Record<string, unknown>, withData: boolean): Subject
 }
 
 function date(value: unknown): Date | null {
-  const ms = millis(value)
+  const ms = timeMs(value)
   return ms === null ? null : new Date(ms)
 }
 
@@ -981,13 +968,4 @@ function checkTombstone(options: { readonly tombstone?: boolean } | undefined): 
   const { tombstone = false } = options
   if (typeof tombstone !== 'boolean') throw new TypeError('tombstone must be a boolean')
   return tombstone
-}
-
-function checkKysely(db: unknown): asserts db is Kysely<any> {
-  const candidate = db as Partial<Kysely<any>> | null | undefined
-  if (typeof candidate?.executeQuery !== 'function' || typeof candidate.selectFrom !== 'function') {
-    throw new TypeError(
-      'db must be a Kysely instance, for example pglite() from kysely-session-store/pglite or new Kysely({ dialect })',
-    )
-  }
 }
