@@ -215,7 +215,7 @@ describe('the embedded factories refuse what is not an option', () => {
 })
 
 describe('every public options object refuses an unknown key, naming it and the options there are', () => {
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) })
+  const db = sqlite(':memory:')
   afterAll(() => db.destroy())
   const store = new KyselyStore(db, 0)
   const bogus = { bogus: 1 } as never
