@@ -265,10 +265,12 @@ await withServer('Postgres', () => {
   describe('postgres() pool options', () => {
     test('idleTimeout: an unused connection is closed after it', async () => {
       const name = randomTable('idle')
-      const db = postgres(`${postgresUrl}?application_name=${name}`, { poolSize: 1, idleTimeout: 100 })
+      const db = postgres(`${postgresUrl}?application_name=${name}`, { poolSize: 1, idleTimeout: 1000 })
       const observer = postgres(postgresUrl)
       const open = () => connectionsNamed(observer, name)
       try {
+        // The observer connects first, so that its look falls well inside the idle time.
+        await sql`SELECT 1`.execute(observer)
         await sql`SELECT 1`.execute(db)
         expect(await open()).toBe(1)
         await waitFor(async () => (await open()) === 0)
@@ -335,9 +337,11 @@ await withServer('MySQL', () => {
     })
 
     test('idleTimeout: an unused connection is closed after it', async () => {
-      const db = mysql(mysqlUrl, { poolSize: 2, idleTimeout: 100 })
+      const db = mysql(mysqlUrl, { poolSize: 2, idleTimeout: 1000 })
       const observer = mysql(mysqlUrl)
       try {
+        // The observer connects first, so that its look falls well inside the idle time.
+        await sql`SELECT 1`.execute(observer)
         const { rows } = await sql<{ id: number }>`SELECT CONNECTION_ID() AS id`.execute(db)
         const open = async () =>
           (
