@@ -162,3 +162,44 @@ withBetterSqlite3('sqlite(database) and Kysely instances on better-sqlite3', (Da
     })
   })
 })
+
+describe('what a driver returns in a row', () => {
+  /** sqlite(':memory:') behind a plugin that rewrites one column of every row it returns. */
+  async function rewriting(column: string, value: (old: unknown) => unknown) {
+    const base = sqlite(':memory:')
+    await migrate(base)
+    const db = base.withPlugin({
+      transformQuery: ({ node }) => node,
+      transformResult: async ({ result }) => ({
+        ...result,
+        rows: result.rows.map((row) => (column in row ? { ...row, [column]: value(row[column]) } : row)),
+      }),
+    })
+    const store = new KyselyStore(db, 0)
+    await store.commit('t', bytes('kept'), new Date(Date.now() + 60_000))
+    return { store, close: () => base.destroy() }
+  }
+
+  test('session data as an array of byte values (Cloudflare D1) is read as bytes', async () => {
+    const { store, close } = await rewriting('data', (old) => Array.from(old as Uint8Array))
+    expect(text(await store.find('t'))).toBe('kept')
+    expect(text((await store.get('t'))!.data)).toBe('kept')
+    await close()
+  })
+
+  test.each([
+    ['session data', 'a string', 'data', /returned session data as string, not bytes/],
+    ['an expiry', 'an object', 'expiry', /returned a time as object/],
+    ['an expiry', 'a string that is no date', 'expiry', /returned a time as string/],
+  ])(
+    '%s as %s: get rejects with a SessionStoreError naming what came back',
+    async (_, kind, column, message) => {
+      const value = kind === 'an object' ? { at: 1 } : kind === 'a string' ? 'text' : 'not a date'
+      const { store, close } = await rewriting(column, () => value)
+      const error = (await store.get('t').catch((e: unknown) => e)) as SessionStoreError
+      expect(error).toBeInstanceOf(SessionStoreError)
+      expect(error.message).toMatch(message)
+      await close()
+    },
+  )
+})

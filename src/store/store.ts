@@ -252,7 +252,7 @@ export class KyselyStore implements AsyncDisposable {
     if (row === undefined) return undefined
     return {
       data: bytes(row.data),
-      expiry: new Date(timeMs(row.expiry)!),
+      expiry: time(row.expiry),
       subject: (row.subject as string | null) ?? null,
       createdAt: date(row.created),
       lastSeenAt: date(row.seen),
@@ -939,16 +939,30 @@ function bytes(value: unknown): Uint8Array {
 function listedSession(row: Record<string, unknown>, withData: boolean): SubjectSession {
   const listed = {
     token: row.token as string,
-    expiry: new Date(timeMs(row.expiry)!),
+    expiry: time(row.expiry),
     createdAt: date(row.created),
     lastSeenAt: date(row.seen),
   }
   return withData ? { ...listed, data: bytes(row.data) } : listed
 }
 
+/** A time column of a row as a Date; NULL is null. */
 function date(value: unknown): Date | null {
+  return value === null || value === undefined ? null : time(value)
+}
+
+/** A time column that cannot be NULL as a Date; what is no time is a SessionStoreError. */
+function time(value: unknown): Date {
   const ms = timeMs(value)
-  return ms === null ? null : new Date(ms)
+  if (ms === null || Number.isNaN(ms)) {
+    throw new SessionStoreError(
+      `the database driver returned a time as ${value === null ? 'null' : typeof value} that is no time: ` +
+        'the time columns must be as migrate() creates them',
+      'engine',
+      undefined,
+    )
+  }
+  return new Date(ms)
 }
 
 /** The subject to write (a string or null), or undefined when the option is absent. */
