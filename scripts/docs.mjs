@@ -5,8 +5,7 @@
 //   node scripts/docs.mjs dev     # docs/api, then VitePress's dev server with live reload
 //   node scripts/docs.mjs api     # docs/api only
 //
-// The toolchain (VitePress, TypeDoc and its markdown plugins, playwright-core for the site's
-// browser test) lives in legs/docs/, apart from the root install: when legs/docs/node_modules is
+// The toolchain (VitePress, TypeDoc and its markdown plugins) lives in legs/docs/, apart from the root install: when legs/docs/node_modules is
 // missing, this installs it first (scripts/install-legs.mjs docs when that script exists,
 // otherwise npm ci in legs/docs). docs/api is generated, not committed.
 import { spawnSync } from 'node:child_process'

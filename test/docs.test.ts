@@ -1,10 +1,10 @@
 // The documentation site (docs/), as a reader meets it: built with `npm run docs:build`'s own
 // script into a directory of this test, served on 127.0.0.1, and every page opened in a real
-// headless Chromium (Debian's, driven by playwright-core from legs/docs). A page fails on a
+// headless Chromium (Debian's, driven by playwright-core from legs/browser). A page fails on a
 // console error, a request that fails, an empty body, or a link to a page or heading of the
 // site that does not exist; the site's search must find the pages on PgBouncer and on vitest.
-// Needs legs/docs (node scripts/install-legs.mjs, or npm ci --prefix legs/docs) and a browser
-// at /usr/bin/chromium (or CHROMIUM_PATH); without them it is skipped with the reason printed,
+// Needs legs/docs and legs/browser (npm run legs:install -- docs browser) and a browser at
+// /usr/bin/chromium (or CHROMIUM_PATH); without them it is skipped with the reason printed,
 // and under CI=true it fails.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -12,46 +12,21 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { extname, join, relative, sep } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { Browser } from '../legs/browser/index.js'
+import { legMissing, missingLeg } from './leg-packages.js'
 
 const root = join(import.meta.dirname, '..')
-const leg = join(root, 'legs', 'docs')
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const INSTALL = 'node scripts/install-legs.mjs (or: npm ci --prefix legs/docs)'
 const BUILD_TIMEOUT = 600_000
 
-const missing = !existsSync(join(leg, 'node_modules', 'vitepress', 'package.json'))
-  ? `legs/docs is not installed: run ${INSTALL}`
-  : !existsSync(join(leg, 'node_modules', 'playwright-core', 'package.json'))
-    ? `legs/docs has no playwright-core: run ${INSTALL}`
-    : !existsSync(chromiumPath)
-      ? `no browser at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`
-      : undefined
-
-/** The part of playwright-core this test uses (structural: playwright-core lives in legs/docs). */
-interface Page {
-  on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void
-  on(event: 'pageerror', listener: (error: Error) => void): void
-  on(
-    event: 'requestfailed',
-    listener: (request: { url(): string; failure(): { errorText: string } | null }) => void,
-  ): void
-  on(event: 'response', listener: (response: { url(): string; status(): number }) => void): void
-  goto(url: string, options?: { waitUntil?: 'load' | 'networkidle' }): Promise<unknown>
-  evaluate<T>(expression: string): Promise<T>
-  click(selector: string): Promise<void>
-  fill(selector: string, value: string): Promise<void>
-  waitForSelector(selector: string, options?: { timeout?: number }): Promise<unknown>
-  close(): Promise<void>
-}
-interface Browser {
-  newPage(): Promise<Page>
-  close(): Promise<void>
-}
-interface Playwright {
-  chromium: { launch(options: { executablePath: string; headless: boolean }): Promise<Browser> }
-}
+// The site's toolchain is legs/docs'; playwright-core is legs/browser's; the browser Debian's.
+const missing =
+  legMissing('docs') ??
+  legMissing('browser') ??
+  (existsSync(chromiumPath)
+    ? undefined
+    : `no browser at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`)
 
 /** Runs a command of the repository; rejects with its output when it fails. */
 function run(command: string, args: string[]): Promise<string> {
@@ -115,14 +90,8 @@ async function serve(dir: string): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
 }
 
-if (missing !== undefined && process.env.CI === 'true') {
-  test('legs/docs and Chromium are installed (required under CI=true)', () => {
-    throw new Error(missing)
-  })
-} else if (missing !== undefined) {
-  console.warn(`skipping the documentation site's browser test: ${missing}`)
-  describe.skip(`the documentation site (skipped: ${missing})`, () =>
-    test('every page in Chromium', () => undefined))
+if (missing !== undefined) {
+  missingLeg('the documentation site in Chromium', missing)
 } else {
   describe('the documentation site in Chromium', () => {
     let out = ''
@@ -135,10 +104,8 @@ if (missing !== undefined && process.env.CI === 'true') {
       // build of the reader's docs/.vitepress/dist is left alone.
       await run(process.execPath, ['scripts/docs.mjs', 'build', '--outDir', out])
       site = await serve(out)
-      const playwright = (await import(
-        pathToFileURL(join(leg, 'node_modules', 'playwright-core', 'index.mjs')).href
-      )) as Playwright
-      browser = await playwright.chromium.launch({ executablePath: chromiumPath, headless: true })
+      const { chromium } = await import('../legs/browser/index.js')
+      browser = await chromium.launch({ executablePath: chromiumPath, headless: true })
     }, BUILD_TIMEOUT)
 
     afterAll(async () => {

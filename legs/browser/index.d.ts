@@ -1,2 +1,2 @@
 // The types of index.js, resolved from this folder as its imports are.
-export { chromium, type Page } from 'playwright-core'
+export { chromium, type Browser, type Page } from 'playwright-core'
