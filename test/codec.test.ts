@@ -1,12 +1,7 @@
 // The session layer's checks that need no engine: the codec, and the manager's and cookie's
 // options. (What needs an engine is in test/session-suite.ts, run once per engine.)
 import { describe, expect, test } from 'vitest'
-import {
-  JSON_CODEC_MAX_DEPTH,
-  jsonCodec,
-  SessionManager,
-  type SessionStore,
-} from '../src/index.js'
+import { JSON_CODEC_MAX_DEPTH, jsonCodec, SessionManager, type SessionStore } from '../src/index.js'
 import { nested } from './helpers.js'
 
 const encode = (text: string) => new TextEncoder().encode(text)
