@@ -39,8 +39,14 @@ export const SLOW_FILES = [
   'test/import-upgrade.test.ts', // the importer's upgrade of version 0.1 tables
 ]
 
-/** The suite's configuration, without the files of `exclude`. */
-export function suite(exclude: readonly string[]) {
+/**
+ * The suite's configuration, without the files of `exclude`. `isolate: false` lets a worker
+ * import Kysely, the drivers and our code once for all its files instead of once per file;
+ * the core's files leave nothing behind in a module's state, while some slow ones (the PGlite
+ * test recipe's own tests, which open the worker's PGlite from other templates) need a fresh
+ * module registry, so `npm run test:all` isolates each file.
+ */
+export function suite(exclude: readonly string[], { isolate }: { isolate: boolean }) {
   return defineConfig({
     test: {
       include: ['test/**/*.test.ts'],
@@ -48,7 +54,7 @@ export function suite(exclude: readonly string[]) {
       exclude: ['**/node_modules/**', 'test/fixtures/**', ...exclude],
       globalSetup: ['test/global-setup.ts'],
       pool: 'forks',
-      isolate: false,
+      isolate,
       // Two files at a time: most of a file's time is an engine or a child process working.
       maxWorkers: 2,
       testTimeout: 30_000,
@@ -61,4 +67,4 @@ export function suite(exclude: readonly string[]) {
 }
 
 // npm test: the core.
-export default suite(SLOW_FILES)
+export default suite(SLOW_FILES, { isolate: false })
