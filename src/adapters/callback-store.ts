@@ -346,8 +346,9 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * writing only when it must. Nothing is written when the cookie is unchanged and the
    * stored expiry lags the new one by less than `touchAfter`; the cookie's `expires` is
    * then set back to the stored expiry, so a cookie sent with this response says what is
-   * stored. Only a live session is touched (a touch never revives one). With
-   * `disableTouch`, does nothing.
+   * stored, and the callback is called before `touch` returns (as better-sqlite3-session-store
+   * calls back: express-session then sends the response in one piece). Only a live session is
+   * touched (a touch never revives one). With `disableTouch`, does nothing and calls back at once.
    *
    * @example
    * ```ts
@@ -569,9 +570,14 @@ function settle<T>(run: () => Promise<T>, callback: Callback<T> | undefined): vo
   )
 }
 
-/** Calls `callback` (if any) with no error and no result, on the next tick, as {@link settle} would. */
+/**
+ * Calls `callback` (if any) at once, with no error and no result: for a touch that writes
+ * nothing. express-session then ends the response in one write; a callback that comes later
+ * makes it send all but the last byte of the body first and the last byte afterwards (two
+ * writes on the socket, and the client waits for the second), on every read.
+ */
 function done(callback: Callback | undefined): void {
-  if (callback) process.nextTick(callback, null, undefined)
+  callback?.(null, undefined)
 }
 
 function split<O extends object, C>(optionsOrCallback: O | C, callback: C | undefined): [O, C] {
