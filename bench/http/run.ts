@@ -1,5 +1,5 @@
 /**
- * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 9 minutes), or
+ * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 10 minutes), or
  * `npm run bench:http -- --quick` (a smoke run, about 2 minutes). One Express 5 process per
  * contender, wrk in its own process cycling through the cookies of logged-in sessions,
  * interleaved rounds, medians of per-round ratios. Writes bench/report/http.{md,json,svg}.
@@ -296,7 +296,11 @@ async function versions(wrkPath: string): Promise<Record<string, string>> {
     'kysely',
   ]) {
     try {
-      const file = new URL(`node_modules/${name}/package.json`, root)
+      // The peers' stores live in their own leg (legs/peers), the rest at the root.
+      const file = [`node_modules/${name}/package.json`, `legs/peers/node_modules/${name}/package.json`]
+        .map((path) => new URL(path, root))
+        .find((url) => existsSync(url))
+      if (file === undefined) throw new Error('not installed')
       out[name] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
     } catch {
       out[name] = 'not installed'
