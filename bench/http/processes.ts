@@ -53,6 +53,8 @@ export interface App {
   readonly alive: boolean
   /** The last few KiB of what the app wrote to stderr. */
   readonly stderr: string
+  /** Everything the app wrote to stdout since it started listening. */
+  readonly stdout: string
   /** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited. */
   stop(): Promise<void>
 }
@@ -70,11 +72,15 @@ function takePort(): number {
  * holds makes the app exit with EADDRINUSE; the next one is tried) and resolves once it
  * prints `listening on http://...`.
  */
-export async function startApp(contender: Contender, env: Record<string, string>): Promise<App> {
+export async function startApp(
+  contender: Contender,
+  env: Record<string, string>,
+  preload: readonly string[] = [],
+): Promise<App> {
   const attempts = PORT_RANGE.last - PORT_RANGE.first + 1
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = takePort()
-    const outcome = await startOn(contender, env, port)
+    const outcome = await startOn(contender, env, port, preload)
     if (outcome !== 'port in use') return outcome
   }
   throw new Error(`${contender.id}: no free port in ${PORT_RANGE.first}-${PORT_RANGE.last}`)
@@ -84,9 +90,11 @@ async function startOn(
   contender: Contender,
   env: Record<string, string>,
   port: number,
+  preload: readonly string[],
 ): Promise<App | 'port in use'> {
+  const imports = ['./exit-with-parent.js', ...preload].flatMap((file) => ['--import', file])
   const child = track(
-    spawn(process.execPath, ['--import', './exit-with-parent.js', contender.app], {
+    spawn(process.execPath, [...imports, contender.app], {
       cwd: appsDir,
       env: { ...process.env, ...env, PORT: String(port), NODE_ENV: 'production' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -113,11 +121,11 @@ async function startOn(
     clearTimeout(timer)
   }
 
+  let stdout = ''
   const ready = await new Promise<'ready' | 'exited' | 'timeout'>((resolve) => {
-    let stdout = ''
     const timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS)
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
+      stdout = (stdout + chunk).slice(-4096)
       if (stdout.includes(`listening on http://127.0.0.1:${port}`)) {
         clearTimeout(timer)
         resolve('ready')
@@ -138,6 +146,9 @@ async function startOn(
       },
       get stderr() {
         return stderr
+      },
+      get stdout() {
+        return stdout
       },
       stop,
     }
