@@ -133,7 +133,8 @@ try {
         `## ${c.id} ${route}`,
         '',
         `${Math.round(rps).toLocaleString('en-US')} req/s while profiled (${result.non2xx} non-2xx); ` +
-          `the app busy ${(busyShare * 100).toFixed(0)}% of the time, ${busyPerRequest.toFixed(1)} us of CPU per request.`,
+          `the app busy ${(busyShare * 100).toFixed(0)}% of the time, ${busyPerRequest.toFixed(1)} us busy per request ` +
+          '(wall-clock time between samples, so inflated when the machine is loaded: compare shares, not these).',
         '',
         '| package | self |',
         '| --- | ---: |',
