@@ -5,6 +5,7 @@
  * the harness is killed before it could stop it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Contender } from './contenders.js'
 
@@ -26,6 +27,24 @@ function installExitHook(): void {
     for (const child of children) child.kill('SIGKILL')
   })
 }
+
+/**
+ * The CPU time (user + system) process `pid` has used so far, in microseconds, from
+ * /proc/<pid>/stat; undefined where there is no /proc (not Linux) or the process is gone.
+ */
+export function cpuMicros(pid: number): number | undefined {
+  try {
+    // The fields after the command name (which may hold spaces) and its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** USER_HZ: what /proc counts CPU time in, 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100
 
 /** Kills (SIGKILL) every child still running; for signal handlers. */
 export function killAll(): void {

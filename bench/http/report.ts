@@ -13,6 +13,12 @@ export interface Sample {
   readonly socketErrors: number
   /** Answers other than 2xx/3xx: a session that was not found answers 401. */
   readonly non2xx: number
+  /**
+   * The app's CPU time (user + system, from /proc) during the run over its requests, in
+   * microseconds: what the app spends per request, which other processes on the machine move
+   * far less than they move req/s. Linux only.
+   */
+  readonly cpuUsPerRequest?: number
 }
 
 /** The contenders other cells are compared with, by id. */
@@ -30,6 +36,8 @@ export interface Cell {
   rps: number
   p50Ms: number
   p99Ms: number
+  /** Median over rounds of the app's CPU microseconds per request, where measured. */
+  cpuUsPerRequest?: number | undefined
   /** Median over rounds of (this cell's req/s / the reference's req/s in the same round), by reference id. */
   ratios: Record<string, number>
   /** The lowest and highest of those per-round ratios, by reference id: how much the ratio moved. */
@@ -130,6 +138,9 @@ export function cellOf(samples: Sample[]): Cell {
     rps: median(samples.map((s) => s.rps)),
     p50Ms: median(samples.map((s) => s.p50Ms)),
     p99Ms: median(samples.map((s) => s.p99Ms)),
+    cpuUsPerRequest: samples.every((s) => s.cpuUsPerRequest !== undefined)
+      ? median(samples.map((s) => s.cpuUsPerRequest!))
+      : undefined,
     ratios: {},
     spreads: {},
     drift: undefined,
@@ -323,7 +334,9 @@ export function markdown(results: Results): string {
         ? ''
         : ` The run took ${Math.round(results.durationSeconds)} s.`),
     '',
-    "req/s, p50 and p99 are medians over the rounds of each round's figure; every ratio is the median over " +
+    "req/s, p50, p99 and CPU us/req (the app's own CPU time, user + system, over its requests: what it " +
+      'spends per request, which the rest of the machine moves far less than req/s) are medians over the ' +
+      "rounds of each round's figure; every ratio is the median over " +
       'the rounds of the per-round ratio (both contenders measured in the same round), followed by the lowest ' +
       'and highest per-round ratio: how much it moved from round to round. ' +
       '`GET /read` reads one value from the session; `GET /write` increments a counter in it.',
@@ -350,13 +363,13 @@ export function markdown(results: Results): string {
     lines.push(
       `## GET ${route}`,
       '',
-      '| contender | req/s | p50 ms | p99 ms | x connect-redis | x no-session ceiling | x same-engine peer | non-2xx |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| contender | req/s | p50 ms | p99 ms | CPU us/req | x connect-redis | x no-session ceiling | x same-engine peer | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     )
     for (const c of results.contenders) {
       const cell = c.cells[route]
       if (cell === undefined) {
-        lines.push(`| ${c.label} | ${c.error ? 'failed' : 'n/a'} | | | | | | |`)
+        lines.push(`| ${c.label} | ${c.error ? 'failed' : 'n/a'} | | | | | | | |`)
         continue
       }
       const spreads = cell.spreads ?? {}
@@ -368,6 +381,7 @@ export function markdown(results: Results): string {
       const ref = (id: string) => xs(cell.ratios[id], spreads[id])
       lines.push(
         `| ${c.label} | ${int(cell.rps)} | ${ms(cell.p50Ms)} | ${ms(cell.p99Ms)} | ` +
+          `${cell.cpuUsPerRequest === undefined ? '' : cell.cpuUsPerRequest.toFixed(0)} | ` +
           `${ref(references.redis)} | ${ref(references.ceiling)} | ${peerText} | ${bad} |`,
       )
     }
