@@ -33,6 +33,8 @@ export interface Cell {
   readonly opsPerSec: number
   readonly p50us: number
   readonly p99us: number
+  /** ops/s in each round, in round order: the rounds in which all contenders took turns. */
+  readonly rounds: number[]
 }
 
 export const DAY_MS = 86_400_000
@@ -132,7 +134,13 @@ export function summarize(samples: readonly Sample[]): Cell {
   const seconds = samples.reduce((n, s) => n + s.seconds, 0)
   const quantile = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0
-  return { ops, opsPerSec: ops / seconds, p50us: quantile(0.5), p99us: quantile(0.99) }
+  return {
+    ops,
+    opsPerSec: ops / seconds,
+    p50us: quantile(0.5),
+    p99us: quantile(0.99),
+    rounds: samples.map((s) => s.ops / s.seconds),
+  }
 }
 
 async function loop(

@@ -3,8 +3,10 @@ import { cpus } from 'node:os'
 import { workloads, type Cell, type Role, type Workload } from './harness.js'
 
 export interface CellResult extends Cell {
-  /** ops/s divided by the raw prepared contender's. */
+  /** The median over rounds of ops/s divided by the raw prepared contender's in the same round. */
   xRaw?: number
+  /** The lowest and highest of those per-round ratios. */
+  xRawSpread?: [min: number, max: number]
   /** ops/s divided by the raw unnamed contender's (Postgres only). */
   xRawUnnamed?: number
   /** ops/s divided by the fastest peer's, in this cell. */
@@ -29,7 +31,10 @@ export interface Target {
   readonly engine: string
   readonly what: string
   readonly goal: number
+  /** The median over rounds of the per-round ratio. */
   readonly measured: number | undefined
+  /** The lowest and highest per-round ratio: how much it moved from round to round. */
+  readonly spread: [min: number, max: number] | undefined
   readonly met: boolean
 }
 
@@ -58,26 +63,54 @@ export function machine(): Results['machine'] {
   }
 }
 
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * `a`'s ops/s over `b`'s round by round (both measured in the same round, taking turns): the
+ * median and the lowest and highest; from the whole cells when either has no rounds.
+ */
+export function roundRatio(a: Cell, b: Cell): { median: number; spread: [number, number] } | undefined {
+  const n = Math.min(a.rounds?.length ?? 0, b.rounds?.length ?? 0)
+  const ratios: number[] = []
+  for (let i = 0; i < n; i++) if (b.rounds[i]! > 0) ratios.push(a.rounds[i]! / b.rounds[i]!)
+  if (ratios.length === 0) {
+    if (!(b.opsPerSec > 0)) return undefined
+    const whole = a.opsPerSec / b.opsPerSec
+    return { median: whole, spread: [whole, whole] }
+  }
+  return { median: median(ratios), spread: [Math.min(...ratios), Math.max(...ratios)] }
+}
+
 /** Fills in every cell's ratios to the raw contenders and to the best peer. */
 export function addRatios(section: Section): void {
   const byRole = (role: Role) => section.rows.find((row) => row.role === role)
   const peers = section.rows.filter((row) => row.role === 'peer')
   for (const workload of workloads) {
-    const raw = byRole('raw')?.cells[workload]?.opsPerSec
-    const unnamed = byRole('raw-unnamed')?.cells[workload]?.opsPerSec
-    let best: { name: string; opsPerSec: number } | undefined
+    const raw = byRole('raw')?.cells[workload]
+    const unnamed = byRole('raw-unnamed')?.cells[workload]
+    let best: { name: string; cell: Cell } | undefined
     for (const peer of peers) {
-      const ops = peer.cells[workload]?.opsPerSec
-      if (ops !== undefined && (best === undefined || ops > best.opsPerSec))
-        best = { name: peer.contender, opsPerSec: ops }
+      const cell = peer.cells[workload]
+      if (cell !== undefined && (best === undefined || cell.opsPerSec > best.cell.opsPerSec))
+        best = { name: peer.contender, cell }
     }
     for (const row of section.rows) {
       const cell = row.cells[workload]
       if (cell === undefined) continue
-      if (raw) cell.xRaw = cell.opsPerSec / raw
-      if (unnamed) cell.xRawUnnamed = cell.opsPerSec / unnamed
-      if (best) {
-        cell.xBestPeer = cell.opsPerSec / best.opsPerSec
+      const toRaw = raw && roundRatio(cell, raw)
+      if (toRaw) {
+        cell.xRaw = toRaw.median
+        cell.xRawSpread = toRaw.spread
+      }
+      const toUnnamed = unnamed && roundRatio(cell, unnamed)
+      if (toUnnamed) cell.xRawUnnamed = toUnnamed.median
+      const toBest = best && roundRatio(cell, best.cell)
+      if (best && toBest) {
+        cell.xBestPeer = toBest.median
         cell.bestPeer = best.name
       }
     }
@@ -88,17 +121,25 @@ export function addRatios(section: Section): void {
 export function targets(sections: readonly Section[]): Target[] {
   const out: Target[] = []
   const ratio = (section: Section | undefined, workload: Workload, to: (row: Row) => boolean) => {
-    const ours = section?.rows.find((row) => row.role === 'factory')?.cells[workload]?.opsPerSec
-    const other = section?.rows.find(to)?.cells[workload]?.opsPerSec
-    return ours !== undefined && other ? ours / other : undefined
+    const ours = section?.rows.find((row) => row.role === 'factory')?.cells[workload]
+    const other = section?.rows.find(to)?.cells[workload]
+    return ours !== undefined && other !== undefined ? roundRatio(ours, other) : undefined
   }
   const add = (
     engine: string,
     section: Section | undefined,
     what: string,
     goal: number,
-    measured: number | undefined,
-  ) => out.push({ engine, what, goal, measured, met: measured !== undefined && measured >= goal })
+    measured: { median: number; spread: [number, number] } | undefined,
+  ) =>
+    out.push({
+      engine,
+      what,
+      goal,
+      measured: measured?.median,
+      spread: measured?.spread,
+      met: measured !== undefined && measured.median >= goal,
+    })
   const find = (prefix: string, concurrency: number) =>
     sections.find((s) => s.engine.startsWith(prefix) && s.concurrency === concurrency)
 
@@ -108,7 +149,7 @@ export function targets(sections: readonly Section[]): Target[] {
       'SQLite file',
       file,
       'find hit vs raw prepared',
-      0.7,
+      0.9,
       ratio(file, 'find hit', (r) => r.role === 'raw'),
     )
     add(
@@ -135,13 +176,19 @@ export function targets(sections: readonly Section[]): Target[] {
       ratio(file, 'commit insert', (r) => r.role === 'raw'),
     )
   }
+  const unnamed = (r: Row) => r.role === 'raw-unnamed'
+  const simple = (r: Row) => r.contender === 'connect-pg-simple'
+  const pg1 = find('Postgres', 1)
+  if (pg1) {
+    for (const workload of ['find hit', 'commit update'] as const) {
+      add('Postgres, 1 in flight', pg1, `${workload} vs connect-pg-simple`, 1.2, ratio(pg1, workload, simple))
+    }
+  }
   const pg8 = find('Postgres', 8)
   if (pg8) {
-    const unnamed = (r: Row) => r.role === 'raw-unnamed'
-    const simple = (r: Row) => r.contender === 'connect-pg-simple'
     for (const workload of ['find hit', 'commit update'] as const) {
       add('Postgres, 8 in flight', pg8, `${workload} vs raw pg unnamed`, 1.0, ratio(pg8, workload, unnamed))
-      add('Postgres, 8 in flight', pg8, `${workload} vs connect-pg-simple`, 1.1, ratio(pg8, workload, simple))
+      add('Postgres, 8 in flight', pg8, `${workload} vs connect-pg-simple`, 1.2, ratio(pg8, workload, simple))
     }
   }
   const lite = find('PGlite', 1)
@@ -171,7 +218,9 @@ export function markdown(results: Results): string {
     `${s.sessions.toLocaleString('en-US')} sessions preloaded per table, ${s.payloadBytes}-byte payloads, ` +
       `${s.seconds} s per cell (in ${s.rounds} rounds, the contenders taking turns) after a ${s.warmupSeconds} s warm-up` +
       `${s.quick ? ' (--quick)' : ''}. ` +
-      'Cells: `ops/s (x raw prepared, x best peer)`. Each contender has its own table; all see the same tokens.',
+      'Cells: `ops/s (x raw prepared [lowest-highest per-round ratio], x best peer)`: ops/s over all rounds; ' +
+      'each ratio is the median over the rounds of the per-round ratio (both measured in the same round), ' +
+      'and the bracket says how much it moved from round to round. Each contender has its own table; all see the same tokens.',
     '',
   ]
   for (const { engine, reason } of results.skipped) lines.push(`- **${engine}: skipped** (${reason})`)
@@ -186,8 +235,11 @@ export function markdown(results: Results): string {
       const cells = workloads.map((w) => {
         const c = row.cells[w]
         if (c === undefined) return row.error ? 'error' : ''
+        const spread = c.xRawSpread
         const ratios = [
-          c.xRaw !== undefined ? `${x(c.xRaw)} raw` : '',
+          c.xRaw !== undefined
+            ? `${x(c.xRaw)} raw${spread === undefined || row.role === 'raw' ? '' : ` [${spread[0].toFixed(2)}-${spread[1].toFixed(2)}]`}`
+            : '',
           c.xBestPeer !== undefined ? `${x(c.xBestPeer)} best peer` : '',
         ]
         return `${int(c.opsPerSec)} (${ratios.filter(Boolean).join(', ')})`
@@ -235,12 +287,15 @@ export function markdown(results: Results): string {
     lines.push(
       '## Targets (our factory store)',
       '',
-      '| engine | ratio | goal | measured | |',
-      '| --- | --- | ---: | ---: | --- |',
+      'Medians over the rounds of the per-round ratio, with the lowest and highest per-round ratio.',
+      '',
+      '| engine | ratio | goal | median | rounds: min-max | |',
+      '| --- | --- | ---: | ---: | ---: | --- |',
     )
     for (const t of results.targets) {
+      const spread = t.spread === undefined ? '' : `${t.spread[0].toFixed(2)}-${t.spread[1].toFixed(2)}`
       lines.push(
-        `| ${t.engine} | ${t.what} | >= ${t.goal.toFixed(2)}x | ${x(t.measured) || 'n/a'} | ${t.met ? 'met' : 'MISSED'} |`,
+        `| ${t.engine} | ${t.what} | >= ${t.goal.toFixed(2)}x | ${x(t.measured) || 'n/a'} | ${spread} | ${t.met ? 'met' : 'MISSED'} |`,
       )
     }
     lines.push('')

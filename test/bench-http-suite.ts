@@ -183,6 +183,11 @@ describe('the report', () => {
     expect(read.rps).toBe(8_000)
     expect(read.ratios['no-sessions']).toBeCloseTo(0.8)
     expect(read.ratios['connect-redis']).toBeCloseTo(1.6)
+    expect(read.spreads!['no-sessions']![0]).toBeCloseTo(0.7)
+    expect(read.spreads!['no-sessions']![1]).toBeCloseTo(1.6)
+    const target = r.targets.find((t) => t.what === 'SessionManager, SQLite: /read x no-session ceiling')!
+    expect(target.spread![0]).toBeCloseTo(0.7)
+    expect(target.spread![1]).toBeCloseTo(1.6)
     const verdict = (what: string) => r.targets.find((t) => t.what.startsWith(what))!.verdict
     expect(verdict('SessionManager, SQLite: /read x no-session ceiling')).toBe('met')
     expect(verdict('SessionManager, SQLite: /write x connect-redis')).toBe('missed by 0.10x')

@@ -25,8 +25,15 @@ export const contenders: readonly Contender[] = [
   },
   {
     id: 'better-sqlite3-session-store',
-    label: 'express-session + better-sqlite3-session-store',
+    label: 'express-session + better-sqlite3-session-store (its defaults)',
     app: 'better-sqlite3-session-store.js',
+    backend: 'sqlite',
+    ours: false,
+  },
+  {
+    id: 'better-sqlite3-session-store-wal',
+    label: 'express-session + better-sqlite3-session-store, WAL + synchronous=NORMAL',
+    app: 'better-sqlite3-session-store-wal.js',
     backend: 'sqlite',
     ours: false,
   },

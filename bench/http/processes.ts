@@ -5,6 +5,7 @@
  * the harness is killed before it could stop it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Contender } from './contenders.js'
 
@@ -26,6 +27,24 @@ function installExitHook(): void {
     for (const child of children) child.kill('SIGKILL')
   })
 }
+
+/**
+ * The CPU time (user + system) process `pid` has used so far, in microseconds, from
+ * /proc/<pid>/stat; undefined where there is no /proc (not Linux) or the process is gone.
+ */
+export function cpuMicros(pid: number): number | undefined {
+  try {
+    // The fields after the command name (which may hold spaces) and its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** USER_HZ: what /proc counts CPU time in, 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100
 
 /** Kills (SIGKILL) every child still running; for signal handlers. */
 export function killAll(): void {
@@ -53,6 +72,8 @@ export interface App {
   readonly alive: boolean
   /** The last few KiB of what the app wrote to stderr. */
   readonly stderr: string
+  /** Everything the app wrote to stdout since it started listening. */
+  readonly stdout: string
   /** SIGTERM, then SIGKILL after 3 s; resolves once the process has exited. */
   stop(): Promise<void>
 }
@@ -70,11 +91,15 @@ function takePort(): number {
  * holds makes the app exit with EADDRINUSE; the next one is tried) and resolves once it
  * prints `listening on http://...`.
  */
-export async function startApp(contender: Contender, env: Record<string, string>): Promise<App> {
+export async function startApp(
+  contender: Contender,
+  env: Record<string, string>,
+  preload: readonly string[] = [],
+): Promise<App> {
   const attempts = PORT_RANGE.last - PORT_RANGE.first + 1
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = takePort()
-    const outcome = await startOn(contender, env, port)
+    const outcome = await startOn(contender, env, port, preload)
     if (outcome !== 'port in use') return outcome
   }
   throw new Error(`${contender.id}: no free port in ${PORT_RANGE.first}-${PORT_RANGE.last}`)
@@ -84,9 +109,11 @@ async function startOn(
   contender: Contender,
   env: Record<string, string>,
   port: number,
+  preload: readonly string[],
 ): Promise<App | 'port in use'> {
+  const imports = ['./exit-with-parent.js', ...preload].flatMap((file) => ['--import', file])
   const child = track(
-    spawn(process.execPath, ['--import', './exit-with-parent.js', contender.app], {
+    spawn(process.execPath, [...imports, contender.app], {
       cwd: appsDir,
       env: { ...process.env, ...env, PORT: String(port), NODE_ENV: 'production' },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -113,11 +140,11 @@ async function startOn(
     clearTimeout(timer)
   }
 
+  let stdout = ''
   const ready = await new Promise<'ready' | 'exited' | 'timeout'>((resolve) => {
-    let stdout = ''
     const timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS)
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk
+      stdout = (stdout + chunk).slice(-4096)
       if (stdout.includes(`listening on http://127.0.0.1:${port}`)) {
         clearTimeout(timer)
         resolve('ready')
@@ -138,6 +165,9 @@ async function startOn(
       },
       get stderr() {
         return stderr
+      },
+      get stdout() {
+        return stdout
       },
       stop,
     }

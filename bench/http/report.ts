@@ -13,6 +13,12 @@ export interface Sample {
   readonly socketErrors: number
   /** Answers other than 2xx/3xx: a session that was not found answers 401. */
   readonly non2xx: number
+  /**
+   * The app's CPU time (user + system, from /proc) during the run over its requests, in
+   * microseconds: what the app spends per request, which other processes on the machine move
+   * far less than they move req/s. Linux only.
+   */
+  readonly cpuUsPerRequest?: number
 }
 
 /** The contenders other cells are compared with, by id. */
@@ -20,6 +26,7 @@ export const references = {
   redis: 'connect-redis',
   ceiling: 'no-sessions',
   bss: 'better-sqlite3-session-store',
+  bssWal: 'better-sqlite3-session-store-wal',
   pgSimple: 'connect-pg-simple',
 } as const
 
@@ -29,8 +36,12 @@ export interface Cell {
   rps: number
   p50Ms: number
   p99Ms: number
+  /** Median over rounds of the app's CPU microseconds per request, where measured. */
+  cpuUsPerRequest?: number | undefined
   /** Median over rounds of (this cell's req/s / the reference's req/s in the same round), by reference id. */
   ratios: Record<string, number>
+  /** The lowest and highest of those per-round ratios, by reference id: how much the ratio moved. */
+  spreads?: Record<string, [min: number, max: number]>
   /**
    * The median over the later rounds of their req/s over the first round's, each divided by
    * its round's {@link roundIndex} (1.0: no decay; below: slower after the first round). A
@@ -56,6 +67,8 @@ export interface Target {
   /** The measured value must be at least this. */
   readonly goal: number
   readonly measured: number | undefined
+  /** The lowest and highest per-round ratio, when `measured` is a median of them. */
+  readonly spread?: [min: number, max: number] | undefined
   /** 'met', 'missed by 0.12x', or 'n/a (why)'. */
   readonly verdict: string
 }
@@ -95,15 +108,27 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** Median over the rounds both cells ran of `a`'s req/s over `b`'s in the same round. */
-export function roundRatio(a: Cell | undefined, b: Cell | undefined): number | undefined {
-  if (a === undefined || b === undefined) return undefined
+/** `a`'s req/s over `b`'s in the same round, for each round both cells ran. */
+export function roundRatios(a: Cell | undefined, b: Cell | undefined): number[] {
+  if (a === undefined || b === undefined) return []
   const ratios: number[] = []
   for (const sample of a.samples) {
     const other = b.samples.find((s) => s.round === sample.round)
     if (other !== undefined && other.rps > 0) ratios.push(sample.rps / other.rps)
   }
+  return ratios
+}
+
+/** Median over the rounds both cells ran of `a`'s req/s over `b`'s in the same round. */
+export function roundRatio(a: Cell | undefined, b: Cell | undefined): number | undefined {
+  const ratios = roundRatios(a, b)
   return ratios.length === 0 ? undefined : median(ratios)
+}
+
+/** The lowest and highest per-round ratio of `a` over `b`. */
+export function roundSpread(a: Cell | undefined, b: Cell | undefined): [number, number] | undefined {
+  const ratios = roundRatios(a, b)
+  return ratios.length === 0 ? undefined : [Math.min(...ratios), Math.max(...ratios)]
 }
 
 /** A cell from its samples; its ratios are filled in by {@link addRatios}. */
@@ -113,7 +138,11 @@ export function cellOf(samples: Sample[]): Cell {
     rps: median(samples.map((s) => s.rps)),
     p50Ms: median(samples.map((s) => s.p50Ms)),
     p99Ms: median(samples.map((s) => s.p99Ms)),
+    cpuUsPerRequest: samples.every((s) => s.cpuUsPerRequest !== undefined)
+      ? median(samples.map((s) => s.cpuUsPerRequest!))
+      : undefined,
     ratios: {},
+    spreads: {},
     drift: undefined,
   }
 }
@@ -148,9 +177,13 @@ export function addRatios(results: Results): void {
     for (const contender of results.contenders) {
       const cell = contender.cells[route]
       if (cell === undefined) continue
+      cell.spreads = {}
       for (const reference of Object.values(references)) {
-        const ratio = roundRatio(cell, byId.get(reference)?.cells[route])
+        const other = byId.get(reference)?.cells[route]
+        const ratio = roundRatio(cell, other)
         if (ratio !== undefined) cell.ratios[reference] = ratio
+        const spread = roundSpread(cell, other)
+        if (spread !== undefined) cell.spreads[reference] = spread
       }
       const [first, ...later] = cell.samples
       if (first !== undefined && later.length > 0 && first.rps > 0) {
@@ -175,26 +208,45 @@ export function targets(results: Results): Target[] {
     return skipped.length > 0 ? skipped.join('; ') : 'not measured'
   }
   const out: Target[] = []
-  const add = (what: string, goal: number, measured: number | undefined, ids: string[]) => {
+  const add = (
+    what: string,
+    goal: number,
+    measured: number | undefined,
+    ids: string[],
+    spread?: [number, number],
+  ) => {
     let verdict: string
     if (measured === undefined) verdict = `n/a (${why(...ids)})`
     else if (measured >= goal) verdict = 'met'
     else verdict = `missed by ${(goal - measured).toFixed(2)}x`
-    out.push({ what, goal, measured, verdict })
+    out.push({ what, goal, measured, spread, verdict })
   }
   const vs = (what: string, goal: number, id: string, route: Route, to: string) =>
-    add(what, goal, roundRatio(cell(id, route), cell(to, route)), [id, to])
+    add(
+      what,
+      goal,
+      roundRatio(cell(id, route), cell(to, route)),
+      [id, to],
+      roundSpread(cell(id, route), cell(to, route)),
+    )
 
   vs('SessionManager, SQLite: /read x no-session ceiling', 0.75, 'manager-sqlite', '/read', 'no-sessions')
   vs('SessionManager, Postgres: /read x no-session ceiling', 0.65, 'manager-postgres', '/read', 'no-sessions')
   vs('SessionManager, SQLite: /write x connect-redis', 1.2, 'manager-sqlite', '/write', 'connect-redis')
   vs('SessionManager, Postgres: /write x connect-redis', 0.9, 'manager-postgres', '/write', 'connect-redis')
   vs(
-    'express-session + our adapter, SQLite: /read x better-sqlite3-session-store',
+    'express-session + our adapter, SQLite: /read x better-sqlite3-session-store (its defaults)',
     1.3,
     'adapter-sqlite',
     '/read',
     'better-sqlite3-session-store',
+  )
+  vs(
+    'express-session + our adapter, SQLite: /read x better-sqlite3-session-store, WAL + synchronous=NORMAL',
+    1.3,
+    'adapter-sqlite',
+    '/read',
+    'better-sqlite3-session-store-wal',
   )
   vs(
     'express-session + our adapter, SQLite: /read x connect-redis',
@@ -242,13 +294,24 @@ export function targets(results: Results): Target[] {
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const x = (n: number | undefined) => (n === undefined ? '' : `${n.toFixed(2)}x`)
+/** A ratio with the range of its per-round ratios: `1.14x (1.07-1.33)`. */
+const xs = (n: number | undefined, spread: [number, number] | undefined) =>
+  n === undefined
+    ? ''
+    : spread === undefined
+      ? x(n)
+      : `${x(n)} (${spread[0].toFixed(2)}-${spread[1].toFixed(2)})`
 const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n.toFixed(2))
 
-/** The same-engine peer a contender is compared with in the tables, if any. */
-function enginePeer(backend: Backend): string | undefined {
-  if (backend === 'sqlite') return references.bss
-  if (backend === 'postgres') return references.pgSimple
-  return undefined
+/** The same-engine peers a contender is compared with in the tables, with their short names. */
+function enginePeers(backend: Backend): [id: string, short: string][] {
+  if (backend === 'sqlite')
+    return [
+      [references.bss, 'bss'],
+      [references.bssWal, 'bss WAL'],
+    ]
+  if (backend === 'postgres') return [[references.pgSimple, 'pg-simple']]
+  return []
 }
 
 export function markdown(results: Results): string {
@@ -271,8 +334,11 @@ export function markdown(results: Results): string {
         ? ''
         : ` The run took ${Math.round(results.durationSeconds)} s.`),
     '',
-    "req/s, p50 and p99 are medians over the rounds of each round's figure; every ratio is the median over " +
-      'the rounds of the per-round ratio (both contenders measured in the same round). ' +
+    "req/s, p50, p99 and CPU us/req (the app's own CPU time, user + system, over its requests: what it " +
+      'spends per request, which the rest of the machine moves far less than req/s) are medians over the ' +
+      "rounds of each round's figure; every ratio is the median over " +
+      'the rounds of the per-round ratio (both contenders measured in the same round), followed by the lowest ' +
+      'and highest per-round ratio: how much it moved from round to round. ' +
       '`GET /read` reads one value from the session; `GET /write` increments a counter in it.',
     '',
   ]
@@ -280,9 +346,16 @@ export function markdown(results: Results): string {
   for (const c of results.contenders) if (c.error) lines.push(`- **${c.id} failed**: ${c.error}`)
   if (results.skipped.length > 0 || results.contenders.some((c) => c.error)) lines.push('')
 
-  lines.push('## Targets (issue 15)', '', '| target | goal | measured | |', '| --- | ---: | ---: | --- |')
+  lines.push(
+    '## Targets (issues 15 and 24)',
+    '',
+    '| target | goal | measured (rounds: min-max) | |',
+    '| --- | ---: | ---: | --- |',
+  )
   for (const t of results.targets) {
-    lines.push(`| ${t.what} | >= ${t.goal.toFixed(2)}x | ${x(t.measured) || 'n/a'} | ${t.verdict} |`)
+    lines.push(
+      `| ${t.what} | >= ${t.goal.toFixed(2)}x | ${xs(t.measured, t.spread) || 'n/a'} | ${t.verdict} |`,
+    )
   }
   lines.push('')
 
@@ -290,23 +363,26 @@ export function markdown(results: Results): string {
     lines.push(
       `## GET ${route}`,
       '',
-      '| contender | req/s | p50 ms | p99 ms | x connect-redis | x no-session ceiling | x same-engine peer | non-2xx |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| contender | req/s | p50 ms | p99 ms | CPU us/req | x connect-redis | x no-session ceiling | x same-engine peer | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     )
     for (const c of results.contenders) {
       const cell = c.cells[route]
       if (cell === undefined) {
-        lines.push(`| ${c.label} | ${c.error ? 'failed' : 'n/a'} | | | | | | |`)
+        lines.push(`| ${c.label} | ${c.error ? 'failed' : 'n/a'} | | | | | | | |`)
         continue
       }
-      const peer = enginePeer(c.backend)
-      const peerRatio = peer !== undefined && peer !== c.id ? cell.ratios[peer] : undefined
-      const peerText =
-        peerRatio === undefined ? '' : `${x(peerRatio)} ${peer === references.bss ? 'bss' : 'pg-simple'}`
+      const spreads = cell.spreads ?? {}
+      const peerText = enginePeers(c.backend)
+        .filter(([peer]) => peer !== c.id && cell.ratios[peer] !== undefined)
+        .map(([peer, short]) => `${xs(cell.ratios[peer], spreads[peer])} ${short}`)
+        .join(', ')
       const bad = cell.samples.reduce((n, s) => n + s.non2xx + s.socketErrors, 0)
+      const ref = (id: string) => xs(cell.ratios[id], spreads[id])
       lines.push(
         `| ${c.label} | ${int(cell.rps)} | ${ms(cell.p50Ms)} | ${ms(cell.p99Ms)} | ` +
-          `${x(cell.ratios[references.redis])} | ${x(cell.ratios[references.ceiling])} | ${peerText} | ${bad} |`,
+          `${cell.cpuUsPerRequest === undefined ? '' : cell.cpuUsPerRequest.toFixed(0)} | ` +
+          `${ref(references.redis)} | ${ref(references.ceiling)} | ${peerText} | ${bad} |`,
       )
     }
     lines.push('')
@@ -344,8 +420,11 @@ export function markdown(results: Results): string {
       "that does not modify the session it calls the store's `touch`, so with a store that has `touch` every " +
       '/read is a lookup plus a write (connect-redis: EXPIRE; SQL stores: an UPDATE).',
     '- A non-2xx answer means a session was not found (the routes answer 401 without one); a correct run has 0.',
-    '- SQLite contenders each have their own file in WAL mode with synchronous=NORMAL (the peer is given the ' +
-      'same pragmas our `sqlite()` sets). Postgres contenders each have their own table and the default ' +
+    '- Every store runs with its documented defaults. SQLite contenders each have their own file: ours in WAL ' +
+      'mode with synchronous=NORMAL (what `sqlite(path)` sets); better-sqlite3-session-store as its README ' +
+      "sets it up, on SQLite's defaults (a rollback journal, synchronous=FULL: each touch, an UPDATE on every " +
+      'read, is a durable commit), and once more as "WAL + synchronous=NORMAL", given the pragmas our ' +
+      '`sqlite()` sets, for the same durability as ours. Postgres contenders each have their own table and the default ' +
       "`pg.Pool` (10 connections). connect-pg-simple's table is made from its table.sql, with its fixed " +
       'constraint and index names made unique.',
     ...(results.versions['Postgres autovacuum'] === 'off'

@@ -1,5 +1,5 @@
 /**
- * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 9 minutes), or
+ * The end-to-end HTTP benchmark of issue 15: `npm run bench:http` (about 10 minutes), or
  * `npm run bench:http -- --quick` (a smoke run, about 2 minutes). One Express 5 process per
  * contender, wrk in its own process cycling through the cookies of logged-in sessions,
  * interleaved rounds, medians of per-round ratios. Writes bench/report/http.{md,json,svg}.
@@ -15,7 +15,7 @@ import pg from 'pg'
 import { createClient } from '../../legs/peers/index.js'
 import { contenders as lineUp, routes, type Contender, type Route } from './contenders.js'
 import { findWrk, login, runWrk, send, writeCookieFile, wrkVersion } from './load.js'
-import { killAll, startApp, type App } from './processes.js'
+import { cpuMicros, killAll, startApp, type App } from './processes.js'
 import { cellOf, references, type ContenderResult, type Results, type Sample } from './report.js'
 import { postgresUrl, redisUrl, unavailable, Workspace } from './workspace.js'
 import { writeReport } from './write-report.js'
@@ -177,8 +177,9 @@ try {
   await workspace.vacuum()
 
   const live = () => results.contenders.filter((c) => c.error === undefined)
+  const appOf = (contender: ContenderResult) => apps.get(contender.id)!
   const measure = (contender: ContenderResult, route: Route, seconds: number) => {
-    const app = apps.get(contender.id)!
+    const app = appOf(contender)
     if (!app.alive) throw new Error(`its app exited: ${app.stderr.trim().split('\n').slice(-3).join(' | ')}`)
     return runWrk({
       wrk,
@@ -214,7 +215,9 @@ try {
         if (contender.error !== undefined) continue
         try {
           if (settings.cellWarmupSeconds > 0) await measure(contender, route, settings.cellWarmupSeconds)
+          const cpuBefore = cpuMicros(appOf(contender).pid)
           const r = await measure(contender, route, settings.seconds)
+          const cpuAfter = cpuMicros(appOf(contender).pid)
           const sample: Sample = {
             round: round + 1,
             requests: r.requests,
@@ -224,6 +227,9 @@ try {
             p99Ms: r.p99Us / 1000,
             socketErrors: r.socketErrors,
             non2xx: r.non2xx,
+            ...(cpuBefore === undefined || cpuAfter === undefined || r.requests === 0
+              ? {}
+              : { cpuUsPerRequest: (cpuAfter - cpuBefore) / r.requests }),
           }
           const key = `${contender.id} ${route}`
           samples.set(key, [...(samples.get(key) ?? []), sample])
@@ -296,7 +302,11 @@ async function versions(wrkPath: string): Promise<Record<string, string>> {
     'kysely',
   ]) {
     try {
-      const file = new URL(`node_modules/${name}/package.json`, root)
+      // The peers' stores live in their own leg (legs/peers), the rest at the root.
+      const file = [`node_modules/${name}/package.json`, `legs/peers/node_modules/${name}/package.json`]
+        .map((path) => new URL(path, root))
+        .find((url) => existsSync(url))
+      if (file === undefined) throw new Error('not installed')
       out[name] = (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
     } catch {
       out[name] = 'not installed'

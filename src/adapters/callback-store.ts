@@ -2,7 +2,7 @@
 // destroy, touch, all, length, clear), over a KyselyStore. It imports neither framework, so
 // the Fastify entry works where express-session is not installed; src/adapters/express.ts adds the
 // three methods express-session's own Store base class provides.
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { parseJson } from '../session/codec.js'
 import { defaultTouchAfter, touchDue } from '../session/touch.js'
@@ -255,19 +255,41 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   get(sid: string, callback: Callback<S | null>): void {
-    settle(async () => {
-      const key = this.#key(sid)
-      const row = await this.#store.get(key)
-      if (row === undefined) return null
-      this.#remember(key)
-      const session = decode(row.data)
-      const cookie = session.cookie
-      if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
-        cookie.expires = row.expiry.toISOString()
-      }
-      this.#known.set(session, { expiry: row.expiry.getTime(), cookie: cookieKey(cookie) })
-      return session as S
-    }, callback)
+    let key: string
+    let row: ReturnType<AdapterStore['get']>
+    try {
+      key = this.#key(sid)
+      row = this.#store.get(key)
+    } catch (error) {
+      return settle(() => Promise.reject(error), callback)
+    }
+    // One promise step from the row to the callback (this runs on every request).
+    row.then(
+      (found) => {
+        let session: AdapterSession | null = null
+        try {
+          if (found !== undefined) session = this.#loadedSession(key, found)
+        } catch (error) {
+          if (callback) process.nextTick(callback, error)
+          return
+        }
+        if (callback) process.nextTick(callback, null, session)
+      },
+      (error: unknown) => callback && process.nextTick(callback, error),
+    )
+  }
+
+  /** The session of a row `get` read, its `cookie.expires` the stored expiry; remembered as loaded. */
+  #loadedSession(key: string, row: { data: Uint8Array; expiry: Date }): S {
+    this.#remember(key)
+    const session = decode(row.data)
+    const cookie = session.cookie
+    const expiry = row.expiry.getTime()
+    if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
+      cookie.expires = row.expiry.toISOString()
+    }
+    this.#known.set(session, { expiry, cookie: cookieKey(cookie) })
+    return session as S
   }
 
   /**
@@ -321,8 +343,9 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * writing only when it must. Nothing is written when the cookie is unchanged and the
    * stored expiry lags the new one by less than `touchAfter`; the cookie's `expires` is
    * then set back to the stored expiry, so a cookie sent with this response says what is
-   * stored. Only a live session is touched (a touch never revives one). With
-   * `disableTouch`, does nothing.
+   * stored, and the callback is called before `touch` returns (as better-sqlite3-session-store
+   * calls back: express-session then sends the response in one piece). Only a live session is
+   * touched (a touch never revives one). With `disableTouch`, does nothing and calls back at once.
    *
    * @example
    * ```ts
@@ -332,14 +355,14 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   touch(sid: string, session: S, callback?: Callback): void {
-    if (this.#disableTouch) return settle(async () => undefined, callback)
+    if (this.#disableTouch) return done(callback)
     const known = this.#known.get(session)
     const cookie = (session as AdapterSession).cookie
     if (known !== undefined && known.cookie === cookieKey(cookie)) {
       const expiry = this.#expiryOf(session)
       if (!touchDue(known.expiry, expiry, this.#touchAfterOf(session), 'at least')) {
         if (known.expiry < expiry) alignExpires(cookie, known.expiry)
-        return settle(async () => undefined, callback)
+        return done(callback)
       }
       return settle(async () => {
         if (await this.#store.touch(this.#key(sid), new Date(expiry))) known.expiry = expiry
@@ -543,6 +566,16 @@ function settle<T>(run: () => Promise<T>, callback: Callback<T> | undefined): vo
   )
 }
 
+/**
+ * Calls `callback` (if any) at once, with no error and no result: for a touch that writes
+ * nothing. express-session then ends the response in one write; a callback that comes later
+ * makes it send all but the last byte of the body first and the last byte afterwards (two
+ * writes on the socket, and the client waits for the second), on every read.
+ */
+function done(callback: Callback | undefined): void {
+  callback?.(null, undefined)
+}
+
 function split<O extends object, C>(optionsOrCallback: O | C, callback: C | undefined): [O, C] {
   return typeof optionsOrCallback === 'function'
     ? [{} as O, optionsOrCallback as C]
@@ -563,17 +596,24 @@ function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** The cookie as JSON, keys sorted, without `expires`: equal when only the expiry moved. */
+/**
+ * The cookie as JSON, keys sorted, without `expires`: equal when only the expiry moved. Built
+ * field by field from what `JSON.stringify(cookie)` would write (express-session's Cookie
+ * writes its `toJSON()`), without writing and parsing the whole cookie: this runs twice on
+ * every request (in `get` and in `touch`).
+ */
 function cookieKey(cookie: unknown): string {
   if (cookie === undefined || cookie === null) return ''
-  const plain = JSON.parse(JSON.stringify(cookie)) as Record<string, unknown>
-  if (!isObject(plain)) return JSON.stringify(plain)
-  delete plain.expires
-  return JSON.stringify(
-    Object.keys(plain)
-      .sort()
-      .map((key) => [key, plain[key]]),
-  )
+  const toJSON = (cookie as { toJSON?: unknown }).toJSON
+  const plain: unknown = typeof toJSON === 'function' ? toJSON.call(cookie, '') : cookie
+  if (!isObject(plain)) return JSON.stringify(plain) ?? ''
+  let key = ''
+  for (const name of Object.keys(plain).sort()) {
+    if (name === 'expires') continue
+    const value = JSON.stringify(plain[name])
+    if (value !== undefined) key += `${JSON.stringify(name)}:${value},`
+  }
+  return key
 }
 
 /** Sets the cookie's `expires` to `ms`, leaving express-session's `originalMaxAge` as it was. */
@@ -585,7 +625,7 @@ function alignExpires(cookie: AdapterSession['cookie'], ms: number): void {
 }
 
 function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
+  return hash('sha256', text, 'hex')
 }
 
 function checkSid(sid: unknown): asserts sid is string {
