@@ -276,16 +276,7 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async commit(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<void> {
-    checkToken(token)
-    checkData(data, this.#options.maxDataSize)
-    checkExpiry(expiry)
-    const subject = checkCommitOptions(options)
-    const row = {
-      token,
-      data: this.#family.data(data),
-      expiry: this.#family.time(expiry.getTime()),
-      now: this.#now(),
-    }
+    const [row, subject] = this.#written(token, data, expiry, options)
     if (subject === undefined) await this.#run('commit', this.#sql.commit, row)
     else await this.#run('commit', this.#sql.commitSubject, { ...row, subject })
   }
@@ -304,6 +295,16 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async update(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<boolean> {
+    const [row, subject] = this.#written(token, data, expiry, options)
+    const result =
+      subject === undefined
+        ? await this.#run('update', this.#sql.update, row)
+        : await this.#run('update', this.#sql.updateSubject, { ...row, subject })
+    return Number(result.numAffectedRows ?? 0) > 0
+  }
+
+  /** commit()'s and update()'s arguments, checked, as the row their statements bind, and the subject option. */
+  #written(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined) {
     checkToken(token)
     checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
@@ -314,11 +315,7 @@ export class KyselyStore implements AsyncDisposable {
       expiry: this.#family.time(expiry.getTime()),
       now: this.#now(),
     }
-    const result =
-      subject === undefined
-        ? await this.#run('update', this.#sql.update, row)
-        : await this.#run('update', this.#sql.updateSubject, { ...row, subject })
-    return Number(result.numAffectedRows ?? 0) > 0
+    return [row, subject] as const
   }
 
   /**
