@@ -472,6 +472,44 @@ export function conformance(leg: EngineLeg): void {
         expect(rows.every((row) => text(row.data) === row.token)).toBe(true)
       })
 
+      test('finds and gets asked for at once each answer their own session: live, missing, expired, ended, asked twice', async () => {
+        const s = store()
+        const live = Array.from({ length: 30 }, () => randomToken())
+        const expired = randomToken()
+        const ended = randomToken()
+        await Promise.all(
+          live.map((token) => s.commit(token, bytes(token), at(HOUR), { subject: token.slice(0, 20) })),
+        )
+        await s.commit(expired, bytes('old'), at(-1))
+        await s.commit(ended, bytes('ended'), at(HOUR))
+        await s.delete(ended, { tombstone: true })
+        const asked = [...live, randomToken(), expired, ended, live[0]!, live[1]!]
+        const [found, got] = await Promise.all([
+          Promise.all(asked.map((token) => s.find(token))),
+          Promise.all(asked.map((token) => s.get(token))),
+        ])
+        const expected = asked.map((token) => (live.includes(token) ? token : undefined))
+        expect(found.map(text)).toEqual(expected)
+        expect(got.map((stored) => text(stored?.data))).toEqual(expected)
+        expect(got.map((stored) => stored?.subject)).toEqual(expected.map((token) => token?.slice(0, 20)))
+        expect(
+          got.every((stored) => stored === undefined || stored.expiry.getTime() === clock.now + HOUR),
+        ).toBe(true)
+      })
+
+      test('a read asked for after a write resolved sees it, while other reads are in flight', async () => {
+        const s = store()
+        const token = randomToken()
+        const others = Array.from({ length: 10 }, () => randomToken())
+        await s.commit(token, bytes('v0'), at(HOUR))
+        for (let i = 1; i <= 5; i++) {
+          const busy = others.map((other) => s.find(other))
+          await s.commit(token, bytes(`v${i}`), at(HOUR))
+          const [seen] = await Promise.all([s.find(token), ...busy])
+          expect(text(seen)).toBe(`v${i}`)
+        }
+      })
+
       test('cleanup racing commits that revive expired tokens never deletes a live session', async () => {
         const name = await freshTable()
         const s = store({ tableName: name, cleanupBatchSize: 7 })

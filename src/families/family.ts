@@ -85,6 +85,12 @@ export interface Statements {
   readonly find: Statement<{ token: string; now: Time }>
   /** Rows: `{ data, expiry, subject, created, seen }` of the live session. */
   readonly get: Statement<{ token: string; now: Time }>
+  /**
+   * Rows: `{ token, data, expiry, subject, created, seen }` of the live sessions among
+   * `tokens` (each at most once): what gathers concurrent finds and gets into one statement.
+   * Only where the family binds an array (Postgres); without it, each read is its own statement.
+   */
+  readonly getMany?: Statement<{ tokens: readonly string[]; now: Time }>
   /** Inserts, or replaces data and expiry unless the row is ended. */
   readonly commit: Statement<{ token: string; data: Data; expiry: Time; now: Time }>
   /** As `commit`, and sets the subject. */

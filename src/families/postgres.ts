@@ -40,6 +40,12 @@ export const postgresFamily: SqlFamily = {
       `ON CONFLICT (token) DO UPDATE SET ${set} WHERE s.ended_at IS NULL`
     return named({
       ...commonStatements(t, numbered, ' NULLS LAST'),
+      getMany: statement(
+        'read',
+        `SELECT token, data, expiry, subject, created_at AS created, last_seen_at AS seen FROM ${t} ` +
+          'WHERE token = ANY (CAST(:tokens AS text[])) AND expiry > :now AND ended_at IS NULL',
+        numbered,
+      ),
       commit: statement(
         'write',
         upsert(
@@ -158,9 +164,9 @@ const MARKED = `${MARK}${'0'.repeat(16)} */`.length
  * comment also shows the store's statements in `pg_stat_activity`.
  */
 function named(statements: Statements): Statements {
-  const entries = Object.entries(statements).map(([key, { sql, kind, bind }]: [string, Statement<never>]) => [
+  const entries = Object.entries(statements).map(([key, statement]: [string, Statement<never>]) => [
     key,
-    { sql: `${sql} ${MARK}${hash(sql)} */`, kind, bind },
+    { ...statement, sql: `${statement.sql} ${MARK}${hash(statement.sql)} */` },
   ])
   return Object.fromEntries(entries) as unknown as Statements
 }

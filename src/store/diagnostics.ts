@@ -23,7 +23,10 @@ import type { FamilyName } from '../families/index.js'
  * ```
  */
 export interface StoreCall {
-  /** The store method, or `'cleanup'` for one batch of a cleanup run. */
+  /**
+   * The store method, or `'cleanup'` for one batch of a cleanup run. Finds and gets gathered
+   * into one statement (Postgres and PGlite) are one call: `'get'`, or `'find'` when all were.
+   */
   readonly operation: string
   readonly family: FamilyName
   /** The table, and its schema when one is set. */

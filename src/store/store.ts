@@ -1,6 +1,7 @@
 import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
 import { cancellerOf, directRunnerOf, type Canceller, type DirectRunner } from './direct.js'
+import { ReadGatherer, type Gathered } from './gather.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from '../errors.js'
 import {
@@ -203,6 +204,8 @@ export class KyselyStore implements AsyncDisposable {
   /** Cancels a timed-out statement on the server, where the factory can: see {@link Canceller}. */
   readonly #cancel: Canceller | undefined
   #lastCleanup: Promise<unknown> = Promise.resolve()
+  /** Gathers concurrent finds and gets into one statement, where the family has one for many tokens. */
+  readonly #gatherer: ReadGatherer<'find' | 'get', Row> | undefined
 
   static {
     storeNow = {
@@ -260,6 +263,9 @@ export class KyselyStore implements AsyncDisposable {
     this.#family = resolveFamily(db, this.#options.family, schema)
     this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
     this.#sql = this.#family.statements({ schema, name: tableName })
+    const { getMany } = this.#sql
+    this.#gatherer =
+      getMany === undefined ? undefined : new ReadGatherer((reads) => this.#gathered(reads, getMany))
     const { onError } = this.#options
     this.#scheduler = new CleanupScheduler(
       (signal) => this.#serialisedCleanup(signal),
@@ -284,10 +290,8 @@ export class KyselyStore implements AsyncDisposable {
 
   #find(token: string): Now<Uint8Array | undefined> {
     checkToken(token)
-    return mapNow(
-      this.#run<Record<string, unknown>>('find', this.#sql.find, { token, now: this.#now() }),
-      foundData,
-    )
+    if (this.#gatherer !== undefined) return this.#gatherer.read(token, 'find').then(dataOf)
+    return mapNow(this.#run<Row>('find', this.#sql.find, { token, now: this.#now() }), firstData)
   }
 
   /**
@@ -306,10 +310,28 @@ export class KyselyStore implements AsyncDisposable {
 
   #get(token: string): Now<StoredSession | undefined> {
     checkToken(token)
-    return mapNow(
-      this.#run<Record<string, unknown>>('get', this.#sql.get, { token, now: this.#now() }),
-      storedSession,
-    )
+    if (this.#gatherer !== undefined) return this.#gatherer.read(token, 'get').then(storedSession)
+    return mapNow(this.#run<Row>('get', this.#sql.get, { token, now: this.#now() }), firstStored)
+  }
+
+  /**
+   * The rows of gathered reads (see {@link ReadGatherer}) by token: a lone read runs its own
+   * statement, as it would without gathering; several run `getMany` once, for all their tokens.
+   */
+  async #gathered(
+    reads: Gathered<'find' | 'get'>,
+    getMany: Statement<{ tokens: readonly string[]; now: unknown }>,
+  ): Promise<Map<string, Row>> {
+    const now = this.#now()
+    if (reads.length === 1) {
+      const { token, kind } = reads[0]!
+      const { rows } = await this.#run<Row>(kind, this.#sql[kind], { token, now })
+      return new Map(rows.length === 0 ? [] : [[token, rows[0]!]])
+    }
+    const operation = reads.some((read) => read.kind === 'get') ? 'get' : 'find'
+    const tokens = [...new Set(reads.map((read) => read.token))]
+    const { rows } = await this.#run<Row>(operation, getMany, { tokens, now })
+    return new Map(rows.map((row) => [row.token as string, row]))
   }
 
   /**
@@ -982,14 +1004,21 @@ export function mapNow<T, U>(value: Now<T>, map: (value: T) => U): Now<U> {
   return value instanceof Promise ? value.then(map) : map(value)
 }
 
-/** find()'s answer from its rows. */
-function foundData({ rows }: QueryResult<Record<string, unknown>>): Uint8Array | undefined {
-  return rows.length === 0 ? undefined : bytes(rows[0]!.data)
+/** A row as the driver returns it. */
+type Row = Record<string, unknown>
+
+/** find()'s answer from a row. */
+function dataOf(row: Row | undefined): Uint8Array | undefined {
+  return row === undefined ? undefined : bytes(row.data)
 }
 
-/** get()'s answer from its rows. */
-function storedSession({ rows }: QueryResult<Record<string, unknown>>): StoredSession | undefined {
-  const row = rows[0]
+/** find()'s answer from its statement's rows. */
+function firstData({ rows }: QueryResult<Row>): Uint8Array | undefined {
+  return dataOf(rows[0])
+}
+
+/** get()'s answer from a row. */
+function storedSession(row: Row | undefined): StoredSession | undefined {
   if (row === undefined) return undefined
   return {
     data: bytes(row.data),
@@ -998,6 +1027,11 @@ function storedSession({ rows }: QueryResult<Record<string, unknown>>): StoredSe
     createdAt: date(row.created),
     lastSeenAt: date(row.seen),
   }
+}
+
+/** get()'s answer from its statement's rows. */
+function firstStored({ rows }: QueryResult<Row>): StoredSession | undefined {
+  return storedSession(rows[0])
 }
 
 /** Whether a write changed a row. */

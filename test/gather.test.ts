@@ -1,0 +1,166 @@
+// Concurrent finds and gets gathered into one statement (src/store/gather.ts), on the Postgres
+// family: a lone read is its own statement, the reads asked while one is in flight go out
+// together after it, a statement that stalls holds the next reads back by at most
+// GATHER_WAIT_MS, and a gathered statement's failure or time limit is each read's.
+import { tracingChannel } from 'node:diagnostics_channel'
+import { sql, type Kysely } from 'kysely'
+import pg from 'pg'
+import { describe, expect, test } from 'vitest'
+import { postgres } from '../dialects/postgres.js'
+import { KyselyStore, SessionStoreError, type StoreCall } from '../src/index.js'
+import { bytes, randomTable, randomToken, text } from './helpers.js'
+import { legs, storeFixture, type EngineLeg } from './legs.js'
+import { postgresUrl, withServer } from './servers.js'
+
+const HOUR = 3_600_000
+
+/** The store calls traced while `fn` runs: operation and rows of each. */
+async function traced(
+  fn: () => Promise<unknown>,
+): Promise<{ operation: string; rows: number | undefined }[]> {
+  const calls: { operation: string; rows: number | undefined }[] = []
+  const channel = tracingChannel<object, StoreCall>('kysely-session-store:call')
+  const handlers = {
+    start: () => undefined,
+    end: () => undefined,
+    asyncStart: () => undefined,
+    asyncEnd: (call: StoreCall) => void calls.push({ operation: call.operation, rows: call.rows }),
+    error: () => undefined,
+  }
+  channel.subscribe(handlers)
+  try {
+    await fn()
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+  return calls
+}
+
+function gatherSuite(leg: EngineLeg) {
+  describe(`gathered reads on ${leg.name}`, () => {
+    const the = storeFixture(leg, 'gather')
+
+    test('a lone find or get is one statement of its own', async () => {
+      const token = randomToken()
+      await the.store.commit(token, bytes('a'), new Date(Date.now() + HOUR))
+      const calls = await traced(async () => {
+        expect(text(await the.store.find(token))).toBe('a')
+        expect(text((await the.store.get(token))?.data)).toBe('a')
+      })
+      expect(calls).toEqual([
+        { operation: 'find', rows: 1 },
+        { operation: 'get', rows: 1 },
+      ])
+    })
+
+    test('20 reads asked at once: the first alone, the other 19 in one statement after it', async () => {
+      const tokens = Array.from({ length: 20 }, () => randomToken())
+      await Promise.all(
+        tokens.map((token) => the.store.commit(token, bytes(token), new Date(Date.now() + HOUR))),
+      )
+      let answers: unknown[] = []
+      const calls = await traced(async () => {
+        answers = await Promise.all(
+          tokens.map((token, i) => (i % 2 === 0 ? the.store.find(token) : the.store.get(token))),
+        )
+      })
+      expect(
+        answers.map((answer, i) =>
+          text(i % 2 === 0 ? (answer as Uint8Array) : (answer as { data: Uint8Array }).data),
+        ),
+      ).toEqual(tokens)
+      expect(calls).toEqual([
+        { operation: 'find', rows: 1 },
+        { operation: 'get', rows: 19 },
+      ])
+    })
+
+    test("a gathered statement's failure is each of its reads' failure", async () => {
+      const missing = new KyselyStore(the.db, 0, { tableName: randomTable('missing') })
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => missing.find(randomToken())))
+      for (const result of results) {
+        expect(result.status).toBe('rejected')
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(SessionStoreError)
+        expect((result as PromiseRejectedResult).reason.code).toBe('missing_table')
+      }
+    })
+  })
+}
+
+gatherSuite(legs.pglite())
+
+await withServer('Postgres', () => {
+  gatherSuite(legs.postgres())
+
+  describe('gathered reads on Postgres, behind a statement that waits', () => {
+    /** Holds an ACCESS EXCLUSIVE lock on `table` (every read of it waits) until released. */
+    async function lock(table: string) {
+      const client = new pg.Client({ connectionString: postgresUrl })
+      await client.connect()
+      await client.query('BEGIN')
+      await client.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`)
+      return async () => {
+        await client.query('COMMIT')
+        await client.end()
+      }
+    }
+
+    /** How many statements on `table` run (or wait) on the server, but the lock's. */
+    async function running(admin: Kysely<any>, table: string): Promise<number> {
+      const { rows } = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE ${`%"${table}"%`}
+          AND query NOT LIKE 'LOCK TABLE%'`.execute(admin)
+      return Number(rows[0]!.n)
+    }
+
+    test('a read asked while the statement in flight waits goes out without it, and both answer', async () => {
+      const db = postgres(postgresUrl)
+      const table = randomTable('gatherlock')
+      const store = new KyselyStore(db, 0, { tableName: table })
+      try {
+        const { migrate } = await import('../src/index.js')
+        await migrate(db, { tableName: table })
+        const [a, b] = [randomToken(), randomToken()]
+        await store.commit(a, bytes('a'), new Date(Date.now() + HOUR))
+        await store.commit(b, bytes('b'), new Date(Date.now() + HOUR))
+        const release = await lock(table)
+        const first = store.find(a)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        const second = store.find(b)
+        // Both wait for the lock on the server: the second did not wait for the first.
+        await expect.poll(() => running(db, table), { timeout: 5000 }).toBe(2)
+        await release()
+        expect([text(await first), text(await second)]).toEqual(['a', 'b'])
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+
+    test('at its time limit a gathered statement fails each of its reads, and is cancelled on the server', async () => {
+      const db = postgres(postgresUrl)
+      const table = randomTable('gathertime')
+      const store = new KyselyStore(db, 0, { tableName: table, timeout: 500 })
+      try {
+        const { migrate } = await import('../src/index.js')
+        await migrate(db, { tableName: table })
+        const release = await lock(table)
+        try {
+          const reads = Array.from({ length: 6 }, () => store.get(randomToken()))
+          const results = await Promise.allSettled(reads)
+          for (const result of results) {
+            expect(result.status).toBe('rejected')
+            expect((result as PromiseRejectedResult).reason.code).toBe('timeout')
+          }
+          await expect.poll(() => running(db, table), { timeout: 5000 }).toBe(0)
+        } finally {
+          await release()
+        }
+      } finally {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.destroy()
+      }
+    })
+  })
+})
