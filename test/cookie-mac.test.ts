@@ -3,13 +3,12 @@
 // browsers would drop are refused when the manager is made. On SQLite in memory (what is
 // checked here happens before any query, so one engine is enough); queries are counted on
 // the store's diagnostics channel.
-import { tracingChannel } from 'node:diagnostics_channel'
 import type { Kysely } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { sqlite } from '../dialects/sqlite.js'
-import { KyselyStore, migrate, SessionManager, type StoreCall } from '../src/index.js'
+import { KyselyStore, migrate, SessionManager } from '../src/index.js'
 import { recordOf } from '../src/session/session.js'
-import { randomTable } from './helpers.js'
+import { randomTable, tracedCalls } from './helpers.js'
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const SECRET = 'a secret of at least thirty-two characters'
@@ -20,24 +19,9 @@ function flipUnusedBit(encoded: string): string {
   return encoded.slice(0, -1) + BASE64URL[last ^ 1]
 }
 
-/** The store operations `fn` made, from the store's tracing channel. */
+/** The store operations `fn` made on `table`, from the store's tracing channel. */
 async function storeCalls(table: string, fn: () => Promise<unknown>): Promise<string[]> {
-  const calls: string[] = []
-  const channel = tracingChannel<object, StoreCall>('kysely-session-store:call')
-  const handlers = {
-    start: (call: StoreCall) => void (call.table === table && calls.push(call.operation)),
-    end: () => undefined,
-    asyncStart: () => undefined,
-    asyncEnd: () => undefined,
-    error: () => undefined,
-  }
-  channel.subscribe(handlers)
-  try {
-    await fn()
-  } finally {
-    channel.unsubscribe(handlers)
-  }
-  return calls
+  return (await tracedCalls(fn)).filter((call) => call.table === table).map((call) => call.operation)
 }
 
 describe('one spelling per MAC', () => {

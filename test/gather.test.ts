@@ -2,13 +2,12 @@
 // family: a lone read is its own statement, the reads asked while one is in flight go out
 // together after it, a statement that stalls holds the next reads back by at most
 // GATHER_WAIT_MS, and a gathered statement's failure or time limit is each read's.
-import { tracingChannel } from 'node:diagnostics_channel'
 import { sql, type Kysely } from 'kysely'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
-import { KyselyStore, SessionStoreError, type StoreCall } from '../src/index.js'
-import { bytes, randomTable, randomToken, text } from './helpers.js'
+import { KyselyStore, SessionStoreError } from '../src/index.js'
+import { bytes, randomTable, randomToken, text, tracedCalls } from './helpers.js'
 import { legs, storeFixture, type EngineLeg } from './legs.js'
 import { postgresUrl, withServer } from './servers.js'
 
@@ -18,22 +17,7 @@ const HOUR = 3_600_000
 async function traced(
   fn: () => Promise<unknown>,
 ): Promise<{ operation: string; rows: number | undefined }[]> {
-  const calls: { operation: string; rows: number | undefined }[] = []
-  const channel = tracingChannel<object, StoreCall>('kysely-session-store:call')
-  const handlers = {
-    start: () => undefined,
-    end: () => undefined,
-    asyncStart: () => undefined,
-    asyncEnd: (call: StoreCall) => void calls.push({ operation: call.operation, rows: call.rows }),
-    error: () => undefined,
-  }
-  channel.subscribe(handlers)
-  try {
-    await fn()
-  } finally {
-    channel.unsubscribe(handlers)
-  }
-  return calls
+  return (await tracedCalls(fn)).map(({ operation, rows }) => ({ operation, rows }))
 }
 
 function gatherSuite(leg: EngineLeg) {

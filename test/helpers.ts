@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process'
+import { tracingChannel } from 'node:diagnostics_channel'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sql, type CompiledQuery, type Kysely } from 'kysely'
-import type { FamilyName } from '../src/index.js'
+import type { FamilyName, StoreCall } from '../src/index.js'
 import { timeMs } from '../src/families/index.js'
 
 export { sleep }
@@ -231,4 +232,19 @@ export function nested(depth: number): unknown {
   let value: unknown = 'leaf'
   for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { next: value }
   return value
+}
+
+/** The store calls traced while `fn` runs (on the tracing channel), each as it was when it settled, in that order. */
+export async function tracedCalls(fn: () => Promise<unknown>): Promise<StoreCall[]> {
+  const calls: StoreCall[] = []
+  const channel = tracingChannel<object, StoreCall>('kysely-session-store:call')
+  const settled = (call: StoreCall) => void calls.push({ ...call })
+  const handlers = { start() {}, end() {}, asyncStart() {}, asyncEnd: settled, error: settled }
+  channel.subscribe(handlers)
+  try {
+    await fn()
+  } finally {
+    channel.unsubscribe(handlers)
+  }
+  return calls
 }

@@ -2,14 +2,13 @@
 // holds its connection and nobody traces, the answer itself; otherwise the promise of the
 // public method. And what the express-session adapter makes of it: callbacks before the
 // method returns, and a response express-session sends in one piece.
-import { tracingChannel } from 'node:diagnostics_channel'
 import express from 'express'
 import expressSession from 'express-session'
 import { describe, expect, test } from 'vitest'
 import { ExpressSessionStore } from '../src/adapters/express.js'
 import { SessionStoreError } from '../src/errors.js'
 import { storeNow } from '../src/store/store.js'
-import { randomTable } from './helpers.js'
+import { randomTable, tracedCalls } from './helpers.js'
 import { Browser, listen } from './http.js'
 import { legs, storeFixture } from './legs.js'
 
@@ -67,23 +66,13 @@ describe('storeNow on sqlite(): the answer itself', () => {
 
   test('a promise while the tracing channel has subscribers, which see the call', async () => {
     const token = randomTable('t')
-    const seen: string[] = []
-    const channel = tracingChannel<object, { operation: string }>('kysely-session-store:call')
-    const handlers = {
-      start: (call: { operation: string }) => void seen.push(call.operation),
-      end: () => undefined,
-      asyncStart: () => undefined,
-      asyncEnd: () => undefined,
-      error: () => undefined,
-    }
-    channel.subscribe(handlers)
-    try {
-      const found = storeNow.find(the.store, token)
+    let found: unknown
+    const calls = await tracedCalls(async () => {
+      found = storeNow.find(the.store, token)
       expect(found).toBeInstanceOf(Promise)
       expect(await found).toBeUndefined()
-    } finally {
-      channel.unsubscribe(handlers)
-    }
+    })
+    const seen = calls.map((call) => call.operation)
     expect(seen).toEqual(['find'])
   })
 
