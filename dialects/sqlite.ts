@@ -73,8 +73,9 @@ function withStatementCache(database: SqliteDatabaseLike, close: () => void): Sq
 }
 
 /**
- * A prepared statement's first row alone, `undefined` when there is none: better-sqlite3's
- * and libsql's `get`, and node:sqlite's and bun:sqlite's through {@link nodeSqliteStatement}.
+ * A prepared statement's first row alone, `undefined` (bun:sqlite: `null`) when there is none:
+ * better-sqlite3's and libsql's `get`, and node:sqlite's and bun:sqlite's through
+ * {@link nodeSqliteStatement}.
  */
 interface OneRow {
   get(parameters: readonly unknown[]): unknown
@@ -482,7 +483,7 @@ function kysely(
       if (rows === 'one' && statement.get !== undefined) {
         // The row alone: stepping once, without an array of all rows (about 10% of a find).
         const row = statement.get(parameters)
-        return { rows: row === undefined ? [] : [row] }
+        return { rows: row === undefined || row === null ? [] : [row] }
       }
       if (statement.reader) return { rows: statement.all(parameters) as unknown[] }
       const { changes } = statement.run(parameters)

@@ -37,7 +37,7 @@ function gatherSuite(leg: EngineLeg) {
       ])
     })
 
-    test('20 reads asked at once: the first alone, the other 19 in one statement after it', async () => {
+    test('20 reads asked at once: the first alone, the other 19 gathered after it', async () => {
       const tokens = Array.from({ length: 20 }, () => randomToken())
       await Promise.all(
         tokens.map((token) => the.store.commit(token, bytes(token), new Date(Date.now() + HOUR))),
@@ -53,10 +53,13 @@ function gatherSuite(leg: EngineLeg) {
           text(i % 2 === 0 ? (answer as Uint8Array) : (answer as { data: Uint8Array }).data),
         ),
       ).toEqual(tokens)
-      expect(calls).toEqual([
-        { operation: 'find', rows: 1 },
-        { operation: 'get', rows: 19 },
-      ])
+      expect(calls[0]).toEqual({ operation: 'find', rows: 1 })
+      // In one statement, unless the loop that asks took longer than GATHER_WAIT_MS (a loaded
+      // machine): then those asked after that went out together without waiting further.
+      const gathered = calls.slice(1)
+      expect(gathered.every((call) => call.operation === 'get')).toBe(true)
+      expect(gathered.reduce((sum, call) => sum + call.rows!, 0)).toBe(19)
+      expect(gathered.length).toBeLessThan(19)
     })
 
     test("a gathered statement's failure is each of its reads' failure", async () => {
