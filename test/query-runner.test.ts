@@ -1,13 +1,16 @@
 import { CompiledQuery, type Kysely, type KyselyPlugin } from 'kysely'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import pg from 'pg'
 import { pglite } from '../dialects/pglite.js'
+import { postgres } from '../dialects/postgres.js'
 import type { PGliteTestDatabase } from '../dialects/pglite-testing.js'
 import { queryRunnerOf } from '../src/store/direct.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
-import { bytes, text } from './helpers.js'
+import { bytes, randomTable, text } from './helpers.js'
 import { pgliteTestDatabase } from './legs.js'
+import { postgresUrl, withServer } from './servers.js'
 
-// pglite() registers a query runner (src/store/direct.ts) that sends the store's statements to
+// pglite() and postgres() register a query runner (src/store/direct.ts) that sends the store's statements to
 // the instance without Kysely's executor: these tests prove when it does and when it does not,
 // and that what it answers is what Kysely answers.
 
@@ -135,5 +138,70 @@ describe('pglite() query runner', () => {
     ])
     expect(found.map((data) => text(data!))).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`))
     expect(Number(counted.n)).toBeGreaterThanOrEqual(20)
+  })
+})
+
+await withServer('Postgres', () => {
+  describe('postgres() query runner', () => {
+    test('answers the rows and numAffectedRows Kysely answers, named or not, on a pool of ours or yours', async () => {
+      const table = randomTable()
+      const given = new pg.Pool({ connectionString: postgresUrl, max: 2 })
+      const dbs = [
+        postgres(postgresUrl),
+        postgres(given),
+        postgres(postgresUrl, { preparedStatements: false }),
+      ]
+      try {
+        // Until Kysely's driver has its pool (on the first query), the store goes through Kysely.
+        for (const db of dbs) expect(queryRunnerOf(db)!('SELECT 1', [])).toBeUndefined()
+        for (const db of dbs) await db.executeQuery(CompiledQuery.raw('SELECT 1'))
+        await dbs[0]!.executeQuery(
+          CompiledQuery.raw(`CREATE TABLE ${table} (token text PRIMARY KEY, data bytea, n int)`),
+        )
+        for (const db of dbs) {
+          const run = queryRunnerOf(db)!
+          const statements: Array<[string, unknown[]]> = [
+            [
+              `INSERT INTO ${table} (token, data, n) VALUES ($1, $2, 1), ($3, $2, 2) ON CONFLICT (token) DO UPDATE SET n = EXCLUDED.n /* kss_0123456789abcdef */`,
+              ['a', bytes('x'), 'b'],
+            ],
+            [`UPDATE ${table} SET n = n WHERE token = ANY($1)`, [['a', 'b']]],
+            [
+              `SELECT token, data, n FROM ${table} WHERE n > $1 ORDER BY token /* kss_fedcba9876543210 */`,
+              [0],
+            ],
+            [`DELETE FROM ${table} WHERE token = $1`, ['none']],
+          ]
+          for (const [sql, parameters] of statements) {
+            const direct = await run(sql, parameters)!
+            expect(direct).toEqual(await db.executeQuery(CompiledQuery.raw(sql, parameters)))
+          }
+          await expect(run('SELECT * FROM no_such_table_here', [])!).rejects.toMatchObject({ code: '42P01' })
+        }
+        await dbs[1]!.destroy()
+        expect(queryRunnerOf(dbs[1]!)!('SELECT 1', [])).toBeUndefined()
+        expect((await given.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]) // yours, still open
+      } finally {
+        await dbs[0]!.executeQuery(CompiledQuery.raw(`DROP TABLE IF EXISTS ${table}`))
+        for (const db of dbs) await db.destroy()
+        await given.end()
+      }
+    })
+
+    test('is not registered with plugins or a log, nor for a transaction or a derived instance', async () => {
+      const db = postgres(postgresUrl)
+      try {
+        expect(queryRunnerOf(postgres(postgresUrl, { plugins: [noop] }))).toBeUndefined()
+        expect(queryRunnerOf(postgres(postgresUrl, { log: ['error'] }))).toBeUndefined()
+        expect(queryRunnerOf(db.withPlugin(noop))).toBeUndefined()
+        await db.transaction().execute(async (trx) => {
+          expect(queryRunnerOf(trx)).toBeUndefined()
+        })
+        await db.destroy()
+        expect(queryRunnerOf(db)!('SELECT 1', [])).toBeUndefined()
+      } finally {
+        await db.destroy()
+      }
+    })
   })
 })
