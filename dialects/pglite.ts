@@ -168,18 +168,17 @@ function kyselyOn(
   const db = new kysely.Kysely<any>({ ...config, dialect })
   if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
     registerQueryRunner(db, (sql, parameters) =>
-      users > 0 || open === undefined
-        ? undefined
-        : open.query(sql, parameters as unknown[], OBJECT_ROWS).then(answer),
+      users > 0 || open === undefined ? undefined : open.query(sql, parameters as unknown[]).then(answer),
     )
   }
   return db
 }
 
-/** The options Kysely's PGliteConnection passes to `query()`. */
-const OBJECT_ROWS = { rowMode: 'object' } as const
-
-/** A PGlite answer as Kysely's PGliteConnection returns it. */
+/**
+ * A PGlite answer as Kysely's PGliteConnection returns it. Kysely asks for `rowMode: 'object'`,
+ * which is PGlite's default: the runner passes no options, which measured about a tenth less
+ * CPU per query in PGlite 0.5.
+ */
 function answer({ affectedRows, rows }: { affectedRows?: number; rows?: unknown[] }): QueryResult<unknown> {
   return { numAffectedRows: affectedRows != null ? BigInt(affectedRows) : undefined, rows: rows || [] }
 }
