@@ -114,10 +114,11 @@ export function pglite(
 /**
  * A Kysely instance on `source` through Kysely's PGliteDialect. Without plugins and a log
  * (which the executor applies), it registers a {@link registerQueryRunner query runner}: the
- * store sends its statement to the instance at once while nobody holds or awaits Kysely's
- * single connection (a caller's transaction or `db.connection()` holds it, and PGlite's own
- * `query()` would wait for that transaction to end: such a call goes through Kysely, as it
- * always did), once the driver is open and until it is destroyed.
+ * store sends its statement to the instance at once while nobody holds Kysely's single
+ * connection (a caller's transaction or `db.connection()` holds it, and PGlite's own `query()`
+ * would wait for that transaction to end: such a call goes through Kysely, as it always did),
+ * once the driver is open and until it is destroyed. Whoever waits for the connection gets it
+ * after our statement, which PGlite runs before their transaction begins.
  */
 function kyselyOn(
   source: PGlite | (() => Promise<PGlite>),
