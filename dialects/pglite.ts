@@ -1,7 +1,8 @@
 // A namespace import: Kysely 0.28 has no PGliteDialect, and a named import of it would fail
 // while loading this module, with a message that names neither the package nor the fix.
 import * as kysely from 'kysely'
-import type { KyselyConfig, PGlite } from 'kysely'
+import type { DatabaseConnection, KyselyConfig, PGlite, QueryResult } from 'kysely'
+import { registerQueryRunner } from '../src/store/direct.js'
 import { lockDirectory } from './lock.js'
 import { IncompatibleDriverError, checkFactoryConfig, optionalPeer, wrongMove } from './shared.js'
 
@@ -66,7 +67,7 @@ export function pglite(
   config?: Omit<KyselyConfig, 'dialect'>,
 ): kysely.Kysely<any> {
   checkFactoryConfig('pglite', config)
-  const PGliteDialect = pgliteDialect()
+  pgliteDialect() // on Kysely 0.28, a clear error before anything else
   const mistake = wrongMove('pglite', 'dataDirOrInstance', dataDirOrInstance, ['memory', 'idb'])
   if (mistake !== undefined) throw mistake
   if (
@@ -96,7 +97,7 @@ export function pglite(
         throw error
       }
     }
-    return new kysely.Kysely({ ...config, dialect: new PGliteDialect({ pglite: open }) })
+    return kyselyOn(open, config)
   }
   const given = dataDirOrInstance as Partial<PGlite> | null
   if (typeof given?.query !== 'function' || typeof given.transaction !== 'function') {
@@ -104,10 +105,83 @@ export function pglite(
       'pglite(dataDirOrInstance): expected nothing (in memory), a data directory path, or a PGlite instance',
     )
   }
-  return new kysely.Kysely({
-    ...config,
-    dialect: new PGliteDialect({ pglite: wrap(given as PGlite, async () => undefined) }),
-  })
+  return kyselyOn(
+    wrap(given as PGlite, async () => undefined),
+    config,
+  )
+}
+
+/**
+ * A Kysely instance on `source` through Kysely's PGliteDialect. Without plugins and a log
+ * (which the executor applies), it registers a {@link registerQueryRunner query runner}: the
+ * store sends its statement to the instance at once while nobody holds Kysely's single
+ * connection (a caller's transaction or `db.connection()` holds it, and PGlite's own `query()`
+ * would wait for that transaction to end: such a call goes through Kysely, as it always did),
+ * once the driver is open and until it is destroyed. Whoever waits for the connection gets it
+ * after our statement, which PGlite runs before their transaction begins.
+ */
+function kyselyOn(
+  source: PGlite | (() => Promise<PGlite>),
+  config: Omit<KyselyConfig, 'dialect'> | undefined,
+): kysely.Kysely<any> {
+  const PGliteDialect = pgliteDialect()
+  const PGliteDriver = kysely.PGliteDriver
+  /** The instance, from the driver's init() until its destroy(). */
+  let open: PGlite | undefined
+  /** Who holds Kysely's connection (the executor's mutex lets one at a time get it). */
+  let users = 0
+  let instance: PGlite | undefined = typeof source === 'function' ? undefined : source
+  const dialectConfig = {
+    pglite: typeof source === 'function' ? async () => (instance = await source()) : source,
+  }
+  /** Kysely's PGliteDriver, counting who holds its connection and whether it is open. */
+  class CountingDriver extends PGliteDriver {
+    override async init(options?: Parameters<kysely.PGliteDriver['init']>[0]): Promise<void> {
+      await super.init(options)
+      open = instance
+    }
+    override async acquireConnection(): Promise<DatabaseConnection> {
+      users++
+      try {
+        return await super.acquireConnection()
+      } catch (error) {
+        users--
+        throw error
+      }
+    }
+    override async releaseConnection(): Promise<void> {
+      try {
+        await super.releaseConnection()
+      } finally {
+        users--
+      }
+    }
+    override async destroy(): Promise<void> {
+      open = undefined
+      await super.destroy()
+    }
+  }
+  const dialect = new (class extends PGliteDialect {
+    override createDriver(): kysely.Driver {
+      return new CountingDriver(dialectConfig)
+    }
+  })(dialectConfig)
+  const db = new kysely.Kysely<any>({ ...config, dialect })
+  if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
+    registerQueryRunner(db, (sql, parameters) =>
+      users > 0 || open === undefined ? undefined : open.query(sql, parameters as unknown[]).then(answer),
+    )
+  }
+  return db
+}
+
+/**
+ * A PGlite answer as Kysely's PGliteConnection returns it. Kysely asks for `rowMode: 'object'`,
+ * which is PGlite's default: the runner passes no options, which measured about a tenth less
+ * CPU per query in PGlite 0.5.
+ */
+function answer({ affectedRows, rows }: { affectedRows?: number; rows?: unknown[] }): QueryResult<unknown> {
+  return { numAffectedRows: affectedRows != null ? BigInt(affectedRows) : undefined, rows: rows || [] }
 }
 
 /** `instance` with another `close()`: a no-op for the caller's, lock release for ours. */

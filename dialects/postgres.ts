@@ -5,8 +5,15 @@ import {
   type PostgresClient,
   type PostgresPool,
   type PostgresPoolClient,
+  type QueryResult,
 } from 'kysely'
-import { AbandonedError, InFlight, registerCanceller, type Canceller } from '../src/store/direct.js'
+import {
+  AbandonedError,
+  InFlight,
+  registerCanceller,
+  registerQueryRunner,
+  type Canceller,
+} from '../src/store/direct.js'
 import { statementName } from '../src/families/postgres.js'
 import { pgConnectionFailure } from '../src/errors.js'
 import {
@@ -338,13 +345,19 @@ export function postgres(
       opened.on('error', ignore)
       listenForClientErrors(opened)
       const own = opened
-      return namingPool(own, naming, () => own.end())
+      return (driverPool = namingPool(own, naming, () => {
+        driverPool = undefined
+        return own.end()
+      }))
     }
+    /** The pool Kysely's driver uses, once it opened it and until db.destroy() ends it. */
+    let driverPool: PostgresPool | undefined
     const db = new Kysely<any>({ ...config, dialect: new PostgresDialect({ pool }) })
     registerCanceller(
       db,
       cancellerOf(() => opened as Partial<PostgresPool> | undefined, naming),
     )
+    registerRunner(db, config, () => driverPool)
     return db
   }
   const given = poolOrConnectionString as Partial<PostgresPool>
@@ -357,13 +370,65 @@ export function postgres(
   }
   // The pool is the caller's: db.destroy() leaves it open.
   listenForClientErrors(given)
-  const pool = namingPool(given, naming, async () => undefined)
-  const db = new Kysely<any>({ ...config, dialect: new PostgresDialect({ pool }) })
+  /** The pool Kysely's driver uses, once it took it and until db.destroy() (which leaves it open). */
+  let driverPool: PostgresPool | undefined
+  const pool = namingPool(given, naming, async () => {
+    driverPool = undefined
+  })
+  // A function, so that the runner starts when Kysely's driver takes the pool, as with our own.
+  const db = new Kysely<any>({
+    ...config,
+    dialect: new PostgresDialect({ pool: async () => (driverPool = pool) }),
+  })
   registerCanceller(
     db,
     cancellerOf(() => given, naming),
   )
+  registerRunner(db, config, () => driverPool)
   return db
+}
+
+/**
+ * Registers, when `config` has no plugins and no log (which Kysely's executor applies), a
+ * {@link registerQueryRunner query runner} that does what Kysely's executor and
+ * PostgresDriver do for one statement (a client from the pool Kysely's driver uses, the
+ * query, the client released), minus their promise hops. The clients are the naming wrapper's,
+ * so statement names, {@link InFlight} cancellation, the connection timeout and the 'error'
+ * listeners are exactly as through Kysely. Until the driver has its pool (before the first
+ * query) and after db.destroy(), the store goes through Kysely.
+ */
+function registerRunner(
+  db: Kysely<any>,
+  config: Omit<KyselyConfig, 'dialect'>,
+  pool: () => PostgresPool | undefined,
+): void {
+  if ((config.plugins?.length ?? 0) > 0 || config.log !== undefined) return
+  registerQueryRunner(db, (sql, parameters) => {
+    const current = pool()
+    return current === undefined ? undefined : runOn(current, sql, parameters)
+  })
+}
+
+/** One statement on a client of `pool`, answered as Kysely's PostgresConnection answers it. */
+async function runOn(
+  pool: PostgresPool,
+  sql: string,
+  parameters: readonly unknown[],
+): Promise<QueryResult<unknown>> {
+  const client = await pool.connect()
+  try {
+    const { command, rowCount, rows } = await client.query(sql, parameters)
+    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] }
+    return {
+      numAffectedRows:
+        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+          ? BigInt(rowCount)
+          : undefined,
+      rows: rows ?? [],
+    }
+  } finally {
+    client.release(false) // as Kysely's PostgresDriver releases a connection it did not discard
+  }
 }
 
 function checkPool(given: unknown): asserts given is PostgresPool {

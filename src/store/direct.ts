@@ -31,6 +31,35 @@ export function directRunnerOf(db: Kysely<any>): DirectRunner | undefined {
 }
 
 /**
+ * Sends one of the store's statements to the driver of a Kysely instance without its executor
+ * (no connection provider, mutex or executor promises), or answers `undefined` when that is
+ * not safe right now (the connection is held, the driver is not open yet or was destroyed),
+ * and the store goes through `db.executeQuery` instead. Answers what the dialect's connection
+ * would (rows as objects, `numAffectedRows` as a BigInt), and rejects with what the driver
+ * rejects with. The store keeps its retries, time limit and cancellation around it.
+ *
+ * Only a factory that sees its driver registers one (`pglite()`, when it has no plugins and no
+ * log, which the executor applies), and only for the instance it made: a transaction or an
+ * instance derived from it (`withPlugin`, `withSchema`) goes through Kysely.
+ */
+export type QueryRunner = (
+  sql: string,
+  parameters: readonly unknown[],
+) => Promise<QueryResult<unknown>> | undefined
+
+const queryRunners = new WeakMap<Kysely<any>, QueryRunner>()
+
+/** Registers the query runner of a Kysely instance a factory made (and nobody else has). */
+export function registerQueryRunner(db: Kysely<any>, runner: QueryRunner): void {
+  queryRunners.set(db, runner)
+}
+
+/** The query runner registered for exactly this instance (not one derived from it). */
+export function queryRunnerOf(db: Kysely<any>): QueryRunner | undefined {
+  return queryRunners.get(db)
+}
+
+/**
  * Gives up the statement the store sent with exactly `values` (the array it passed in the
  * compiled query, which the driver receives as it is): cancels it on the server if it runs,
  * and if it is still waiting for a connection, makes sure it is never sent. Never throws and

@@ -1,6 +1,13 @@
 import { RawNode, type CompiledQuery, type Kysely, type QueryResult } from 'kysely'
 import { CleanupScheduler } from './cleanup.js'
-import { cancellerOf, directRunnerOf, type Canceller, type DirectRunner } from './direct.js'
+import {
+  cancellerOf,
+  directRunnerOf,
+  queryRunnerOf,
+  type Canceller,
+  type DirectRunner,
+  type QueryRunner,
+} from './direct.js'
 import { ReadGatherer, type Gathered } from './gather.js'
 import { calls, cleanups, retries, type StoreCall } from './diagnostics.js'
 import { describeCause, redact, SessionStoreError } from '../errors.js'
@@ -203,6 +210,8 @@ export class KyselyStore implements AsyncDisposable {
   readonly #table: string
   /** Cancels a timed-out statement on the server, where the factory can: see {@link Canceller}. */
   readonly #cancel: Canceller | undefined
+  /** Sends a statement to the driver without Kysely's executor where that is safe: see {@link QueryRunner}. */
+  readonly #runner: QueryRunner | undefined
   #lastCleanup: Promise<unknown> = Promise.resolve()
   /** Gathers concurrent finds and gets into one statement, where the family has one for many tokens. */
   readonly #gatherer: ReadGatherer<'find' | 'get', Row> | undefined
@@ -259,6 +268,7 @@ export class KyselyStore implements AsyncDisposable {
     this.#db = db
     this.#direct = directRunnerOf(db)
     this.#cancel = cancellerOf(db)
+    this.#runner = queryRunnerOf(db)
     const { tableName, schema } = this.#options
     this.#family = resolveFamily(db, this.#options.family, schema)
     this.#table = schema === undefined ? tableName : `${schema}.${tableName}`
@@ -940,9 +950,14 @@ export class KyselyStore implements AsyncDisposable {
     return family.hadNoEffect(cause) || (statement.kind === 'read' && family.lostConnection(cause))
   }
 
-  /** One attempt: a Kysely instance that throws instead of rejecting gives a rejection. */
+  /**
+   * One attempt: through the factory's {@link QueryRunner} where it takes the statement, else
+   * through Kysely. A runner or Kysely instance that throws instead of rejecting gives a rejection.
+   */
   #query<R>(sql: string, values: unknown[]): Promise<QueryResult<R>> {
     try {
+      const direct = this.#runner?.(sql, values)
+      if (direct !== undefined) return direct as Promise<QueryResult<R>>
       return this.#db.executeQuery<R>(compiled(sql, values))
     } catch (error) {
       return Promise.reject(error)
