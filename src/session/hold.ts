@@ -38,7 +38,11 @@ export interface LoadOptions {
 export interface Host<Data extends object> {
   /** Whether the manager keeps the device a session is seen from (`deviceInfo`). */
   readonly deviceInfo: boolean
-  load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>>
+  /**
+   * The request's session: at once when the store answered at once, else a promise of it.
+   * Throws (rather than rejects) what fails before the store is asked.
+   */
+  open(cookieHeader: string | null | undefined, device?: LoadOptions): Session<Data> | PromiseLike<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
   needsSave(session: Session<Data>): boolean
   save(session: Session<Data>): Promise<HeaderList>
@@ -55,20 +59,44 @@ export function middleware<Data extends object>(
   host: Host<Data>,
 ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
   return (req, res, next) => {
-    const loaded = host.deviceInfo
-      ? host.load(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
-      : host.load(req.headers.cookie)
-    loaded.then(
-      (session) => {
-        const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
-        held[SESSION] = session
-        held.session = session
-        holdWhenChanged(res, session, host)
-        call(host, next)
-      },
+    let opened: Session<Data> | PromiseLike<Session<Data>>
+    try {
+      opened = host.deviceInfo
+        ? host.open(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
+        : host.open(req.headers.cookie)
+    } catch (error) {
+      call(host, next, error)
+      return
+    }
+    if (!isPromiseLike(opened)) {
+      // The store answered at once (or there was no cookie to look up): no promise at all.
+      begin(req, res, next, host, opened)
+      return
+    }
+    opened.then(
+      (session) => begin(req, res, next, host, session),
       (error: unknown) => call(host, next, error),
     ) // both handlers catch everything: the chain cannot reject
   }
+}
+
+/** Gives `req` its session, holds `res` when the session needs it, and calls next. */
+function begin<Data extends object>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+  host: Host<Data>,
+  session: Session<Data>,
+): void {
+  const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
+  held[SESSION] = session
+  held.session = session
+  holdWhenChanged(res, session, host)
+  call(host, next)
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
 
 /** SessionManager.get(req): the session middleware() loaded for `req`. */
@@ -90,10 +118,10 @@ export function handler<Data extends object>(
     let session: Session<Data>
     try {
       session = host.deviceInfo
-        ? await host.load(request.headers.get('cookie'), {
+        ? await host.open(request.headers.get('cookie'), {
             userAgent: request.headers.get('user-agent') ?? undefined,
           })
-        : await host.load(request.headers.get('cookie'))
+        : await host.open(request.headers.get('cookie'))
     } catch (error) {
       return failed(host, error)
     }
@@ -264,7 +292,9 @@ function restore(res: Held, state: HoldState): void {
 }
 
 function replay(held: Held, state: HoldState, headers: HeaderList): void {
-  restore(held, state)
+  // The replacements stay and pass every call through from now on: putting the methods back
+  // would cost four more property writes, and would undo a replacement made after ours.
+  state.passing = true
   const res = held as unknown as ServerResponse
   try {
     if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)

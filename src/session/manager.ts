@@ -429,7 +429,7 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     this.#backend = this.#makeBackend(true)
     this.#host = {
       deviceInfo: this.#deviceInfo !== undefined,
-      load: (cookieHeader, device) => this.load(cookieHeader, device),
+      open: (cookieHeader, device) => this.#open(cookieHeader, device),
       needsSave: (session) => this.#needsSave(recordOf(session)),
       save: (session) => this.save(session),
       report: (error) => this.#report(error),
@@ -454,39 +454,78 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    */
   async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>> {
     if (device !== undefined) checkLoadOptions(device)
-    const session = await this.#load(cookieHeader)
-    if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
-    return session
+    return this.#open(cookieHeader, device)
   }
 
-  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
+  /**
+   * load() without its checks and its promise: the session at once when the store answered at
+   * once (or there was nothing to look up), else a promise of it. Throws what the store's call
+   * throws. middleware() and handler() call it with a `device` they made themselves.
+   */
+  #open(
+    cookieHeader: string | null | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> | PromiseLike<Session<Data>> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
-    if (token === undefined) return newSession(this.#backend)
+    if (token === undefined) return this.#opened(newSession(this.#backend), device)
     const key = this.#keyOf(token)
-    if (this.#store.get !== undefined) {
-      const row = await this.#store.get(key)
-      if (row === undefined) return newSession(this.#backend)
-      const { deadline, values } = this.#codec.decode(row.data)
-      return newSession(this.#backend, {
-        token,
-        key,
-        deadline: deadline.getTime(),
-        values,
-        subject: row.subject,
-        expiry: row.expiry.getTime(),
-        size: row.data.byteLength,
-      })
+    const store = this.#store
+    if (store.get !== undefined) {
+      const row = store.get(key) as StoredSession | undefined | Promise<StoredSession | undefined>
+      return isPromiseLike(row)
+        ? row.then((found) => this.#fromRow(token, key, found, device))
+        : this.#fromRow(token, key, row, device)
     }
-    const data = await this.#store.find(key)
-    if (data === undefined) return newSession(this.#backend)
+    const data = store.find(key) as Uint8Array | undefined | Promise<Uint8Array | undefined>
+    return isPromiseLike(data)
+      ? data.then((found) => this.#fromData(token, key, found, device))
+      : this.#fromData(token, key, data, device)
+  }
+
+  /** The session of the data that `find` answered with, or a new one when there was none. */
+  #fromData(
+    token: string,
+    key: string,
+    data: Uint8Array | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> {
+    if (data === undefined) return this.#opened(newSession(this.#backend), device)
     const { deadline, values } = this.#codec.decode(data)
-    return newSession(this.#backend, {
+    const session = newSession<Data>(this.#backend, {
       token,
       key,
       deadline: deadline.getTime(),
       values,
       size: data.byteLength,
     })
+    return this.#opened(session, device)
+  }
+
+  /** The session of a row that `get` answered with, or a new one when there was none. */
+  #fromRow(
+    token: string,
+    key: string,
+    row: StoredSession | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> {
+    if (row === undefined) return this.#opened(newSession(this.#backend), device)
+    const { deadline, values } = this.#codec.decode(row.data)
+    const session = newSession<Data>(this.#backend, {
+      token,
+      key,
+      deadline: deadline.getTime(),
+      values,
+      subject: row.subject,
+      expiry: row.expiry.getTime(),
+      size: row.data.byteLength,
+    })
+    return this.#opened(session, device)
+  }
+
+  /** With `deviceInfo`, records where a just loaded session is seen from. */
+  #opened(session: Session<Data>, device: LoadOptions | undefined): Session<Data> {
+    if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
+    return session
   }
 
   /**
@@ -1116,6 +1155,11 @@ function checkLoadOptions(device: unknown): asserts device is LoadOptions {
 function normaliseAddress(address: string): string {
   const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
   return plain.slice(0, MAX_ADDRESS_LENGTH)
+}
+
+/** Whether `value` is a promise (or any thenable), rather than an answer given at once. */
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
 
 function macOf(secret: string, token: string): Buffer {
