@@ -42,7 +42,10 @@ export interface Host<Data extends object> {
    * The request's session: at once when the store answered at once, else a promise of it.
    * Throws (rather than rejects) what fails before the store is asked.
    */
-  open(cookieHeader: string | null | undefined, device?: LoadOptions): Session<Data> | PromiseLike<Session<Data>>
+  open(
+    cookieHeader: string | null | undefined,
+    device?: LoadOptions,
+  ): Session<Data> | PromiseLike<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
   needsSave(session: Session<Data>): boolean
   save(session: Session<Data>): Promise<HeaderList>
