@@ -54,8 +54,13 @@ export interface Host<Data extends object> {
 
 /** The body of the 500 a failed load or save answers with, in both shapes. */
 const FAILED_BODY = 'Internal Server Error'
-/** Where middleware() keeps a request's session for {@link sessionOf}. */
-const SESSION = Symbol('kysely-session-store.session')
+/**
+ * Where middleware() keeps a request's session for {@link sessionOf}. Not a property of the
+ * request: Express gives every request and response an object shape of its own (it sets their
+ * prototypes), so each property added to one makes a new hidden class, several microseconds
+ * each; `req.session` is the one it gets.
+ */
+const SESSIONS = new WeakMap<object, Session<object>>()
 
 /** SessionManager.middleware(): see its TSDoc. */
 export function middleware<Data extends object>(
@@ -91,9 +96,8 @@ function begin<Data extends object>(
   host: Host<Data>,
   session: Session<Data>,
 ): void {
-  const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
-  held[SESSION] = session
-  held.session = session
+  SESSIONS.set(req, session as unknown as Session<object>)
+  ;(req as IncomingMessage & { session: Session<Data> }).session = session
   holdWhenChanged(res, session, host)
   call(host, next)
 }
@@ -104,7 +108,8 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 
 /** SessionManager.get(req): the session middleware() loaded for `req`. */
 export function sessionOf<Data extends object>(req: object): Session<Data> {
-  const session = (req as { [SESSION]?: Session<Data> } | null | undefined)?.[SESSION]
+  // WeakMap.get answers undefined for a key that is not an object, as for an unknown one.
+  const session = SESSIONS.get(req) as Session<Data> | undefined
   if (session === undefined) {
     throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
   }
@@ -168,8 +173,8 @@ function addressOf(req: IncomingMessage): string | undefined {
  * Holds `res` until `session` is saved, from the moment it has something to save: at once
  * when a touch is due, else at its first change, unless the headers have gone out by then.
  * A response whose session never changes (the usual read) is left untouched: holding adds
- * five properties to the ServerResponse, each a new hidden class (every ServerResponse has
- * its own), about 8 us of CPU per response in an Express app.
+ * four properties to the ServerResponse, each a new hidden class (every ServerResponse has
+ * its own), several microseconds of CPU each in an Express app.
  */
 function holdWhenChanged<Data extends object>(
   res: ServerResponse,
@@ -209,9 +214,10 @@ interface HoldState<Data extends object = object> {
   passing: boolean
 }
 
-const STATE = Symbol('kysely-session-store.hold')
-/** A response as hold() sees it: methods it may replace, and its state. */
-type Held = { [STATE]: HoldState } & Record<Method, Original>
+/** Each held response's state: kept beside it rather than in a property of it (see SESSIONS). */
+const HOLDS = new WeakMap<object, HoldState>()
+/** A response as hold() sees it: methods it may replace. */
+type Held = Record<Method, Original>
 
 /**
  * Holds back a response's first header-sending call (writeHead, write, end, flushHeaders)
@@ -221,8 +227,8 @@ type Held = { [STATE]: HoldState } & Record<Method, Original>
  * no promise and no waiting. When the save rejects, the held calls and the handler's
  * headers are dropped and the response becomes a complete 500 of its own.
  *
- * It costs one state object and five property writes per response (each a new hidden class:
- * every ServerResponse has one of its own), so {@link holdWhenChanged} calls it only once the
+ * It costs one state object (kept in a WeakMap) and four property writes per response (each
+ * a new hidden class: every ServerResponse has one of its own), so {@link holdWhenChanged} calls it only once the
  * session has something to save. The replacement methods are shared functions, not closures
  * made per response.
  */
@@ -238,7 +244,7 @@ function hold<Data extends object>(res: ServerResponse, session: Session<Data>, 
     calls: undefined,
     passing: false,
   }
-  held[STATE] = state as unknown as HoldState
+  HOLDS.set(held, state as unknown as HoldState)
   held.writeHead = heldWriteHead
   held.write = heldWrite
   held.end = heldEnd
@@ -262,7 +268,7 @@ function heldFlushHeaders(this: Held): unknown {
 }
 
 function intercept(res: Held, method: Method, args: IArguments): unknown {
-  const state = res[STATE]
+  const state = HOLDS.get(res)!
   if (state.passing) return state[method].apply(res, args as unknown as unknown[])
   if (state.calls === undefined) {
     let needed = true // when the check itself fails, save() reports it
