@@ -3,7 +3,8 @@
  * measures, on raw pg with named prepared statements (the shape of our `postgres()` store), one
  * statement per find against the finds asked for within one tick gathered into one
  * `token = ANY($1)` statement, at 1, 8 and 64 finds in flight (a closed loop of that many
- * workers; a pg.Pool of 10 connections, as `postgres()` makes). Interleaved rounds, the median
+ * workers; a pg.Pool of 10 connections, as `postgres()` makes), and a third way: a lone find
+ * at once, the finds asked for while one is in flight together after it. Interleaved rounds, the median
  * and the range of the per-round ratio. An experiment, not the store: nothing here is used by it.
  */
 import pg from 'pg'
@@ -74,6 +75,60 @@ function batched(): Find {
     })
 }
 
+/**
+ * A lone find goes out at once; finds asked for while a find statement is in flight wait for
+ * it and then go out together as one statement (so at most one is in flight): no wait at 1 in
+ * flight, batches under load.
+ */
+function adaptive(): Find {
+  let inFlight = false
+  let waiting = new Map<
+    string,
+    { resolve: (data: Buffer | undefined) => void; reject: (e: unknown) => void }[]
+  >()
+  const send = (batch: typeof waiting) => {
+    inFlight = true
+    const tokens = [...batch.keys()]
+    const query =
+      tokens.length === 1
+        ? pool.query<{ token: string; data: Buffer }>({
+            name: 'find-one-token',
+            text: `SELECT token, data FROM "${table}" WHERE token = $1 AND expiry > $2`,
+            values: [tokens[0], new Date().toISOString()],
+          })
+        : pool.query<{ token: string; data: Buffer }>({
+            name: 'find-many',
+            text: many,
+            values: [tokens, new Date().toISOString()],
+          })
+    query.then(
+      ({ rows }) => {
+        const found = new Map(rows.map((row) => [row.token, row.data]))
+        next()
+        for (const [token, callers] of batch) for (const { resolve } of callers) resolve(found.get(token))
+      },
+      (error: unknown) => {
+        next()
+        for (const callers of batch.values()) for (const { reject } of callers) reject(error)
+      },
+    )
+  }
+  const next = () => {
+    inFlight = false
+    if (waiting.size === 0) return
+    const batch = waiting
+    waiting = new Map()
+    send(batch)
+  }
+  return (token) =>
+    new Promise((resolve, reject) => {
+      const list = waiting.get(token)
+      if (list === undefined) waiting.set(token, [{ resolve, reject }])
+      else list.push({ resolve, reject })
+      if (!inFlight) next()
+    })
+}
+
 async function loop(find: Find, concurrency: number, seconds: number): Promise<number> {
   const deadline = performance.now() + seconds * 1000
   let ops = 0
@@ -108,23 +163,25 @@ try {
   const contenders: [string, Find][] = [
     ['one statement per find', one],
     ['finds of one tick in one statement', batched()],
+    ['a lone find at once, the others after it in one statement', adaptive()],
   ]
   const lines = [
-    `| in flight | one per find, finds/s | batched, finds/s | batched / one per find (rounds: min-max) |`,
-    `| ---: | ---: | ---: | ---: |`,
+    `| in flight | one per find, finds/s | one tick batched, finds/s | x one per find (rounds: min-max) | lone at once, finds/s | x one per find (rounds: min-max) |`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: |`,
   ]
   for (const concurrency of [1, 8, 64]) {
     for (const [, find] of contenders) await loop(find, concurrency, SECONDS / 2)
-    const rates: number[][] = [[], []]
+    const rates: number[][] = contenders.map(() => [])
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [0, 1] : [1, 0]
+      const order = contenders.map((_, k) => (k + round) % contenders.length)
       for (const k of order) rates[k]!.push(await loop(contenders[k]![1], concurrency, SECONDS))
     }
-    const ratios = rates[1]!.map((r, i) => r / rates[0]![i]!)
-    const line =
-      `| ${concurrency} | ${Math.round(median(rates[0]!)).toLocaleString('en-US')} | ` +
-      `${Math.round(median(rates[1]!)).toLocaleString('en-US')} | ${median(ratios).toFixed(2)}x ` +
-      `(${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) |`
+    const rate = (k: number) => Math.round(median(rates[k]!)).toLocaleString('en-US')
+    const ratio = (k: number) => {
+      const ratios = rates[k]!.map((r, i) => r / rates[0]![i]!)
+      return `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
+    }
+    const line = `| ${concurrency} | ${rate(0)} | ${rate(1)} | ${ratio(1)} | ${rate(2)} | ${ratio(2)} |`
     lines.push(line)
     console.log(line)
   }

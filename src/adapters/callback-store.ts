@@ -6,7 +6,7 @@ import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { parseJson } from '../session/codec.js'
 import { defaultTouchAfter, touchDue } from '../session/touch.js'
-import type { KyselyStore } from '../store/store.js'
+import { mapNow, storeNow, type KyselyStore, type Now } from '../store/store.js'
 import { checkKnownKeys, checkObject, listLimit, MAX_DEVICES_LIMIT } from '../validate.js'
 
 /**
@@ -159,7 +159,10 @@ interface Known {
  * The store express-session and @fastify/session call, over a {@link KyselyStore}:
  * {@link ExpressSessionStore} and {@link FastifySessionStore} are this class. Every
  * callback is called exactly once, with the error when there is one; nothing rejects
- * unhandled.
+ * unhandled. On `sqlite()` (while no transaction of the caller's holds its connection) every
+ * call of `get`, `set`, `touch` and `destroy` calls back before it returns, as
+ * better-sqlite3-session-store does: express-session then answers the request without
+ * waiting for another turn of the event loop, and sends the response in one write.
  *
  * What it keeps consistent: the row's expiry is the session's expiry. `get` hands out the
  * session with `cookie.expires` set to it, so a session saved in the middle of a request
@@ -255,28 +258,12 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   get(sid: string, callback: Callback<S | null>): void {
-    let key: string
-    let row: ReturnType<AdapterStore['get']>
-    try {
-      key = this.#key(sid)
-      row = this.#store.get(key)
-    } catch (error) {
-      return settle(() => Promise.reject(error), callback)
-    }
-    // One promise step from the row to the callback (this runs on every request).
-    row.then(
-      (found) => {
-        let session: AdapterSession | null = null
-        try {
-          if (found !== undefined) session = this.#loadedSession(key, found)
-        } catch (error) {
-          if (callback) process.nextTick(callback, error)
-          return
-        }
-        if (callback) process.nextTick(callback, null, session)
-      },
-      (error: unknown) => callback && process.nextTick(callback, error),
-    )
+    reply(() => {
+      const key = this.#key(sid)
+      return mapNow(storeNow.get(this.#store, key), (found) =>
+        found === undefined ? null : this.#loadedSession(key, found),
+      )
+    }, callback)
   }
 
   /** The session of a row `get` read, its `cookie.expires` the stored expiry; remembered as loaded. */
@@ -308,18 +295,20 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   set(sid: string, session: S, callback?: Callback): void {
-    settle(async () => {
+    reply(() => {
       const key = this.#key(sid)
       const expiry = this.#expiryOf(session)
       const data = encode(session)
       const subject = this.#subjectOf(session)
       const options = subject === undefined ? {} : { subject }
-      if (this.#known.has(session) || this.#loaded.has(key)) {
-        if (!(await this.#store.update(key, data, new Date(expiry), options))) return
-      } else {
-        await this.#store.commit(key, data, new Date(expiry), options)
-      }
-      this.#known.set(session, { expiry, cookie: cookieKey((session as AdapterSession).cookie) })
+      const saved =
+        this.#known.has(session) || this.#loaded.has(key)
+          ? storeNow.update(this.#store, key, data, new Date(expiry), options)
+          : mapNow(storeNow.commit(this.#store, key, data, new Date(expiry), options), () => true)
+      return mapNow(saved, (written) => {
+        if (written)
+          this.#known.set(session, { expiry, cookie: cookieKey((session as AdapterSession).cookie) })
+      })
     }, callback)
   }
 
@@ -335,7 +324,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   destroy(sid: string, callback?: Callback): void {
-    settle(() => this.#store.delete(this.#key(sid), { tombstone: true }), callback)
+    reply(() => storeNow.delete(this.#store, this.#key(sid), { tombstone: true }), callback)
   }
 
   /**
@@ -355,22 +344,26 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   touch(sid: string, session: S, callback?: Callback): void {
-    if (this.#disableTouch) return done(callback)
+    if (this.#disableTouch) return reply(nothing, callback)
     const known = this.#known.get(session)
     const cookie = (session as AdapterSession).cookie
     if (known !== undefined && known.cookie === cookieKey(cookie)) {
       const expiry = this.#expiryOf(session)
       if (!touchDue(known.expiry, expiry, this.#touchAfterOf(session), 'at least')) {
         if (known.expiry < expiry) alignExpires(cookie, known.expiry)
-        return done(callback)
+        return reply(nothing, callback)
       }
-      return settle(async () => {
-        if (await this.#store.touch(this.#key(sid), new Date(expiry))) known.expiry = expiry
-      }, callback)
+      return reply(
+        () =>
+          mapNow(storeNow.touch(this.#store, this.#key(sid), new Date(expiry)), (touched) => {
+            if (touched) known.expiry = expiry
+          }),
+        callback,
+      )
     }
     // The cookie changed (a new maxAge, say), or this process never read the session:
     // write the cookie into what is stored, with the new expiry, if the session is live.
-    settle(async () => {
+    reply(async () => {
       const key = this.#key(sid)
       const expiry = this.#expiryOf(session)
       const row = await this.#store.get(key)
@@ -399,7 +392,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   all(callback: Callback<S[]>): void {
-    settle(async () => [...(await this.#store.all()).values()].map((data) => decode(data) as S), callback)
+    reply(async () => [...(await this.#store.all()).values()].map((data) => decode(data) as S), callback)
   }
 
   /**
@@ -412,7 +405,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   length(callback: Callback<number>): void {
-    settle(() => this.#store.count(), callback)
+    reply(() => this.#store.count(), callback)
   }
 
   /**
@@ -425,7 +418,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * ```
    */
   clear(callback?: Callback): void {
-    settle(async () => {
+    reply(async () => {
       await this.#store.clear()
     }, callback)
   }
@@ -453,7 +446,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
       optionsOrCallback,
       maybeCallback,
     )
-    settle(async () => {
+    reply(async () => {
       checkObject('options', options)
       checkKnownKeys('options', options, ['limit'])
       const limit = listLimit(options.limit, MAX_DEVICES_LIMIT)
@@ -487,7 +480,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     maybeCallback?: Callback<number>,
   ): void {
     const [options, callback] = split<{ except?: string }, Callback<number>>(optionsOrCallback, maybeCallback)
-    settle(async () => {
+    reply(async () => {
       checkObject('options', options)
       checkKnownKeys('options', options, ['except'])
       const { except } = options
@@ -552,29 +545,33 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
   }
 }
 
-/** Calls `callback` exactly once, outside the promise chain, so its own throw is not swallowed. */
-function settle<T>(run: () => Promise<T>, callback: Callback<T> | undefined): void {
-  let promise: Promise<T>
+/**
+ * Calls `callback` exactly once with what `run` answers: before `reply` returns when `run`
+ * answers at once (a touch that writes nothing, or any call on sqlite(): see {@link storeNow})
+ * or throws; once its promise settled, on the next tick (outside the promise chain, so that
+ * the callback's own throw is not swallowed), when it answers with a promise. At once matters:
+ * a store that calls back later makes express-session send all but the last byte of the body
+ * first and the last byte afterwards (two writes on the socket, and the client waits for the
+ * second), on every request.
+ */
+function reply<T>(run: () => Now<T>, callback: Callback<T> | undefined): void {
+  let answer: Now<T>
   try {
-    promise = run()
+    answer = run()
   } catch (error) {
-    promise = Promise.reject(error)
+    return callback?.(error)
   }
-  promise.then(
-    (result) => callback && process.nextTick(callback, null, result),
-    (error: unknown) => callback && process.nextTick(callback, error),
-  )
+  if (answer instanceof Promise) {
+    answer.then(
+      (result) => callback && process.nextTick(callback, null, result),
+      (error: unknown) => callback && process.nextTick(callback, error),
+    )
+  } else {
+    callback?.(null, answer)
+  }
 }
 
-/**
- * Calls `callback` (if any) at once, with no error and no result: for a touch that writes
- * nothing. express-session then ends the response in one write; a callback that comes later
- * makes it send all but the last byte of the body first and the last byte afterwards (two
- * writes on the socket, and the client waits for the second), on every read.
- */
-function done(callback: Callback | undefined): void {
-  callback?.(null, undefined)
-}
+function nothing(): void {}
 
 function split<O extends object, C>(optionsOrCallback: O | C, callback: C | undefined): [O, C] {
   return typeof optionsOrCallback === 'function'

@@ -28,6 +28,8 @@ export type StatementKind = 'read' | 'write'
 export interface Statement<P> {
   readonly sql: string
   readonly kind: StatementKind
+  /** `'one'`: a read of at most one row (by the token, the primary key); else `'any'`. */
+  readonly rows: 'one' | 'any'
   /** The values for `sql`'s placeholders, in their order. */
   bind(parameters: P): unknown[]
 }
@@ -41,6 +43,7 @@ export function statement<P extends object>(
   kind: StatementKind,
   text: string,
   placeholder: (position: number) => string = () => '?',
+  rows: 'one' | 'any' = 'any',
 ): Statement<P> {
   const names: (keyof P)[] = []
   const sql = text.replace(/:([a-z]+)/g, (_, name: string) => {
@@ -50,6 +53,7 @@ export function statement<P extends object>(
   return {
     sql,
     kind,
+    rows,
     bind(parameters) {
       const values = new Array<unknown>(names.length)
       for (let i = 0; i < names.length; i++) values[i] = parameters[names[i]!]
@@ -306,10 +310,12 @@ export function commonStatements(
     `WHERE ${ofSubject} AND ${older('s.', 'c.last_seen_at', 'c.token', 'c.last_seen_at IS NOT NULL')} ` +
     `ORDER BY ${recency} LIMIT :limit`
   const read = <P extends object>(text: string) => statement<P>('read', text, placeholder)
+  /** A read of at most one row: the session of `:token`. */
+  const readOne = <P extends object>(text: string) => statement<P>('read', text, placeholder, 'one')
   const write = <P extends object>(text: string) => statement<P>('write', text, placeholder)
   return {
-    find: read(`SELECT data FROM ${t} WHERE token = :token AND ${live}`),
-    get: read(
+    find: readOne(`SELECT data FROM ${t} WHERE token = :token AND ${live}`),
+    get: readOne(
       `SELECT data, expiry, subject, created_at AS created, last_seen_at AS seen FROM ${t} WHERE token = :token AND ${live}`,
     ),
     update: write(

@@ -1,4 +1,5 @@
 import type { Kysely, QueryResult } from 'kysely'
+import type { Statement } from '../families/index.js'
 
 /**
  * Runs one of the store's statements at once on the connection of a Kysely instance, without
@@ -9,9 +10,13 @@ import type { Kysely, QueryResult } from 'kysely'
  * Only a factory whose driver is synchronous and has a single connection registers one
  * (`sqlite()`): there, running a statement while nobody holds or awaits the connection is
  * what acquiring it, running the statement and releasing it would do, minus the executor's
- * promise hops, which are most of the store's time over the raw driver.
+ * promise hops, which are most of the store's time over the raw driver. A statement that reads
+ * at most one row (`rows: 'one'`) may be run for that row alone.
  */
-export type DirectRunner = (sql: string, parameters: readonly unknown[]) => QueryResult<unknown> | undefined
+export type DirectRunner = (
+  statement: Pick<Statement<unknown>, 'sql' | 'rows'>,
+  parameters: readonly unknown[],
+) => QueryResult<unknown> | undefined
 
 const runners = new WeakMap<Kysely<any>, DirectRunner>()
 

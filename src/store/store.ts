@@ -136,6 +136,39 @@ export interface CommitOptions {
 }
 
 /**
+ * The store calls the session layer and the adapters make on every request, on a
+ * {@link KyselyStore} or on any object with its methods (a wrapper): where the store's direct
+ * path ran the statement (`sqlite()` while nobody holds its connection and nobody traces
+ * the store's calls) the answer itself, so that the caller goes on in the same turn, without a
+ * promise step; otherwise the promise the public method returns. An answer given at once
+ * comes with its error thrown; a promise rejects. Not part of the package's API.
+ */
+export let storeNow: {
+  get(store: Pick<KyselyStore, 'get'>, token: string): Now<StoredSession | undefined>
+  find(store: Pick<KyselyStore, 'find'>, token: string): Now<Uint8Array | undefined>
+  commit(
+    store: Pick<KyselyStore, 'commit'>,
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: CommitOptions,
+  ): Now<void>
+  update(
+    store: Pick<KyselyStore, 'update'>,
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options?: CommitOptions,
+  ): Now<boolean>
+  touch(store: Pick<KyselyStore, 'touch'>, token: string, expiry: Date): Now<boolean>
+  delete(
+    store: Pick<KyselyStore, 'delete'>,
+    token: string,
+    options?: { readonly tombstone?: boolean },
+  ): Now<void>
+}
+
+/**
  * A session store on any Kysely instance: Postgres, PGlite, SQLite or MySQL/MariaDB, one
  * code path.
  *
@@ -170,6 +203,25 @@ export class KyselyStore implements AsyncDisposable {
   /** Cancels a timed-out statement on the server, where the factory can: see {@link Canceller}. */
   readonly #cancel: Canceller | undefined
   #lastCleanup: Promise<unknown> = Promise.resolve()
+
+  static {
+    storeNow = {
+      get: (store, token) => (#get in store ? store.#get(token) : store.get(token)),
+      find: (store, token) => (#find in store ? store.#find(token) : store.find(token)),
+      commit: (store, token, data, expiry, options) =>
+        #commit in store
+          ? store.#commit(token, data, expiry, options)
+          : store.commit(token, data, expiry, options),
+      update: (store, token, data, expiry, options) =>
+        #update in store
+          ? store.#update(token, data, expiry, options)
+          : store.update(token, data, expiry, options),
+      touch: (store, token, expiry) =>
+        #touch in store ? store.#touch(token, expiry) : store.touch(token, expiry),
+      delete: (store, token, options) =>
+        #delete in store ? store.#delete(token, options) : store.delete(token, options),
+    }
+  }
 
   /**
    * @param db - any Kysely instance on Postgres, PGlite, SQLite or MySQL; never closed by the store.
@@ -227,9 +279,15 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async find(token: string): Promise<Uint8Array | undefined> {
+    return this.#find(token)
+  }
+
+  #find(token: string): Now<Uint8Array | undefined> {
     checkToken(token)
-    const { rows } = await this.#run<{ data: unknown }>('find', this.#sql.find, { token, now: this.#now() })
-    return rows.length === 0 ? undefined : bytes(rows[0]!.data)
+    return mapNow(
+      this.#run<Record<string, unknown>>('find', this.#sql.find, { token, now: this.#now() }),
+      foundData,
+    )
   }
 
   /**
@@ -243,20 +301,15 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async get(token: string): Promise<StoredSession | undefined> {
+    return this.#get(token)
+  }
+
+  #get(token: string): Now<StoredSession | undefined> {
     checkToken(token)
-    const { rows } = await this.#run<Record<string, unknown>>('get', this.#sql.get, {
-      token,
-      now: this.#now(),
-    })
-    const row = rows[0]
-    if (row === undefined) return undefined
-    return {
-      data: bytes(row.data),
-      expiry: time(row.expiry),
-      subject: (row.subject as string | null) ?? null,
-      createdAt: date(row.created),
-      lastSeenAt: date(row.seen),
-    }
+    return mapNow(
+      this.#run<Record<string, unknown>>('get', this.#sql.get, { token, now: this.#now() }),
+      storedSession,
+    )
   }
 
   /**
@@ -276,9 +329,16 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async commit(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<void> {
+    return this.#commit(token, data, expiry, options)
+  }
+
+  #commit(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined): Now<void> {
     const [row, subject] = this.#written(token, data, expiry, options)
-    if (subject === undefined) await this.#run('commit', this.#sql.commit, row)
-    else await this.#run('commit', this.#sql.commitSubject, { ...row, subject })
+    const result =
+      subject === undefined
+        ? this.#run('commit', this.#sql.commit, row)
+        : this.#run('commit', this.#sql.commitSubject, { ...row, subject })
+    return mapNow(result, nothing)
   }
 
   /**
@@ -295,12 +355,16 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async update(token: string, data: Uint8Array, expiry: Date, options?: CommitOptions): Promise<boolean> {
+    return this.#update(token, data, expiry, options)
+  }
+
+  #update(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined): Now<boolean> {
     const [row, subject] = this.#written(token, data, expiry, options)
     const result =
       subject === undefined
-        ? await this.#run('update', this.#sql.update, row)
-        : await this.#run('update', this.#sql.updateSubject, { ...row, subject })
-    return Number(result.numAffectedRows ?? 0) > 0
+        ? this.#run('update', this.#sql.update, row)
+        : this.#run('update', this.#sql.updateSubject, { ...row, subject })
+    return mapNow(result, changedAny)
   }
 
   /** commit()'s and update()'s arguments, checked, as the row their statements bind, and the subject option. */
@@ -329,14 +393,18 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async touch(token: string, expiry: Date): Promise<boolean> {
+    return this.#touch(token, expiry)
+  }
+
+  #touch(token: string, expiry: Date): Now<boolean> {
     checkToken(token)
     checkExpiry(expiry)
-    const result = await this.#run('touch', this.#sql.touch, {
+    const result = this.#run('touch', this.#sql.touch, {
       token,
       expiry: this.#family.time(expiry.getTime()),
       now: this.#now(),
     })
-    return Number(result.numAffectedRows ?? 0) > 0
+    return mapNow(result, changedAny)
   }
 
   /**
@@ -353,16 +421,15 @@ export class KyselyStore implements AsyncDisposable {
    * ```
    */
   async delete(token: string, options?: { readonly tombstone?: boolean }): Promise<void> {
+    return this.#delete(token, options)
+  }
+
+  #delete(token: string, options: { readonly tombstone?: boolean } | undefined): Now<void> {
     checkToken(token)
-    if (checkTombstone(options)) {
-      await this.#run('delete', this.#sql.tombstone, {
-        token,
-        empty: this.#family.data(EMPTY),
-        now: this.#now(),
-      })
-    } else {
-      await this.#run('delete', this.#sql.delete, { token })
-    }
+    const result = checkTombstone(options)
+      ? this.#run('delete', this.#sql.tombstone, { token, empty: this.#family.data(EMPTY), now: this.#now() })
+      : this.#run('delete', this.#sql.delete, { token })
+    return mapNow(result, nothing)
   }
 
   /**
@@ -715,15 +782,16 @@ export class KyselyStore implements AsyncDisposable {
 
   /**
    * Runs one statement: traced when the tracing channel has subscribers, and mapped to a
-   * SessionStoreError. `background` (the cleanup timer's runs) unrefs the call's timers:
-   * nobody awaits them, so they never keep the process alive.
+   * SessionStoreError. Its result comes at once, not in a promise, when the direct path ran it
+   * (see {@link #execute}); its error is then thrown. `background` (the cleanup timer's runs)
+   * unrefs the call's timers: nobody awaits them, so they never keep the process alive.
    */
   #run<R>(
     operation: string,
     statement: Statement<any>,
     parameters: object,
     background = false,
-  ): Promise<QueryResult<R>> {
+  ): Now<QueryResult<R>> {
     const values = statement.bind(parameters)
     if (!calls.hasSubscribers) return this.#execute<R>(operation, statement, values, background, undefined)
     const { schema, tableName: table } = this.#options
@@ -750,8 +818,8 @@ export class KyselyStore implements AsyncDisposable {
 
   /**
    * The direct path first: on a connection that runs statements at once (sqlite()), nothing
-   * to time or retry, and its error is final (SQLite loses no connection). Otherwise the
-   * retry loop.
+   * to time or retry, and its error is final (SQLite loses no connection): its result is
+   * returned and its error thrown, at once. Otherwise the retry loop.
    */
   #execute<R>(
     operation: string,
@@ -759,14 +827,15 @@ export class KyselyStore implements AsyncDisposable {
     values: unknown[],
     background: boolean,
     call: StoreCall | undefined,
-  ): Promise<QueryResult<R>> {
+  ): Now<QueryResult<R>> {
     if (this.#direct !== undefined) {
+      let result: QueryResult<unknown> | undefined
       try {
-        const result = this.#direct(statement.sql, values)
-        if (result !== undefined) return Promise.resolve(result as QueryResult<R>)
+        result = this.#direct(statement, values)
       } catch (cause) {
-        return Promise.reject(this.#error(operation, redact(cause, statement.sql, values)))
+        throw this.#error(operation, redact(cause, statement.sql, values))
       }
+      if (result !== undefined) return result as QueryResult<R>
     }
     return this.#retrying<R>(operation, statement, values, background, call)
   }
@@ -904,6 +973,39 @@ export class KyselyStore implements AsyncDisposable {
     )
   }
 }
+
+/** A value, or the promise of it: what the store's calls give through {@link storeNow}. */
+export type Now<T> = T | Promise<T>
+
+/** `map` applied to `value`: at once when it is no promise, else when it resolves. */
+export function mapNow<T, U>(value: Now<T>, map: (value: T) => U): Now<U> {
+  return value instanceof Promise ? value.then(map) : map(value)
+}
+
+/** find()'s answer from its rows. */
+function foundData({ rows }: QueryResult<Record<string, unknown>>): Uint8Array | undefined {
+  return rows.length === 0 ? undefined : bytes(rows[0]!.data)
+}
+
+/** get()'s answer from its rows. */
+function storedSession({ rows }: QueryResult<Record<string, unknown>>): StoredSession | undefined {
+  const row = rows[0]
+  if (row === undefined) return undefined
+  return {
+    data: bytes(row.data),
+    expiry: time(row.expiry),
+    subject: (row.subject as string | null) ?? null,
+    createdAt: date(row.created),
+    lastSeenAt: date(row.seen),
+  }
+}
+
+/** Whether a write changed a row. */
+function changedAny(result: QueryResult<unknown>): boolean {
+  return Number(result.numAffectedRows ?? 0) > 0
+}
+
+function nothing(): void {}
 
 /**
  * `sql` with `values` as a compiled query: what `CompiledQuery.raw` makes, without drawing a
