@@ -48,7 +48,11 @@ export interface Host<Data extends object> {
   ): Session<Data> | PromiseLike<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
   needsSave(session: Session<Data>): boolean
-  save(session: Session<Data>): Promise<HeaderList>
+  /**
+   * Saves the session: its headers at once when the store answered at once, else a promise of
+   * them. Throws (rather than rejects) what fails at once.
+   */
+  save(session: Session<Data>): HeaderList | PromiseLike<HeaderList>
   report(error: unknown): void
 }
 
@@ -283,13 +287,32 @@ function intercept(res: Held, method: Method, args: IArguments): unknown {
       state.passing = true
       return state[method].apply(res, args as unknown as unknown[])
     }
+    let saving: HeaderList | PromiseLike<HeaderList>
+    try {
+      saving = state.host.save(state.session)
+    } catch (error) {
+      saving = Promise.reject(error) // answered as a rejection is: the 500 after this call is held
+    }
+    if (!isPromiseLike(saving)) {
+      // Saved at once (sqlite()): the headers go on, and this call goes straight through.
+      state.passing = true
+      if (addHeaders(res as unknown as ServerResponse, state, saving)) {
+        return state[method].apply(res, args as unknown as unknown[])
+      }
+      return heldResult(res, method) // dropped, as replay() drops the held calls then
+    }
     state.calls = []
-    state.host.save(state.session).then(
+    saving.then(
       (headers) => replay(res, state, headers),
       (error: unknown) => fail(res, state, error),
     )
   }
   state.calls.push([method, args])
+  return heldResult(res, method)
+}
+
+/** What a held call answers: what the call itself would (write: true, flushHeaders: nothing, else res). */
+function heldResult(res: Held, method: Method): unknown {
   return method === 'write' ? true : method === 'flushHeaders' ? undefined : res
 }
 
@@ -305,11 +328,22 @@ function replay(held: Held, state: HoldState, headers: HeaderList): void {
   // would cost four more property writes, and would undo a replacement made after ours.
   state.passing = true
   const res = held as unknown as ServerResponse
+  if (!addHeaders(res, state, headers)) return
   try {
-    if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
     for (const [method, args] of state.calls!) state[method].apply(res, args as unknown as unknown[])
   } catch (error) {
     state.host.report(error) // a replayed write that throws must not become an unhandled rejection
+  }
+}
+
+/** Adds the session's headers unless the head went out already; false (reported) when that threw. */
+function addHeaders(res: ServerResponse, state: HoldState, headers: HeaderList): boolean {
+  try {
+    if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
+    return true
+  } catch (error) {
+    state.host.report(error)
+    return false
   }
 }
 

@@ -1,7 +1,13 @@
 import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_DATA_SIZE } from '../store/options.js'
-import type { CommitOptions, ListBySubjectOptions, StoredSession, SubjectSession } from '../store/store.js'
+import {
+  storeNow,
+  type CommitOptions,
+  type ListBySubjectOptions,
+  type StoredSession,
+  type SubjectSession,
+} from '../store/store.js'
 import {
   checkInterval,
   checkKnownKeys,
@@ -431,7 +437,7 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
       deviceInfo: this.#deviceInfo !== undefined,
       open: (cookieHeader, device) => this.#open(cookieHeader, device),
       needsSave: (session) => this.#needsSave(recordOf(session)),
-      save: (session) => this.save(session),
+      save: (session) => this.#saveNow(recordOf(session)),
       report: (error) => this.#report(error),
     }
   }
@@ -471,12 +477,12 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     const key = this.#keyOf(token)
     const store = this.#store
     if (store.get !== undefined) {
-      const row = store.get(key) as StoredSession | undefined | Promise<StoredSession | undefined>
+      const row = storeNow.get(store as Required<SessionStore>, key)
       return isPromiseLike(row)
         ? row.then((found) => this.#fromRow(token, key, found, device))
         : this.#fromRow(token, key, row, device)
     }
-    const data = store.find(key) as Uint8Array | undefined | Promise<Uint8Array | undefined>
+    const data = storeNow.find(store, key)
     return isPromiseLike(data)
       ? data.then((found) => this.#fromData(token, key, found, device))
       : this.#fromData(token, key, data, device)
@@ -551,8 +557,20 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    */
   async save(session: Session<Data>): Promise<HeaderList> {
     if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
-    const record = recordOf(session)
-    if (record.pending !== undefined) await settle(record) // no promise on the usual path
+    return this.#saveNow(recordOf(session))
+  }
+
+  /**
+   * save() without its check and its promise: the headers at once when the store answered at
+   * once (or there was nothing to write), else a promise of them. Throws what the store's
+   * call throws.
+   */
+  #saveNow(record: SessionRecord): Now<HeaderList> {
+    if (record.pending !== undefined) return settle(record).then(() => this.#saveSettled(record))
+    return this.#saveSettled(record) // no promise on the usual path
+  }
+
+  #saveSettled(record: SessionRecord): Now<HeaderList> {
     const now = this.#now()
     switch (record.status) {
       case 'destroyed':
@@ -561,8 +579,9 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
       case 'modified': {
         if (record.key === undefined) assign(record, this.#backend.newToken())
         const expiry = this.#expiry(record, now)
-        if (!(await this.#write(record, expiry))) return []
-        return this.#cookieFor(record, expiry, now)
+        return after(this.#write(record, expiry), (written) =>
+          written ? this.#cookieFor(record, expiry, now) : [],
+        )
       }
       case 'unmodified': {
         if (!this.#touchDue(record, now)) return []
@@ -570,14 +589,21 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
         const expiry = this.#expiry(record, now)
         const store = this.#store
         if (store.touch === undefined) {
-          if (!(await this.#write(record, expiry))) return []
-        } else if (await store.touch(record.key!, new Date(expiry))) {
-          saved(record, expiry)
-        } else {
-          settled(record, true)
-          return []
+          return after(this.#write(record, expiry), (written) =>
+            written ? this.#cookieFor(record, expiry, now) : [],
+          )
         }
-        return this.#cookieFor(record, expiry, now)
+        return after(
+          storeNow.touch(store as Required<SessionStore>, record.key!, new Date(expiry)),
+          (touched) => {
+            if (!touched) {
+              settled(record, true)
+              return []
+            }
+            saved(record, expiry)
+            return this.#cookieFor(record, expiry, now)
+          },
+        )
       }
     }
   }
@@ -871,7 +897,7 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    * Writes the session until `expiry`: inserts a token made in this request, updates a
    * loaded one while it is live. False when it was not live (ended elsewhere).
    */
-  async #write(record: SessionRecord, expiry: number): Promise<boolean> {
+  #write(record: SessionRecord, expiry: number): Now<boolean> {
     this.#keepDevice(record)
     const data = this.#encode(record)
     record.size = data.byteLength
@@ -879,25 +905,32 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     const store = this.#store
     // A session that takes a subject now (a sign-in) counts against maxSessionsPerSubject.
     const joins = record.subject !== null && (record.created || record.subjectChanged)
+    let written: Now<boolean>
     if (record.created || store.update === undefined) {
       const subject = record.created ? record.subject : undefined
       const options =
         record.subjectChanged || (subject !== undefined && subject !== null)
           ? { subject: record.subject }
           : undefined
-      await store.commit(key, data, new Date(expiry), options)
+      written = after(storeNow.commit(store, key, data, new Date(expiry), options), () => true)
     } else {
       const options = record.subjectChanged ? { subject: record.subject } : undefined
-      if (!(await store.update(key, data, new Date(expiry), options))) {
+      written = storeNow.update(store as Required<SessionStore>, key, data, new Date(expiry), options)
+    }
+    return after(written, (live): Now<boolean> => {
+      if (!live) {
         settled(record, true)
         return false
       }
-    }
-    if (joins && this.#maxPerSubject !== undefined) {
-      await store.trimBySubject!(record.subject!, { keep: this.#maxPerSubject, except: key })
-    }
-    saved(record, expiry)
-    return true
+      if (joins && this.#maxPerSubject !== undefined) {
+        return store.trimBySubject!(record.subject!, { keep: this.#maxPerSubject, except: key }).then(() => {
+          saved(record, expiry)
+          return true
+        })
+      }
+      saved(record, expiry)
+      return true
+    })
   }
 
   /**
@@ -1157,9 +1190,20 @@ function normaliseAddress(address: string): string {
   return plain.slice(0, MAX_ADDRESS_LENGTH)
 }
 
+/** A value, or the promise of it: what the store answers through `storeNow`, and what save and load give inside. */
+type Now<T> = T | Promise<T>
+
 /** Whether `value` is a promise (or any thenable), rather than an answer given at once. */
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
+/**
+ * `map` applied to `value`: at once when it is an answer, else when it resolves (a store's
+ * thenable becomes a promise; a native promise is used as it is, with no extra step).
+ */
+function after<T, U>(value: T | PromiseLike<T>, map: (value: T) => Now<U>): Now<U> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(map) : map(value)
 }
 
 function macOf(secret: string, token: string): Buffer {
