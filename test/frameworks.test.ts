@@ -181,6 +181,32 @@ function frameworkSuite(leg: EngineLeg) {
         expect(write.headers.getSetCookie()).toHaveLength(1)
       })
 
+      test.runIf(leg.name === 'SQLite :memory:')(
+        "on sqlite() a stored session is loaded, and a changed one saved, in the request's own turn",
+        async () => {
+          const sessions = new SessionManager({ store: the.store })
+          const middleware = sessions.middleware()
+          const turns: Array<[loadedAtOnce: boolean, endedAtOnce: boolean]> = []
+          const browser = await serve((req, res) => {
+            let returned = false
+            middleware(req, res, () => {
+              const loadedAtOnce = !returned
+              sessions.get(req).set('n', 1)
+              res.end('ok')
+              turns.push([loadedAtOnce, res.writableEnded])
+            })
+            returned = true
+          })
+          await browser.get('/') // a new session: nothing to look up
+          const second = await browser.get('/') // a stored one
+          expect(second.headers.getSetCookie()).toHaveLength(1)
+          expect(turns).toEqual([
+            [true, true],
+            [true, true],
+          ])
+        },
+      )
+
       test('a response whose session does not change is left as it is; the first change holds it', async () => {
         const browser = await serve(app(new SessionManager({ store: the.store })))
         const read = await browser.get('/own')
