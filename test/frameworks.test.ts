@@ -106,7 +106,7 @@ function frameworkSuite(leg: EngineLeg) {
     }
 
     describe('SessionManager.middleware() on node:http', () => {
-      const ended: boolean[] = []
+      const ended: Array<[ended: boolean, status: string]> = []
       function app(sessions: SessionManager): RequestListener {
         const middleware = sessions.middleware()
         return (req, res) =>
@@ -119,7 +119,8 @@ function frameworkSuite(leg: EngineLeg) {
             if (req.url === '/sync' || req.url === '/sync-write') {
               if (req.url === '/sync-write') session.set('written', true)
               res.end('sync')
-              ended.push(res.writableEnded) // whether end() ran at once or waits for a save
+              // whether end() ran at once or waits for a save, and whether the session was saved by then
+              ended.push([res.writableEnded, session.status])
               return
             }
             if (req.url === '/own' || req.url === '/own-write') {
@@ -169,10 +170,42 @@ function frameworkSuite(leg: EngineLeg) {
         const read = await browser.get('/sync')
         const write = await browser.get('/sync-write')
         expect([read.text_, write.text_]).toEqual(['sync', 'sync'])
-        expect(ended).toEqual([true, false])
+        expect(ended[0]).toEqual([true, 'unmodified'])
+        // end() waits for the save, or, where the store answered at once (sqlite()), goes out
+        // at once after it: never before the session is saved.
+        expect([
+          [false, 'modified'],
+          [true, 'unmodified'],
+        ]).toContainEqual(ended[1])
         expect(read.headers.getSetCookie()).toEqual([])
         expect(write.headers.getSetCookie()).toHaveLength(1)
       })
+
+      test.runIf(leg.name === 'SQLite :memory:')(
+        "on sqlite() a stored session is loaded, and a changed one saved, in the request's own turn",
+        async () => {
+          const sessions = new SessionManager({ store: the.store })
+          const middleware = sessions.middleware()
+          const turns: Array<[loadedAtOnce: boolean, endedAtOnce: boolean]> = []
+          const browser = await serve((req, res) => {
+            let returned = false
+            middleware(req, res, () => {
+              const loadedAtOnce = !returned
+              sessions.get(req).set('n', 1)
+              res.end('ok')
+              turns.push([loadedAtOnce, res.writableEnded])
+            })
+            returned = true
+          })
+          await browser.get('/') // a new session: nothing to look up
+          const second = await browser.get('/') // a stored one
+          expect(second.headers.getSetCookie()).toHaveLength(1)
+          expect(turns).toEqual([
+            [true, true],
+            [true, true],
+          ])
+        },
+      )
 
       test('a response whose session does not change is left as it is; the first change holds it', async () => {
         const browser = await serve(app(new SessionManager({ store: the.store })))

@@ -42,6 +42,8 @@ export interface Codec {
 export const JSON_CODEC_MAX_DEPTH = 32
 
 const TAG = '$kss'
+/** One encoder for every encode: it keeps no state between calls. */
+const ENCODER = new TextEncoder()
 
 /**
  * The default codec: JSON values (strings, finite numbers, booleans, null, arrays, plain
@@ -60,7 +62,7 @@ const TAG = '$kss'
  */
 export const jsonCodec: Required<Codec> = {
   encode(deadline, values) {
-    return new TextEncoder().encode(JSON.stringify({ d: deadline.getTime(), v: tag(values, 'values', -1) }))
+    return ENCODER.encode(JSON.stringify({ d: deadline.getTime(), v: tag(values, 'values', -1) }))
   },
   decode(data) {
     const parsed = parseJson(data) as { d?: unknown; v?: unknown } | null

@@ -151,21 +151,36 @@ export function writeCookie(
   now: number,
   persistent: boolean,
 ): string {
-  const parts = [`${cookie.name}=${value}`, `Path=${cookie.path}`]
-  if (cookie.domain) parts.push(`Domain=${cookie.domain}`)
+  // Concatenated rather than joined from an array: this runs on every saved response.
+  let text = `${cookie.name}=${value}; Path=${cookie.path}`
+  if (cookie.domain) text += `; Domain=${cookie.domain}`
   if (expiry === undefined) {
-    parts.push('Expires=Thu, 01 Jan 1970 00:00:01 GMT', 'Max-Age=0')
+    text += '; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0'
   } else if (persistent) {
     // Rounded up to the second, as cookie dates have no milliseconds.
-    const seconds = Math.ceil(expiry / 1000)
-    parts.push(
-      `Expires=${new Date(seconds * 1000).toUTCString()}`,
-      `Max-Age=${Math.max(0, Math.ceil((expiry - now) / 1000))}`,
-    )
+    text += `; Expires=${httpDate(Math.ceil(expiry / 1000))}; Max-Age=${Math.max(0, Math.ceil((expiry - now) / 1000))}`
   }
-  if (cookie.httpOnly) parts.push('HttpOnly')
-  if (cookie.secure) parts.push('Secure')
-  parts.push(`SameSite=${cookie.sameSite[0]!.toUpperCase()}${cookie.sameSite.slice(1)}`)
-  if (cookie.partitioned) parts.push('Partitioned')
-  return parts.join('; ')
+  if (cookie.httpOnly) text += '; HttpOnly'
+  if (cookie.secure) text += '; Secure'
+  text +=
+    cookie.sameSite === 'lax'
+      ? '; SameSite=Lax'
+      : cookie.sameSite === 'strict'
+        ? '; SameSite=Strict'
+        : '; SameSite=None'
+  if (cookie.partitioned) text += '; Partitioned'
+  return text
+}
+
+/** The last Expires date written, by its second: responses of one second share it. */
+let lastSecond = NaN
+let lastDate = ''
+
+/** `seconds` since the epoch as an HTTP date (`Thu, 01 Jan 1970 00:00:01 GMT`). */
+function httpDate(seconds: number): string {
+  if (seconds !== lastSecond) {
+    lastDate = new Date(seconds * 1000).toUTCString()
+    lastSecond = seconds
+  }
+  return lastDate
 }

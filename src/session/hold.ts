@@ -38,42 +38,82 @@ export interface LoadOptions {
 export interface Host<Data extends object> {
   /** Whether the manager keeps the device a session is seen from (`deviceInfo`). */
   readonly deviceInfo: boolean
-  load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>>
+  /**
+   * The request's session: at once when the store answered at once, else a promise of it.
+   * Throws (rather than rejects) what fails before the store is asked.
+   */
+  open(
+    cookieHeader: string | null | undefined,
+    device?: LoadOptions,
+  ): Session<Data> | PromiseLike<Session<Data>>
   /** Whether saving would do anything: decided without waiting. */
   needsSave(session: Session<Data>): boolean
-  save(session: Session<Data>): Promise<HeaderList>
+  /**
+   * Saves the session: its headers at once when the store answered at once, else a promise of
+   * them. Throws (rather than rejects) what fails at once.
+   */
+  save(session: Session<Data>): HeaderList | PromiseLike<HeaderList>
   report(error: unknown): void
 }
 
 /** The body of the 500 a failed load or save answers with, in both shapes. */
 const FAILED_BODY = 'Internal Server Error'
-/** Where middleware() keeps a request's session for {@link sessionOf}. */
-const SESSION = Symbol('kysely-session-store.session')
+/**
+ * Where middleware() keeps a request's session for {@link sessionOf}. Not a property of the
+ * request: Express gives every request and response an object shape of its own (it sets their
+ * prototypes), so each property added to one makes a new hidden class, several microseconds
+ * each; `req.session` is the one it gets.
+ */
+const SESSIONS = new WeakMap<object, Session<object>>()
 
 /** SessionManager.middleware(): see its TSDoc. */
 export function middleware<Data extends object>(
   host: Host<Data>,
 ): (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void {
   return (req, res, next) => {
-    const loaded = host.deviceInfo
-      ? host.load(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
-      : host.load(req.headers.cookie)
-    loaded.then(
-      (session) => {
-        const held = req as IncomingMessage & { session: Session<Data>; [SESSION]: Session<Data> }
-        held[SESSION] = session
-        held.session = session
-        holdWhenChanged(res, session, host)
-        call(host, next)
-      },
+    let opened: Session<Data> | PromiseLike<Session<Data>>
+    try {
+      opened = host.deviceInfo
+        ? host.open(req.headers.cookie, { userAgent: req.headers['user-agent'], address: addressOf(req) })
+        : host.open(req.headers.cookie)
+    } catch (error) {
+      call(host, next, error)
+      return
+    }
+    if (!isPromiseLike(opened)) {
+      // The store answered at once (or there was no cookie to look up): no promise at all.
+      begin(req, res, next, host, opened)
+      return
+    }
+    opened.then(
+      (session) => begin(req, res, next, host, session),
       (error: unknown) => call(host, next, error),
     ) // both handlers catch everything: the chain cannot reject
   }
 }
 
+/** Gives `req` its session, holds `res` when the session needs it, and calls next. */
+function begin<Data extends object>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+  host: Host<Data>,
+  session: Session<Data>,
+): void {
+  SESSIONS.set(req, session as unknown as Session<object>)
+  ;(req as IncomingMessage & { session: Session<Data> }).session = session
+  holdWhenChanged(res, session, host)
+  call(host, next)
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
 /** SessionManager.get(req): the session middleware() loaded for `req`. */
 export function sessionOf<Data extends object>(req: object): Session<Data> {
-  const session = (req as { [SESSION]?: Session<Data> } | null | undefined)?.[SESSION]
+  // WeakMap.get answers undefined for a key that is not an object, as for an unknown one.
+  const session = SESSIONS.get(req) as Session<Data> | undefined
   if (session === undefined) {
     throw new TypeError('req has no session: is sessions.middleware() installed before this handler?')
   }
@@ -90,10 +130,10 @@ export function handler<Data extends object>(
     let session: Session<Data>
     try {
       session = host.deviceInfo
-        ? await host.load(request.headers.get('cookie'), {
+        ? await host.open(request.headers.get('cookie'), {
             userAgent: request.headers.get('user-agent') ?? undefined,
           })
-        : await host.load(request.headers.get('cookie'))
+        : await host.open(request.headers.get('cookie'))
     } catch (error) {
       return failed(host, error)
     }
@@ -137,8 +177,8 @@ function addressOf(req: IncomingMessage): string | undefined {
  * Holds `res` until `session` is saved, from the moment it has something to save: at once
  * when a touch is due, else at its first change, unless the headers have gone out by then.
  * A response whose session never changes (the usual read) is left untouched: holding adds
- * five properties to the ServerResponse, each a new hidden class (every ServerResponse has
- * its own), about 8 us of CPU per response in an Express app.
+ * four properties to the ServerResponse, each a new hidden class (every ServerResponse has
+ * its own), several microseconds of CPU each in an Express app.
  */
 function holdWhenChanged<Data extends object>(
   res: ServerResponse,
@@ -178,9 +218,10 @@ interface HoldState<Data extends object = object> {
   passing: boolean
 }
 
-const STATE = Symbol('kysely-session-store.hold')
-/** A response as hold() sees it: methods it may replace, and its state. */
-type Held = { [STATE]: HoldState } & Record<Method, Original>
+/** Each held response's state: kept beside it rather than in a property of it (see SESSIONS). */
+const HOLDS = new WeakMap<object, HoldState>()
+/** A response as hold() sees it: methods it may replace. */
+type Held = Record<Method, Original>
 
 /**
  * Holds back a response's first header-sending call (writeHead, write, end, flushHeaders)
@@ -190,8 +231,8 @@ type Held = { [STATE]: HoldState } & Record<Method, Original>
  * no promise and no waiting. When the save rejects, the held calls and the handler's
  * headers are dropped and the response becomes a complete 500 of its own.
  *
- * It costs one state object and five property writes per response (each a new hidden class:
- * every ServerResponse has one of its own), so {@link holdWhenChanged} calls it only once the
+ * It costs one state object (kept in a WeakMap) and four property writes per response (each
+ * a new hidden class: every ServerResponse has one of its own), so {@link holdWhenChanged} calls it only once the
  * session has something to save. The replacement methods are shared functions, not closures
  * made per response.
  */
@@ -207,7 +248,7 @@ function hold<Data extends object>(res: ServerResponse, session: Session<Data>, 
     calls: undefined,
     passing: false,
   }
-  held[STATE] = state as unknown as HoldState
+  HOLDS.set(held, state as unknown as HoldState)
   held.writeHead = heldWriteHead
   held.write = heldWrite
   held.end = heldEnd
@@ -231,7 +272,7 @@ function heldFlushHeaders(this: Held): unknown {
 }
 
 function intercept(res: Held, method: Method, args: IArguments): unknown {
-  const state = res[STATE]
+  const state = HOLDS.get(res)!
   if (state.passing) return state[method].apply(res, args as unknown as unknown[])
   if (state.calls === undefined) {
     let needed = true // when the check itself fails, save() reports it
@@ -246,13 +287,32 @@ function intercept(res: Held, method: Method, args: IArguments): unknown {
       state.passing = true
       return state[method].apply(res, args as unknown as unknown[])
     }
+    let saving: HeaderList | PromiseLike<HeaderList>
+    try {
+      saving = state.host.save(state.session)
+    } catch (error) {
+      saving = Promise.reject(error) // answered as a rejection is: the 500 after this call is held
+    }
+    if (!isPromiseLike(saving)) {
+      // Saved at once (sqlite()): the headers go on, and this call goes straight through.
+      state.passing = true
+      if (addHeaders(res as unknown as ServerResponse, state, saving)) {
+        return state[method].apply(res, args as unknown as unknown[])
+      }
+      return heldResult(res, method) // dropped, as replay() drops the held calls then
+    }
     state.calls = []
-    state.host.save(state.session).then(
+    saving.then(
       (headers) => replay(res, state, headers),
       (error: unknown) => fail(res, state, error),
     )
   }
   state.calls.push([method, args])
+  return heldResult(res, method)
+}
+
+/** What a held call answers: what the call itself would (write: true, flushHeaders: nothing, else res). */
+function heldResult(res: Held, method: Method): unknown {
   return method === 'write' ? true : method === 'flushHeaders' ? undefined : res
 }
 
@@ -264,13 +324,26 @@ function restore(res: Held, state: HoldState): void {
 }
 
 function replay(held: Held, state: HoldState, headers: HeaderList): void {
-  restore(held, state)
+  // The replacements stay and pass every call through from now on: putting the methods back
+  // would cost four more property writes, and would undo a replacement made after ours.
+  state.passing = true
   const res = held as unknown as ServerResponse
+  if (!addHeaders(res, state, headers)) return
   try {
-    if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
     for (const [method, args] of state.calls!) state[method].apply(res, args as unknown as unknown[])
   } catch (error) {
     state.host.report(error) // a replayed write that throws must not become an unhandled rejection
+  }
+}
+
+/** Adds the session's headers unless the head went out already; false (reported) when that threw. */
+function addHeaders(res: ServerResponse, state: HoldState, headers: HeaderList): boolean {
+  try {
+    if (!res.headersSent) for (const [name, value] of headers) res.appendHeader(name, value)
+    return true
+  } catch (error) {
+    state.host.report(error)
+    return false
   }
 }
 

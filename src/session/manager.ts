@@ -1,7 +1,13 @@
 import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_DATA_SIZE } from '../store/options.js'
-import type { CommitOptions, ListBySubjectOptions, StoredSession, SubjectSession } from '../store/store.js'
+import {
+  storeNow,
+  type CommitOptions,
+  type ListBySubjectOptions,
+  type StoredSession,
+  type SubjectSession,
+} from '../store/store.js'
 import {
   checkInterval,
   checkKnownKeys,
@@ -429,9 +435,9 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     this.#backend = this.#makeBackend(true)
     this.#host = {
       deviceInfo: this.#deviceInfo !== undefined,
-      load: (cookieHeader, device) => this.load(cookieHeader, device),
+      open: (cookieHeader, device) => this.#open(cookieHeader, device),
       needsSave: (session) => this.#needsSave(recordOf(session)),
-      save: (session) => this.save(session),
+      save: (session) => this.#saveNow(recordOf(session)),
       report: (error) => this.#report(error),
     }
   }
@@ -454,39 +460,78 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    */
   async load(cookieHeader: string | null | undefined, device?: LoadOptions): Promise<Session<Data>> {
     if (device !== undefined) checkLoadOptions(device)
-    const session = await this.#load(cookieHeader)
-    if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
-    return session
+    return this.#open(cookieHeader, device)
   }
 
-  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
+  /**
+   * load() without its checks and its promise: the session at once when the store answered at
+   * once (or there was nothing to look up), else a promise of it. Throws what the store's call
+   * throws. middleware() and handler() call it with a `device` they made themselves.
+   */
+  #open(
+    cookieHeader: string | null | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> | PromiseLike<Session<Data>> {
     const token = this.#tokenOf(readCookie(cookieHeader, this.#cookie.name))
-    if (token === undefined) return newSession(this.#backend)
+    if (token === undefined) return this.#opened(newSession(this.#backend), device)
     const key = this.#keyOf(token)
-    if (this.#store.get !== undefined) {
-      const row = await this.#store.get(key)
-      if (row === undefined) return newSession(this.#backend)
-      const { deadline, values } = this.#codec.decode(row.data)
-      return newSession(this.#backend, {
-        token,
-        key,
-        deadline: deadline.getTime(),
-        values,
-        subject: row.subject,
-        expiry: row.expiry.getTime(),
-        size: row.data.byteLength,
-      })
+    const store = this.#store
+    if (store.get !== undefined) {
+      const row = storeNow.get(store as Required<SessionStore>, key)
+      return isPromiseLike(row)
+        ? row.then((found) => this.#fromRow(token, key, found, device))
+        : this.#fromRow(token, key, row, device)
     }
-    const data = await this.#store.find(key)
-    if (data === undefined) return newSession(this.#backend)
+    const data = storeNow.find(store, key)
+    return isPromiseLike(data)
+      ? data.then((found) => this.#fromData(token, key, found, device))
+      : this.#fromData(token, key, data, device)
+  }
+
+  /** The session of the data that `find` answered with, or a new one when there was none. */
+  #fromData(
+    token: string,
+    key: string,
+    data: Uint8Array | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> {
+    if (data === undefined) return this.#opened(newSession(this.#backend), device)
     const { deadline, values } = this.#codec.decode(data)
-    return newSession(this.#backend, {
+    const session = newSession<Data>(this.#backend, {
       token,
       key,
       deadline: deadline.getTime(),
       values,
       size: data.byteLength,
     })
+    return this.#opened(session, device)
+  }
+
+  /** The session of a row that `get` answered with, or a new one when there was none. */
+  #fromRow(
+    token: string,
+    key: string,
+    row: StoredSession | undefined,
+    device: LoadOptions | undefined,
+  ): Session<Data> {
+    if (row === undefined) return this.#opened(newSession(this.#backend), device)
+    const { deadline, values } = this.#codec.decode(row.data)
+    const session = newSession<Data>(this.#backend, {
+      token,
+      key,
+      deadline: deadline.getTime(),
+      values,
+      subject: row.subject,
+      expiry: row.expiry.getTime(),
+      size: row.data.byteLength,
+    })
+    return this.#opened(session, device)
+  }
+
+  /** With `deviceInfo`, records where a just loaded session is seen from. */
+  #opened(session: Session<Data>, device: LoadOptions | undefined): Session<Data> {
+    if (this.#deviceInfo !== undefined) this.#seen(recordOf(session), device)
+    return session
   }
 
   /**
@@ -512,8 +557,20 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    */
   async save(session: Session<Data>): Promise<HeaderList> {
     if (!(session instanceof Session)) throw new TypeError('session must be a Session from this library')
-    const record = recordOf(session)
-    if (record.pending !== undefined) await settle(record) // no promise on the usual path
+    return this.#saveNow(recordOf(session))
+  }
+
+  /**
+   * save() without its check and its promise: the headers at once when the store answered at
+   * once (or there was nothing to write), else a promise of them. Throws what the store's
+   * call throws.
+   */
+  #saveNow(record: SessionRecord): Now<HeaderList> {
+    if (record.pending !== undefined) return settle(record).then(() => this.#saveSettled(record))
+    return this.#saveSettled(record) // no promise on the usual path
+  }
+
+  #saveSettled(record: SessionRecord): Now<HeaderList> {
     const now = this.#now()
     switch (record.status) {
       case 'destroyed':
@@ -522,8 +579,9 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
       case 'modified': {
         if (record.key === undefined) assign(record, this.#backend.newToken())
         const expiry = this.#expiry(record, now)
-        if (!(await this.#write(record, expiry))) return []
-        return this.#cookieFor(record, expiry, now)
+        return after(this.#write(record, expiry), (written) =>
+          written ? this.#cookieFor(record, expiry, now) : [],
+        )
       }
       case 'unmodified': {
         if (!this.#touchDue(record, now)) return []
@@ -531,14 +589,21 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
         const expiry = this.#expiry(record, now)
         const store = this.#store
         if (store.touch === undefined) {
-          if (!(await this.#write(record, expiry))) return []
-        } else if (await store.touch(record.key!, new Date(expiry))) {
-          saved(record, expiry)
-        } else {
-          settled(record, true)
-          return []
+          return after(this.#write(record, expiry), (written) =>
+            written ? this.#cookieFor(record, expiry, now) : [],
+          )
         }
-        return this.#cookieFor(record, expiry, now)
+        return after(
+          storeNow.touch(store as Required<SessionStore>, record.key!, new Date(expiry)),
+          (touched) => {
+            if (!touched) {
+              settled(record, true)
+              return []
+            }
+            saved(record, expiry)
+            return this.#cookieFor(record, expiry, now)
+          },
+        )
       }
     }
   }
@@ -832,7 +897,7 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
    * Writes the session until `expiry`: inserts a token made in this request, updates a
    * loaded one while it is live. False when it was not live (ended elsewhere).
    */
-  async #write(record: SessionRecord, expiry: number): Promise<boolean> {
+  #write(record: SessionRecord, expiry: number): Now<boolean> {
     this.#keepDevice(record)
     const data = this.#encode(record)
     record.size = data.byteLength
@@ -840,25 +905,32 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
     const store = this.#store
     // A session that takes a subject now (a sign-in) counts against maxSessionsPerSubject.
     const joins = record.subject !== null && (record.created || record.subjectChanged)
+    let written: Now<boolean>
     if (record.created || store.update === undefined) {
       const subject = record.created ? record.subject : undefined
       const options =
         record.subjectChanged || (subject !== undefined && subject !== null)
           ? { subject: record.subject }
           : undefined
-      await store.commit(key, data, new Date(expiry), options)
+      written = after(storeNow.commit(store, key, data, new Date(expiry), options), () => true)
     } else {
       const options = record.subjectChanged ? { subject: record.subject } : undefined
-      if (!(await store.update(key, data, new Date(expiry), options))) {
+      written = storeNow.update(store as Required<SessionStore>, key, data, new Date(expiry), options)
+    }
+    return after(written, (live): Now<boolean> => {
+      if (!live) {
         settled(record, true)
         return false
       }
-    }
-    if (joins && this.#maxPerSubject !== undefined) {
-      await store.trimBySubject!(record.subject!, { keep: this.#maxPerSubject, except: key })
-    }
-    saved(record, expiry)
-    return true
+      if (joins && this.#maxPerSubject !== undefined) {
+        return store.trimBySubject!(record.subject!, { keep: this.#maxPerSubject, except: key }).then(() => {
+          saved(record, expiry)
+          return true
+        })
+      }
+      saved(record, expiry)
+      return true
+    })
   }
 
   /**
@@ -1116,6 +1188,22 @@ function checkLoadOptions(device: unknown): asserts device is LoadOptions {
 function normaliseAddress(address: string): string {
   const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
   return plain.slice(0, MAX_ADDRESS_LENGTH)
+}
+
+/** A value, or the promise of it: what the store answers through `storeNow`, and what save and load give inside. */
+type Now<T> = T | Promise<T>
+
+/** Whether `value` is a promise (or any thenable), rather than an answer given at once. */
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
+/**
+ * `map` applied to `value`: at once when it is an answer, else when it resolves (a store's
+ * thenable becomes a promise; a native promise is used as it is, with no extra step).
+ */
+function after<T, U>(value: T | PromiseLike<T>, map: (value: T) => Now<U>): Now<U> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(map) : map(value)
 }
 
 function macOf(secret: string, token: string): Buffer {
