@@ -73,12 +73,13 @@ function withStatementCache(database: SqliteDatabaseLike, close: () => void): Sq
 }
 
 /**
- * A prepared statement's first row alone, `undefined` (bun:sqlite: `null`) when there is none:
+ * A prepared statement's first row alone, its values as arguments, `undefined` (bun:sqlite:
+ * `null`) when there is none:
  * better-sqlite3's and libsql's `get`, and node:sqlite's and bun:sqlite's through
  * {@link nodeSqliteStatement}.
  */
 interface OneRow {
-  get(parameters: readonly unknown[]): unknown
+  get(...parameters: unknown[]): unknown
 }
 
 /** Statements that return rows, for a `node:sqlite` without `StatementSync.columns()` (before Node 22.16). */
@@ -96,7 +97,7 @@ function nodeSqliteStatement(
   return {
     reader: typeof statement.columns === 'function' ? statement.columns().length > 0 : READER.test(text),
     all: (parameters) => statement.all(...bindable(parameters)),
-    get: get && ((parameters) => get(...bindable(parameters))),
+    get: get && ((...parameters) => get(...bindable(parameters))),
     run: (parameters) => statement.run(...bindable(parameters)),
     iterate: (parameters) => statement.iterate(...bindable(parameters)),
   }
@@ -477,12 +478,19 @@ function kysely(
   })(dialectConfig)
   const db = new Kysely<any>({ ...config, dialect })
   if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
-    registerDirectRunner(db, ({ sql, rows }, parameters) => {
+    // Each store statement's prepared statement, for as long as the store keeps the statement:
+    // no cache lookup by text, and no asking the driver whether it is being iterated (a
+    // streamed query holds the connection, and then this runner does not run).
+    const prepared = new WeakMap<object, SqliteStatement & Partial<OneRow>>()
+    registerDirectRunner(db, (text, parameters) => {
       if (users > 0 || open === undefined) return undefined
-      const statement = open.prepare(sql) as SqliteStatement & Partial<OneRow>
+      let statement = prepared.get(text)
+      if (statement === undefined) prepared.set(text, (statement = open.prepare(text.sql)))
+      const { rows } = text
       if (rows === 'one' && statement.get !== undefined) {
         // The row alone: stepping once, without an array of all rows (about 10% of a find).
-        const row = statement.get(parameters)
+        // Values as arguments: better-sqlite3 binds them about 4% faster than one array.
+        const row = statement.get(...parameters)
         return { rows: row === undefined || row === null ? [] : [row] }
       }
       if (statement.reader) return { rows: statement.all(parameters) as unknown[] }
