@@ -166,6 +166,18 @@ for (const [leg, atOnce] of [
       })
     })
 
+    if (atOnce) {
+      test('with a subscriber to the tracing channel, get calls back after it returned', async () => {
+        const adapter = new ExpressSessionStore(the.store)
+        let got: Awaited<ReturnType<typeof callsBack>> | undefined
+        const calls = await tracedCalls(async () => {
+          got = await callsBack((done) => adapter.get(randomTable('sid'), done))
+        })
+        expect(got).toEqual({ before: false, answer: [null, null] })
+        expect(calls.map((call) => call.operation)).toEqual(['get'])
+      })
+    }
+
     test('a failure calls back with the error, once', async () => {
       const adapter = new ExpressSessionStore(
         new (the.store.constructor as typeof import('../src/index.js').KyselyStore)(the.db, 0, {

@@ -159,10 +159,11 @@ interface Known {
  * The store express-session and @fastify/session call, over a {@link KyselyStore}:
  * {@link ExpressSessionStore} and {@link FastifySessionStore} are this class. Every
  * callback is called exactly once, with the error when there is one; nothing rejects
- * unhandled. On `sqlite()` (while no transaction of the caller's holds its connection) every
- * call of `get`, `set`, `touch` and `destroy` calls back before it returns, as
- * better-sqlite3-session-store does: express-session then answers the request without
- * waiting for another turn of the event loop, and sends the response in one write.
+ * unhandled. On `sqlite()` (while no transaction of the caller's holds its connection, and
+ * nobody subscribes to the store's tracing channel) every call of `get`, `set`, `touch` and
+ * `destroy` calls back before it returns, as better-sqlite3-session-store does:
+ * express-session then answers the request without waiting for another turn of the event
+ * loop, and sends the response in one write.
  *
  * What it keeps consistent: the row's expiry is the session's expiry. `get` hands out the
  * session with `cookie.expires` set to it, so a session saved in the middle of a request

@@ -148,8 +148,9 @@ export interface CommitOptions {
  * {@link KyselyStore} or on any object with its methods (a wrapper): where the store's direct
  * path ran the statement (`sqlite()` while nobody holds its connection and nobody traces
  * the store's calls) the answer itself, so that the caller goes on in the same turn, without a
- * promise step; otherwise the promise the public method returns. An answer given at once
- * comes with its error thrown; a promise rejects. Not part of the package's API.
+ * promise step; otherwise the promise the public method returns. A bad argument is thrown,
+ * on every engine; a statement's failure is thrown with an answer given at once, and rejects
+ * a promise. Not part of the package's API.
  */
 export let storeNow: {
   get(store: Pick<KyselyStore, 'get'>, token: string): Now<StoredSession | undefined>
