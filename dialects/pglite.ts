@@ -1,10 +1,18 @@
 // A namespace import: Kysely 0.28 has no PGliteDialect, and a named import of it would fail
 // while loading this module, with a message that names neither the package nor the fix.
 import * as kysely from 'kysely'
-import type { DatabaseConnection, KyselyConfig, PGlite, QueryResult } from 'kysely'
+import type { KyselyConfig, PGlite, QueryResult } from 'kysely'
 import { registerQueryRunner } from '../src/store/direct.js'
 import { lockDirectory } from './lock.js'
-import { IncompatibleDriverError, checkFactoryConfig, optionalPeer, wrongMove } from './shared.js'
+import {
+  ConnectionUse,
+  IncompatibleDriverError,
+  checkFactoryConfig,
+  countingUse,
+  executorOptional,
+  optionalPeer,
+  wrongMove,
+} from './shared.js'
 
 export { DataDirectoryInUseError } from './lock.js'
 export { IncompatibleDriverError, MissingPeerDependencyError } from './shared.js'
@@ -126,39 +134,17 @@ function kyselyOn(
 ): kysely.Kysely<any> {
   const PGliteDialect = pgliteDialect()
   const PGliteDriver = kysely.PGliteDriver
-  /** The instance, from the driver's init() until its destroy(). */
-  let open: PGlite | undefined
-  /** Who holds Kysely's connection (the executor's mutex lets one at a time get it). */
-  let users = 0
+  /** Who holds Kysely's connection, and the instance from the driver's init() until its destroy(). */
+  const use = new ConnectionUse<PGlite>()
   let instance: PGlite | undefined = typeof source === 'function' ? undefined : source
   const dialectConfig = {
     pglite: typeof source === 'function' ? async () => (instance = await source()) : source,
   }
-  /** Kysely's PGliteDriver, counting who holds its connection and whether it is open. */
-  class CountingDriver extends PGliteDriver {
+  /** Kysely's PGliteDriver, keeping `use` up to date. */
+  class CountingDriver extends countingUse(PGliteDriver, use) {
     override async init(options?: Parameters<kysely.PGliteDriver['init']>[0]): Promise<void> {
       await super.init(options)
-      open = instance
-    }
-    override async acquireConnection(): Promise<DatabaseConnection> {
-      users++
-      try {
-        return await super.acquireConnection()
-      } catch (error) {
-        users--
-        throw error
-      }
-    }
-    override async releaseConnection(): Promise<void> {
-      try {
-        await super.releaseConnection()
-      } finally {
-        users--
-      }
-    }
-    override async destroy(): Promise<void> {
-      open = undefined
-      await super.destroy()
+      use.open = instance
     }
   }
   const dialect = new (class extends PGliteDialect {
@@ -167,10 +153,13 @@ function kyselyOn(
     }
   })(dialectConfig)
   const db = new kysely.Kysely<any>({ ...config, dialect })
-  if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
-    registerQueryRunner(db, (sql, parameters) =>
-      users > 0 || open === undefined ? undefined : open.query(sql, parameters as unknown[]).then(answer),
-    )
+  if (executorOptional(config)) {
+    registerQueryRunner(db, (sql, parameters) => {
+      const { open } = use
+      return use.holders > 0 || open === undefined
+        ? undefined
+        : open.query(sql, parameters as unknown[]).then(answer)
+    })
   }
   return db
 }

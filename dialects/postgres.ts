@@ -25,7 +25,7 @@ import {
   kyselyOptions,
   type ServerPoolOptions,
 } from './connection.js'
-import { optionalPeer } from './shared.js'
+import { executorOptional, optionalPeer } from './shared.js'
 
 export { ConnectionTimeoutError, DEFAULT_CONNECTION_TIMEOUT, type ServerPoolOptions }
 
@@ -402,7 +402,7 @@ function registerRunner(
   config: Omit<KyselyConfig, 'dialect'>,
   pool: () => PostgresPool | undefined,
 ): void {
-  if ((config.plugins?.length ?? 0) > 0 || config.log !== undefined) return
+  if (!executorOptional(config)) return
   registerQueryRunner(db, (sql, parameters) => {
     const current = pool()
     return current === undefined ? undefined : runOn(current, sql, parameters)

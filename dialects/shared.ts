@@ -1,4 +1,5 @@
 /** Helpers shared by the engine factories. */
+import type { DatabaseConnection, Driver, KyselyConfig } from 'kysely'
 import { FactoryError } from '../src/errors.js'
 import { isKysely, unknownKey } from '../src/validate.js'
 import { KYSELY_KEYS, otherEngine } from './connection.js'
@@ -129,4 +130,57 @@ export function wrongMove(
     )
   }
   return undefined
+}
+
+/**
+ * Whether the store may send its statements past Kysely's executor on an instance made with
+ * `config`: not when it has plugins or a log, which the executor applies.
+ */
+export function executorOptional(config: Omit<KyselyConfig, 'dialect'> | undefined): boolean {
+  return (config?.plugins?.length ?? 0) === 0 && config?.log === undefined
+}
+
+/**
+ * What a factory's runner checks before it sends a store statement past Kysely's executor, on
+ * a dialect with one connection (sqlite(), pglite()): whether anyone holds or awaits that
+ * connection (a caller's transaction, `db.connection()`, a streamed query), and the driver's
+ * database while it is open.
+ */
+export class ConnectionUse<Database> {
+  /** How many hold or await the connection. */
+  holders = 0
+  /** The driver's database, from when it opened until `db.destroy()`. */
+  open: Database | undefined
+}
+
+/**
+ * `Base`, a Kysely driver class, keeping `use` up to date: counting who holds or awaits its
+ * connection, and forgetting the database at `destroy()`.
+ */
+export function countingUse<Database, B extends new (...args: any[]) => Driver>(
+  Base: B,
+  use: ConnectionUse<Database>,
+): B {
+  return class extends Base {
+    override async acquireConnection(): Promise<DatabaseConnection> {
+      use.holders++
+      try {
+        return await super.acquireConnection()
+      } catch (error) {
+        use.holders--
+        throw error
+      }
+    }
+    override async releaseConnection(connection: DatabaseConnection): Promise<void> {
+      try {
+        await super.releaseConnection(connection)
+      } finally {
+        use.holders--
+      }
+    }
+    override async destroy(): Promise<void> {
+      use.open = undefined
+      await super.destroy()
+    }
+  }
 }

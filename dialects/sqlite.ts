@@ -4,7 +4,6 @@ import {
   Kysely,
   SqliteDialect,
   SqliteDriver,
-  type DatabaseConnection,
   type Driver,
   type KyselyConfig,
   type SqliteDatabase,
@@ -12,9 +11,12 @@ import {
 } from 'kysely'
 import { registerDirectRunner } from '../src/store/direct.js'
 import {
+  ConnectionUse,
   IncompatibleDriverError,
   MissingPeerDependencyError,
   checkFactoryConfig,
+  countingUse,
+  executorOptional,
   wrongMove,
 } from './shared.js'
 
@@ -442,48 +444,27 @@ function kysely(
   database: SqliteDatabase | (() => Promise<SqliteDatabase>),
   config: Omit<KyselyConfig, 'dialect'> | undefined,
 ): Kysely<any> {
-  let open: SqliteDatabase | undefined = typeof database === 'function' ? undefined : database
-  let users = 0
+  const use = new ConnectionUse<SqliteDatabase>()
+  use.open = typeof database === 'function' ? undefined : database
   const dialectConfig = {
     // Kysely's driver opens a database from a function on its first query: keep what it opened.
-    database: typeof database === 'function' ? async () => (open = await database()) : database,
+    database: typeof database === 'function' ? async () => (use.open = await database()) : database,
   }
-  /** Kysely's SqliteDriver, counting who holds or awaits its connection. */
-  class CountingDriver extends SqliteDriver {
-    override async acquireConnection(): Promise<DatabaseConnection> {
-      users++
-      try {
-        return await super.acquireConnection()
-      } catch (error) {
-        users--
-        throw error
-      }
-    }
-    override async releaseConnection(): Promise<void> {
-      try {
-        await super.releaseConnection()
-      } finally {
-        users--
-      }
-    }
-    override async destroy(): Promise<void> {
-      open = undefined
-      await super.destroy()
-    }
-  }
+  const CountingDriver = countingUse(SqliteDriver, use)
   const dialect = new (class extends SqliteDialect {
     override createDriver(): Driver {
       return new CountingDriver(dialectConfig)
     }
   })(dialectConfig)
   const db = new Kysely<any>({ ...config, dialect })
-  if ((config?.plugins?.length ?? 0) === 0 && config?.log === undefined) {
+  if (executorOptional(config)) {
     // Each store statement's prepared statement, for as long as the store keeps the statement:
     // no cache lookup by text, and no asking the driver whether it is being iterated (a
     // streamed query holds the connection, and then this runner does not run).
     const prepared = new WeakMap<object, SqliteStatement & Partial<OneRow>>()
     registerDirectRunner(db, (text, parameters) => {
-      if (users > 0 || open === undefined) return undefined
+      const { open } = use
+      if (use.holders > 0 || open === undefined) return undefined
       let statement = prepared.get(text)
       if (statement === undefined) prepared.set(text, (statement = open.prepare(text.sql)))
       const { rows } = text

@@ -6,7 +6,7 @@ import { hash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { parseJson } from '../session/codec.js'
 import { defaultTouchAfter, touchDue } from '../session/touch.js'
-import { mapNow, storeNow, type KyselyStore, type Now } from '../store/store.js'
+import { isPromiseLike, mapNow, storeNow, type KyselyStore, type Now } from '../store/store.js'
 import { checkKnownKeys, checkObject, listLimit, MAX_DEVICES_LIMIT } from '../validate.js'
 
 /**
@@ -562,8 +562,8 @@ function reply<T>(run: () => Now<T>, callback: Callback<T> | undefined): void {
   } catch (error) {
     return callback?.(error)
   }
-  if (answer instanceof Promise) {
-    answer.then(
+  if (isPromiseLike(answer)) {
+    Promise.resolve(answer).then(
       (result) => callback && process.nextTick(callback, null, result),
       (error: unknown) => callback && process.nextTick(callback, error),
     )

@@ -3,6 +3,7 @@
 // saved. SessionManager's middleware(), get() and handler() are these functions.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import { recordOf, type Session } from './session.js'
+import { isPromiseLike } from '../store/store.js'
 
 /**
  * Response headers to add: `[name, value]` pairs, names may repeat.
@@ -104,10 +105,6 @@ function begin<Data extends object>(
   ;(req as IncomingMessage & { session: Session<Data> }).session = session
   holdWhenChanged(res, session, host)
   call(host, next)
-}
-
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
 
 /** SessionManager.get(req): the session middleware() loaded for `req`. */

@@ -2,8 +2,11 @@ import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { MAX_DATA_SIZE } from '../store/options.js'
 import {
+  isPromiseLike,
+  mapNow,
   storeNow,
   type CommitOptions,
+  type Now,
   type ListBySubjectOptions,
   type StoredSession,
   type SubjectSession,
@@ -579,7 +582,7 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
       case 'modified': {
         if (record.key === undefined) assign(record, this.#backend.newToken())
         const expiry = this.#expiry(record, now)
-        return after(this.#write(record, expiry), (written) =>
+        return mapNow(this.#write(record, expiry), (written) =>
           written ? this.#cookieFor(record, expiry, now) : [],
         )
       }
@@ -589,11 +592,11 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
         const expiry = this.#expiry(record, now)
         const store = this.#store
         if (store.touch === undefined) {
-          return after(this.#write(record, expiry), (written) =>
+          return mapNow(this.#write(record, expiry), (written) =>
             written ? this.#cookieFor(record, expiry, now) : [],
           )
         }
-        return after(
+        return mapNow(
           storeNow.touch(store as Required<SessionStore>, record.key!, new Date(expiry)),
           (touched) => {
             if (!touched) {
@@ -912,12 +915,12 @@ export class SessionManager<Data extends object = Record<string, unknown>> {
         record.subjectChanged || (subject !== undefined && subject !== null)
           ? { subject: record.subject }
           : undefined
-      written = after(storeNow.commit(store, key, data, new Date(expiry), options), () => true)
+      written = mapNow(storeNow.commit(store, key, data, new Date(expiry), options), () => true)
     } else {
       const options = record.subjectChanged ? { subject: record.subject } : undefined
       written = storeNow.update(store as Required<SessionStore>, key, data, new Date(expiry), options)
     }
-    return after(written, (live): Now<boolean> => {
+    return mapNow(written, (live): Now<boolean> => {
       if (!live) {
         settled(record, true)
         return false
@@ -1188,22 +1191,6 @@ function checkLoadOptions(device: unknown): asserts device is LoadOptions {
 function normaliseAddress(address: string): string {
   const plain = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
   return plain.slice(0, MAX_ADDRESS_LENGTH)
-}
-
-/** A value, or the promise of it: what the store answers through `storeNow`, and what save and load give inside. */
-type Now<T> = T | Promise<T>
-
-/** Whether `value` is a promise (or any thenable), rather than an answer given at once. */
-function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
-}
-
-/**
- * `map` applied to `value`: at once when it is an answer, else when it resolves (a store's
- * thenable becomes a promise; a native promise is used as it is, with no extra step).
- */
-function after<T, U>(value: T | PromiseLike<T>, map: (value: T) => Now<U>): Now<U> {
-  return isPromiseLike(value) ? Promise.resolve(value).then(map) : map(value)
 }
 
 function macOf(secret: string, token: string): Buffer {

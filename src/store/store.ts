@@ -1015,9 +1015,18 @@ export class KyselyStore implements AsyncDisposable {
 /** A value, or the promise of it: what the store's calls give through {@link storeNow}. */
 export type Now<T> = T | Promise<T>
 
-/** `map` applied to `value`: at once when it is no promise, else when it resolves. */
-export function mapNow<T, U>(value: Now<T>, map: (value: T) => U): Now<U> {
-  return value instanceof Promise ? value.then(map) : map(value)
+/** Whether `value` is a promise (or any thenable, as another store may give), not an answer given at once. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
+
+/**
+ * `map` applied to `value`: at once when it is an answer, else when it resolves (a thenable
+ * becomes a promise; a native promise is used as it is, with no extra step). `map` may answer
+ * with a promise in turn.
+ */
+export function mapNow<T, U>(value: T | PromiseLike<T>, map: (value: T) => Now<U>): Now<U> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(map) : map(value)
 }
 
 /** A row as the driver returns it. */
