@@ -178,6 +178,39 @@ for (const [leg, atOnce] of [
       })
     }
 
+    test("a store that answers with another library's promise (a thenable) is waited for", async () => {
+      const thenable = <T>(promise: Promise<T>): PromiseLike<T> => ({
+        then: (resolve, reject) => promise.then(resolve, reject),
+      })
+      const store = the.store
+      const wrapper = {
+        get: (token: string) => thenable(store.get(token)),
+        commit: (...args: Parameters<typeof store.commit>) => thenable(store.commit(...args)),
+        update: (...args: Parameters<typeof store.update>) => thenable(store.update(...args)),
+        touch: (...args: Parameters<typeof store.touch>) => thenable(store.touch(...args)),
+        delete: (...args: Parameters<typeof store.delete>) => thenable(store.delete(...args)),
+        all: () => store.all(),
+        count: () => store.count(),
+        clear: () => store.clear(),
+        listBySubject: (...args: Parameters<typeof store.listBySubject>) => store.listBySubject(...args),
+        deleteBySubject: (...args: Parameters<typeof store.deleteBySubject>) =>
+          store.deleteBySubject(...args),
+      }
+      const adapter = new ExpressSessionStore(wrapper as never)
+      const sid = randomTable('sid')
+      const session = {
+        cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString() },
+        n: 7,
+      }
+      expect(await callsBack((done) => adapter.set(sid, session as never, done))).toEqual({
+        before: false,
+        answer: [null, undefined],
+      })
+      const got = await callsBack((done) => adapter.get(sid, done))
+      expect(got.before).toBe(false)
+      expect((got.answer[1] as { n: number }).n).toBe(7)
+    })
+
     test('a failure calls back with the error, once', async () => {
       const adapter = new ExpressSessionStore(
         new (the.store.constructor as typeof import('../src/index.js').KyselyStore)(the.db, 0, {
