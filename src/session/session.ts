@@ -416,15 +416,7 @@ export class Session<Data extends object = Record<string, unknown>> {
     } catch (error) {
       return Promise.reject(error)
     }
-    const old = record.stored ? record.key : undefined
-    record.token = fresh.token
-    record.key = fresh.key
-    record.stored = false
-    record.created = true
-    record.storedExpiry = undefined
-    record.deadline = record.backend.now() + record.backend.lifetime
-    mark(record, 'modified')
-    return old === undefined ? Promise.resolve() : deleteKey(record, old)
+    return restart(record, fresh, 'modified')
   }
 
   /**
@@ -443,19 +435,32 @@ export class Session<Data extends object = Record<string, unknown>> {
    */
   destroy(): Promise<void> {
     const record = this.#record
-    const old = record.stored ? record.key : undefined
     record.values = Object.create(null)
-    record.token = undefined
-    record.key = undefined
-    record.stored = false
-    record.created = false
-    record.storedExpiry = undefined
     record.subject = null
     record.subjectChanged = false
-    record.deadline = record.backend.now() + record.backend.lifetime
-    mark(record, 'destroyed')
-    return old === undefined ? Promise.resolve() : deleteKey(record, old)
+    return restart(record, undefined, 'destroyed')
   }
+}
+
+/**
+ * renewToken()'s and destroy()'s one path: the record becomes a session not stored yet, under
+ * `fresh` (a new token) or under none, with a new deadline and its change marked; the row of
+ * the token it had, if stored, is deleted.
+ */
+function restart(
+  record: SessionRecord,
+  fresh: { token: string; key: string } | undefined,
+  status: 'modified' | 'destroyed',
+): Promise<void> {
+  const old = record.stored ? record.key : undefined
+  record.token = fresh?.token
+  record.key = fresh?.key
+  record.stored = false
+  record.created = fresh !== undefined
+  record.storedExpiry = undefined
+  record.deadline = record.backend.now() + record.backend.lifetime
+  mark(record, status)
+  return old === undefined ? Promise.resolve() : deleteKey(record, old)
 }
 
 /** Sets the status of a change, and calls the {@link SessionRecord.onChange} hook the first time. */

@@ -366,12 +366,7 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   #commit(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined): Now<void> {
-    const [row, subject] = this.#written(token, data, expiry, options)
-    const result =
-      subject === undefined
-        ? this.#run('commit', this.#sql.commit, row)
-        : this.#run('commit', this.#sql.commitSubject, { ...row, subject })
-    return mapNow(result, nothing)
+    return mapNow(this.#write('commit', token, data, expiry, options), nothing)
   }
 
   /**
@@ -392,16 +387,20 @@ export class KyselyStore implements AsyncDisposable {
   }
 
   #update(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined): Now<boolean> {
-    const [row, subject] = this.#written(token, data, expiry, options)
-    const result =
-      subject === undefined
-        ? this.#run('update', this.#sql.update, row)
-        : this.#run('update', this.#sql.updateSubject, { ...row, subject })
-    return mapNow(result, changedAny)
+    return mapNow(this.#write('update', token, data, expiry, options), changedAny)
   }
 
-  /** commit()'s and update()'s arguments, checked, as the row their statements bind, and the subject option. */
-  #written(token: string, data: Uint8Array, expiry: Date, options: CommitOptions | undefined) {
+  /**
+   * commit()'s and update()'s one path: their arguments checked, and the row written by the
+   * operation's statement, or by its twin that also sets the subject when the option is given.
+   */
+  #write(
+    operation: 'commit' | 'update',
+    token: string,
+    data: Uint8Array,
+    expiry: Date,
+    options: CommitOptions | undefined,
+  ): Now<QueryResult<unknown>> {
     checkToken(token)
     checkData(data, this.#options.maxDataSize)
     checkExpiry(expiry)
@@ -412,7 +411,9 @@ export class KyselyStore implements AsyncDisposable {
       expiry: this.#family.time(expiry.getTime()),
       now: this.#now(),
     }
-    return [row, subject] as const
+    return subject === undefined
+      ? this.#run(operation, this.#sql[operation], row)
+      : this.#run(operation, this.#sql[`${operation}Subject`], { ...row, subject })
   }
 
   /**
