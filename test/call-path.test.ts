@@ -12,7 +12,7 @@ import { mysql } from '../dialects/mysql.js'
 import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { bytes, randomTable, randomToken, sleep, text, waitFor } from './helpers.js'
-import { mysqlUrl, postgresUrl, withServer } from './servers.js'
+import { lockPostgresTable, mysqlUrl, postgresStatementsOn, postgresUrl, withServer } from './servers.js'
 
 const HOUR = 3600_000
 const later = () => new Date(Date.now() + HOUR)
@@ -33,25 +33,8 @@ const legs: ServerLeg[] = [
     name: 'Postgres',
     url: postgresUrl,
     open: (url, options) => postgres(url, options),
-    async lock(table) {
-      const client = new pg.Client({ connectionString: postgresUrl })
-      await client.connect()
-      await client.query('BEGIN')
-      await client.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`)
-      return {
-        async release() {
-          await client.query('COMMIT')
-          await client.end()
-        },
-      }
-    },
-    async running(admin, table) {
-      const { rows } = await sql<{ n: string }>`
-        SELECT count(*) AS n FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE ${`%"${table}"%`}
-          AND query NOT LIKE 'LOCK TABLE%'`.execute(admin)
-      return Number(rows[0]!.n)
-    },
+    lock: lockPostgresTable,
+    running: postgresStatementsOn,
   },
   {
     name: 'MariaDB',

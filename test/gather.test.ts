@@ -2,14 +2,12 @@
 // family: a lone read is its own statement, the reads asked while one is in flight go out
 // together after it, a statement that stalls holds the next reads back by at most
 // GATHER_WAIT_MS, and a gathered statement's failure or time limit is each read's.
-import { sql, type Kysely } from 'kysely'
-import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
-import { KyselyStore, SessionStoreError } from '../src/index.js'
+import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { bytes, randomTable, randomToken, text, tracedCalls } from './helpers.js'
 import { legs, storeFixture, type EngineLeg } from './legs.js'
-import { postgresUrl, withServer } from './servers.js'
+import { lockPostgresTable, postgresStatementsOn, postgresUrl, withServer } from './servers.js'
 
 const HOUR = 3_600_000
 
@@ -80,43 +78,21 @@ await withServer('Postgres', () => {
   gatherSuite(legs.postgres())
 
   describe('gathered reads on Postgres, behind a statement that waits', () => {
-    /** Holds an ACCESS EXCLUSIVE lock on `table` (every read of it waits) until released. */
-    async function lock(table: string) {
-      const client = new pg.Client({ connectionString: postgresUrl })
-      await client.connect()
-      await client.query('BEGIN')
-      await client.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`)
-      return async () => {
-        await client.query('COMMIT')
-        await client.end()
-      }
-    }
-
-    /** How many statements on `table` run (or wait) on the server, but the lock's. */
-    async function running(admin: Kysely<any>, table: string): Promise<number> {
-      const { rows } = await sql<{ n: string }>`
-        SELECT count(*) AS n FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE ${`%"${table}"%`}
-          AND query NOT LIKE 'LOCK TABLE%'`.execute(admin)
-      return Number(rows[0]!.n)
-    }
-
     test('a read asked while the statement in flight waits goes out without it, and both answer', async () => {
       const db = postgres(postgresUrl)
       const table = randomTable('gatherlock')
       const store = new KyselyStore(db, 0, { tableName: table })
       try {
-        const { migrate } = await import('../src/index.js')
         await migrate(db, { tableName: table })
         const [a, b] = [randomToken(), randomToken()]
         await store.commit(a, bytes('a'), new Date(Date.now() + HOUR))
         await store.commit(b, bytes('b'), new Date(Date.now() + HOUR))
-        const release = await lock(table)
+        const { release } = await lockPostgresTable(table)
         const first = store.find(a)
         await new Promise((resolve) => setTimeout(resolve, 50))
         const second = store.find(b)
         // Both wait for the lock on the server: the second did not wait for the first.
-        await expect.poll(() => running(db, table), { timeout: 5000 }).toBe(2)
+        await expect.poll(() => postgresStatementsOn(db, table), { timeout: 5000 }).toBe(2)
         await release()
         expect([text(await first), text(await second)]).toEqual(['a', 'b'])
       } finally {
@@ -130,9 +106,8 @@ await withServer('Postgres', () => {
       const table = randomTable('gathertime')
       const store = new KyselyStore(db, 0, { tableName: table, timeout: 500 })
       try {
-        const { migrate } = await import('../src/index.js')
         await migrate(db, { tableName: table })
-        const release = await lock(table)
+        const { release } = await lockPostgresTable(table)
         try {
           const reads = Array.from({ length: 6 }, () => store.get(randomToken()))
           const results = await Promise.allSettled(reads)
@@ -140,7 +115,7 @@ await withServer('Postgres', () => {
             expect(result.status).toBe('rejected')
             expect((result as PromiseRejectedResult).reason.code).toBe('timeout')
           }
-          await expect.poll(() => running(db, table), { timeout: 5000 }).toBe(0)
+          await expect.poll(() => postgresStatementsOn(db, table), { timeout: 5000 }).toBe(0)
         } finally {
           await release()
         }

@@ -1,9 +1,36 @@
+import { sql, type Kysely } from 'kysely'
 import mysql2 from 'mysql2/promise'
 import pg from 'pg'
 import { describe, test } from 'vitest'
 
 /** The Postgres server the tests use: TEST_POSTGRES_URL, else the local server. */
 export const postgresUrl = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * Holds an ACCESS EXCLUSIVE lock on `table` on the Postgres server from another client (every
+ * statement on the table waits) until `release()`.
+ */
+export async function lockPostgresTable(table: string): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: postgresUrl })
+  await client.connect()
+  await client.query('BEGIN')
+  await client.query(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`)
+  return {
+    async release() {
+      await client.query('COMMIT')
+      await client.end()
+    },
+  }
+}
+
+/** How many statements on `table` the Postgres server is running or waiting on, other than `admin`'s and the lock's. */
+export async function postgresStatementsOn(admin: Kysely<any>, table: string): Promise<number> {
+  const { rows } = await sql<{ n: string }>`
+    SELECT count(*) AS n FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE ${`%"${table}"%`}
+      AND query NOT LIKE 'LOCK TABLE%'`.execute(admin)
+  return Number(rows[0]!.n)
+}
 
 /** The MySQL or MariaDB server the tests use: TEST_MYSQL_URL, else the local server. */
 export const mysqlUrl = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
