@@ -27,9 +27,26 @@ for (const file of files) {
   }
   if (files.length > 1)
     console.log(`${file}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
+  // Name each failure here, at the end, where a reader of the log's tail looks first.
+  for (const result of report.testResults ?? []) {
+    const failures = (result.assertionResults ?? []).filter((test) => test.status === 'failed')
+    if (result.status === 'failed' && failures.length === 0)
+      console.log(`  failed to load: ${result.name}: ${firstLines(result.message)}`)
+    for (const test of failures)
+      console.log(`  failed: ${result.name} > ${test.fullName}: ${firstLines(test.failureMessages?.[0])}`)
+  }
   passed += counts.passed
   failed += counts.failed
   skipped += counts.skipped
 }
+// The first three lines of a failure message, on one line.
+function firstLines(text) {
+  return String(text ?? '')
+    .split('\n')
+    .slice(0, 3)
+    .join(' | ')
+    .slice(0, 400)
+}
+
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 || passed === 0 ? 1 : 0)
