@@ -5,6 +5,7 @@ import {
   type PostgresClient,
   type PostgresPool,
   type PostgresPoolClient,
+  type PostgresQueryResult,
   type QueryResult,
 } from 'kysely'
 import {
@@ -416,19 +417,36 @@ async function runOn(
   parameters: readonly unknown[],
 ): Promise<QueryResult<unknown>> {
   const client = await pool.connect()
+  let result: PostgresQueryResult<unknown>
   try {
-    const { command, rowCount, rows } = await client.query(sql, parameters)
-    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] }
-    return {
-      numAffectedRows:
-        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
-          ? BigInt(rowCount)
-          : undefined,
-      rows: rows ?? [],
-    }
-  } finally {
-    client.release(false) // as Kysely's PostgresDriver releases a connection it did not discard
+    result = await client.query(sql, parameters)
+  } catch (error) {
+    // A connection the server ended under the statement (a FATAL such as 57P01, or the socket
+    // closed) is discarded: given back, it would be handed to the next call before Node reads
+    // its end, and fail that call too. A statement's own error (severity ERROR, a time limit's
+    // cancel) leaves the session as it was.
+    client.release(sessionEnded(error))
+    throw error
   }
+  client.release(false)
+  const { command, rowCount, rows } = result
+  if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] }
+  return {
+    numAffectedRows:
+      command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+        ? BigInt(rowCount)
+        : undefined,
+    rows: rows ?? [],
+  }
+}
+
+/**
+ * Whether a statement's failure ended its connection's session: anything but an error the
+ * server reported at severity ERROR, and our own refusal to send a statement given up.
+ */
+function sessionEnded(error: unknown): boolean {
+  if (error instanceof AbandonedError) return false
+  return (error as { severity?: unknown } | null)?.severity !== 'ERROR'
 }
 
 function checkPool(given: unknown): asserts given is PostgresPool {

@@ -3,11 +3,12 @@
 // longer: scripts/fault-restart.ts does that, and .ci/run calls it.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { sql } from 'kysely'
+import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
 import { KyselyStore, migrate, SessionStoreError, type StoreRetry } from '../src/index.js'
 import { bytes, randomTable, readRows, sleep, text, waitFor } from './helpers.js'
-import { postgresUrl, withServer } from './servers.js'
+import { lockPostgresTable, postgresStatementsOn, postgresUrl, withServer } from './servers.js'
 
 await withServer('Postgres', () => {
   describe('Postgres connections terminated under load', () => {
@@ -58,21 +59,30 @@ await withServer('Postgres', () => {
           }
         }
         const workers = Array.from({ length: 8 }, worker)
-        let terminated = 0
+        const terminated: number[] = []
         for (let round = 0; round < 4; round++) {
           await sleep(150)
-          const { rows } = await sql<{ killed: boolean }>`
-            SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = ${application}`.execute(
+          const { rows } = await sql<{ pid: number; killed: boolean }>`
+            SELECT pid, pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = ${application}`.execute(
             admin,
           )
-          terminated += rows.filter((row) => row.killed).length
+          terminated.push(...rows.filter((row) => row.killed).map((row) => row.pid))
         }
         // Work goes on until more than 50 commits have resolved, however slow the machine.
         await waitFor(() => resolved.size > 50, 30_000)
         running = false
         await Promise.all(workers)
+        // The faults have all landed: every terminated backend is gone (it told its client
+        // before leaving), and this process has read what they sent (setImmediate runs after
+        // the I/O of the turn). A call before that may meet a connection ended a moment ago.
+        await waitFor(async () => {
+          const { rows } = await sql<{ n: string }>`
+            SELECT count(*) AS n FROM pg_stat_activity WHERE pid = ANY(${terminated})`.execute(admin)
+          return Number(rows[0]!.n) === 0
+        })
+        await new Promise((resolve) => setImmediate(resolve))
 
-        expect(terminated).toBeGreaterThan(0)
+        expect(terminated.length).toBeGreaterThan(0)
         if (retryBudget === 0) {
           expect(failures.length).toBeGreaterThan(0) // the fault reached operations in flight
           // Each says what happened: the server's code, or pg's own message for a lost
@@ -125,6 +135,50 @@ await withServer('Postgres', () => {
         await store.stopCleanup()
         await db.schema.dropTable(table).ifExists().execute()
         await db.destroy()
+        await admin.destroy()
+      }
+    })
+  })
+
+  describe('a connection the server ends under a statement', () => {
+    test('is not handed to the next call: on a pool of one, the call asked the moment the first fails gets a new connection', async () => {
+      const locked = randomTable('ended')
+      const free = randomTable('free')
+      const application = randomTable('app')
+      // One connection: the second call can only get the first one's, or a new one.
+      const pool = new pg.Pool({ connectionString: `${postgresUrl}?application_name=${application}`, max: 1 })
+      const db = postgres(pool)
+      const admin = postgres(postgresUrl)
+      const first = new KyselyStore(db, 0, { tableName: locked, retryBudget: 0 })
+      const second = new KyselyStore(db, 0, { tableName: free, retryBudget: 0 })
+      try {
+        await migrate(db, { tableName: locked })
+        await migrate(db, { tableName: free })
+        await second.commit('a', bytes('a'), new Date(Date.now() + 3600_000))
+        const lock = await lockPostgresTable(locked)
+        try {
+          const waiting = first.find('waits-on-the-lock')
+          await expect.poll(() => postgresStatementsOn(admin, locked), { timeout: 5000 }).toBe(1)
+          await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${application}`.execute(
+            admin,
+          )
+          // Asked in the same turn as the first call's rejection, before Node reads the end of
+          // the connection: the pool would hand the dead connection over if it were given back.
+          const next = waiting.then(
+            () => 'the first call resolved',
+            (error: unknown) => [error, second.find('a')] as const,
+          )
+          const [error, found] = (await next) as readonly [unknown, Promise<Uint8Array | undefined>]
+          expect((error as SessionStoreError).message).toMatch(/reported 57P01/)
+          expect(text(await found)).toBe('a')
+        } finally {
+          await lock.release()
+        }
+      } finally {
+        await db.schema.dropTable(locked).ifExists().execute()
+        await db.schema.dropTable(free).ifExists().execute()
+        await db.destroy()
+        await pool.end() // ours: postgres() never ends a pool it was given
         await admin.destroy()
       }
     })
