@@ -2,8 +2,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { PGLiteSocketServer } from '../../legs/drivers/index.js'
-import { postgres } from '../../dialects/postgres.js'
-import { KyselyStore, migrate } from '../../src/index.js'
+import { KyselyStore, migrate, postgres } from '../ours.js'
 import { bulkInsert, DAY_MS, dollar, sessionPayload, type Contender, type Engine } from '../harness.js'
 
 /** The stack legs' port range is 55500-55599; the benchmark takes 55590. */

@@ -1,7 +1,6 @@
 import { PGlite } from '@electric-sql/pglite'
 import { CompiledQuery, Kysely, PGliteDialect } from 'kysely'
-import { pglite } from '../../dialects/pglite.js'
-import { KyselyStore, migrate } from '../../src/index.js'
+import { KyselyStore, migrate, pglite } from '../ours.js'
 import { bulkInsert, DAY_MS, dollar, sessionPayload, type Contender, type Engine } from '../harness.js'
 
 /**

@@ -1,6 +1,6 @@
 import { Kysely } from 'kysely'
 import { PostgresJSDialect, postgresJs } from '../../legs/drivers/index.js'
-import { KyselyStore, migrate } from '../../src/index.js'
+import { KyselyStore, migrate } from '../ours.js'
 import { bulkInsert, DAY_MS, dollar, sessionPayload, type Contender, type Engine } from '../harness.js'
 
 const url =
