@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { postgres } from '../dialects/postgres.js'
+import { isoTime } from '../src/families/postgres.js'
 import { KyselyStore, migrate, SessionStoreError } from '../src/index.js'
 import { conformance } from './conformance.js'
 import { legs, named } from './legs.js'
@@ -9,6 +10,21 @@ import { checkSchemaOption } from './migrate-checks.js'
 import { sessionConformance } from './session-suite.js'
 import { bytes, connectionsNamed, randomTable, randomToken, text, waitFor } from './helpers.js'
 import { postgresUrl, withServer } from './servers.js'
+
+describe('the times bound on Postgres (isoTime)', () => {
+  test('each is the text Date.toISOString() gives, for times now, in other seconds and years, and out of its range', () => {
+    const now = Date.now()
+    const times = [0, 1, 999, 1000, 1001, now, now + 1, now + 86_400_000, now - 999, 253_402_300_799_999]
+    // Seconds come and go: more distinct seconds than it keeps, each asked twice, far apart.
+    for (let i = 0; i < 200; i++) times.push(now + i * 1_000 + (i % 1000), Math.floor(Math.random() * 4e12))
+    times.push(...times.slice(0, 50))
+    for (const ms of times) expect(isoTime(ms)).toBe(new Date(ms).toISOString())
+    // Before 1970, from year 10000 on, and not a whole millisecond: Date's own text.
+    for (const ms of [-1, -1500, -62_198_755_200_000, 253_402_300_800_000, now + 0.5, 1500.25])
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString())
+    expect(() => isoTime(Number.NaN)).toThrow(RangeError)
+  })
+})
 
 await withServer('Postgres', () => {
   conformance(named('Postgres, postgres(connectionString) factory', legs.postgres()))
