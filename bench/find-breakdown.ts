@@ -6,15 +6,16 @@
  * CPU time per call in a tight loop, layers taking turns for 5 rounds, medians; a SQLite file
  * (WAL, synchronous=NORMAL) holding 20,000 sessions, as `npm run bench`'s SQLite file cell.
  *
- *   npx tsx bench/find-breakdown.ts
+ * The store is the built package (bench/ours.ts): `npm run build` first.
+ *
+ *   npm run build && npx tsx bench/find-breakdown.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { CompiledQuery } from 'kysely'
-import { sqlite } from '../dialects/sqlite.js'
-import { KyselyStore, migrate } from '../src/index.js'
+import { KyselyStore, migrate, sqlite } from './ours.js'
 
 const SESSIONS = 20_000
 const CALLS = 100_000
