@@ -5,7 +5,6 @@ import {
   type PostgresClient,
   type PostgresPool,
   type PostgresPoolClient,
-  type PostgresQueryResult,
   type QueryResult,
 } from 'kysely'
 import {
@@ -200,20 +199,31 @@ function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolC
       return query(textOrCursor, parameters)
     }
   }
+  // Whether a query failed in a way that ended the connection's session (a FATAL such as
+  // 57P01, or the socket closed): given back to the pool, the connection would be handed to
+  // the next caller before Node reads its end, and fail that caller too. It is discarded
+  // instead, whether the store or Kysely's driver releases it.
+  let ended = false
   return {
     get processID() {
       return client.processID
     },
     query: (async (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>) => {
-      if (parameters === undefined) return send(textOrCursor)
-      if (!naming.inFlight.start(parameters, client)) throw new AbandonedError()
+      if (parameters !== undefined && !naming.inFlight.start(parameters, client)) throw new AbandonedError()
       try {
         return await send(textOrCursor, parameters)
+      } catch (error) {
+        if (sessionEnded(error)) ended = true
+        throw error
       } finally {
-        naming.inFlight.end(parameters, client)
+        if (parameters !== undefined) naming.inFlight.end(parameters, client)
       }
     }) as PostgresPoolClient['query'],
-    release: (destroy) => client.release(destroy),
+    release: (destroy) => {
+      const discard = ended || destroy
+      ended = false
+      client.release(discard)
+    },
   }
 }
 
@@ -417,32 +427,25 @@ async function runOn(
   parameters: readonly unknown[],
 ): Promise<QueryResult<unknown>> {
   const client = await pool.connect()
-  let result: PostgresQueryResult<unknown>
   try {
-    result = await client.query(sql, parameters)
-  } catch (error) {
-    // A connection the server ended under the statement (a FATAL such as 57P01, or the socket
-    // closed) is discarded: given back, it would be handed to the next call before Node reads
-    // its end, and fail that call too. A statement's own error (severity ERROR, a time limit's
-    // cancel) leaves the session as it was.
-    client.release(sessionEnded(error))
-    throw error
-  }
-  client.release(false)
-  const { command, rowCount, rows } = result
-  if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] }
-  return {
-    numAffectedRows:
-      command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
-        ? BigInt(rowCount)
-        : undefined,
-    rows: rows ?? [],
+    const { command, rowCount, rows } = await client.query(sql, parameters)
+    if (command === 'ROLLBACK' || command === 'COMMIT') return { rows: [{ command }] }
+    return {
+      numAffectedRows:
+        command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+          ? BigInt(rowCount)
+          : undefined,
+      rows: rows ?? [],
+    }
+  } finally {
+    client.release(false) // as Kysely's PostgresDriver releases it (the wrapper discards an ended one)
   }
 }
 
 /**
- * Whether a statement's failure ended its connection's session: anything but an error the
- * server reported at severity ERROR, and our own refusal to send a statement given up.
+ * Whether a query's failure ended its connection's session: anything but an error the server
+ * reported at severity ERROR (a statement's own error, a time limit's cancel), and our own
+ * refusal to send a statement given up.
  */
 function sessionEnded(error: unknown): boolean {
   if (error instanceof AbandonedError) return false

@@ -141,46 +141,58 @@ await withServer('Postgres', () => {
   })
 
   describe('a connection the server ends under a statement', () => {
-    test('is not handed to the next call: on a pool of one, the call asked the moment the first fails gets a new connection', async () => {
-      const locked = randomTable('ended')
-      const free = randomTable('free')
-      const application = randomTable('app')
-      // One connection: the second call can only get the first one's, or a new one.
-      const pool = new pg.Pool({ connectionString: `${postgresUrl}?application_name=${application}`, max: 1 })
-      const db = postgres(pool)
-      const admin = postgres(postgresUrl)
-      const first = new KyselyStore(db, 0, { tableName: locked, retryBudget: 0 })
-      const second = new KyselyStore(db, 0, { tableName: free, retryBudget: 0 })
-      try {
-        await migrate(db, { tableName: locked })
-        await migrate(db, { tableName: free })
-        await second.commit('a', bytes('a'), new Date(Date.now() + 3600_000))
-        const lock = await lockPostgresTable(locked)
+    test.each([
+      ['the store sends its statements itself', {}],
+      ["with a log, through Kysely's executor", { log: () => undefined }],
+    ])(
+      'is not handed to the next call (%s): on a pool of one, the call asked the moment the first fails gets a new connection',
+      async (_, config) => {
+        const locked = randomTable('ended')
+        const free = randomTable('free')
+        const application = randomTable('app')
+        // One connection: the second call can only get the first one's, or a new one.
+        const pool = new pg.Pool({
+          connectionString: `${postgresUrl}?application_name=${application}`,
+          max: 1,
+        })
+        const db = postgres(pool, config)
+        const admin = postgres(postgresUrl)
+        const first = new KyselyStore(db, 0, { tableName: locked, retryBudget: 0 })
+        const second = new KyselyStore(db, 0, { tableName: free, retryBudget: 0 })
         try {
-          const waiting = first.find('waits-on-the-lock')
-          await expect.poll(() => postgresStatementsOn(admin, locked), { timeout: 5000 }).toBe(1)
-          await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${application}`.execute(
-            admin,
-          )
-          // Asked in the same turn as the first call's rejection, before Node reads the end of
-          // the connection: the pool would hand the dead connection over if it were given back.
-          const next = waiting.then(
-            () => 'the first call resolved',
-            (error: unknown) => [error, second.find('a')] as const,
-          )
-          const [error, found] = (await next) as readonly [unknown, Promise<Uint8Array | undefined>]
-          expect((error as SessionStoreError).message).toMatch(/reported 57P01/)
-          expect(text(await found)).toBe('a')
+          await migrate(db, { tableName: locked })
+          await migrate(db, { tableName: free })
+          await second.commit('a', bytes('a'), new Date(Date.now() + 3600_000))
+          const lock = await lockPostgresTable(locked)
+          try {
+            // The next call is asked in the same turn as the first call's rejection, before Node
+            // reads the end of the connection: the pool would hand the dead connection over if it
+            // were given back.
+            let next: Promise<Uint8Array | undefined> | undefined
+            const failure = first.find('waits-on-the-lock').then(
+              () => 'the first call resolved',
+              (error: unknown) => {
+                next = second.find('a')
+                return error
+              },
+            )
+            await expect.poll(() => postgresStatementsOn(admin, locked), { timeout: 5000 }).toBe(1)
+            await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${application}`.execute(
+              admin,
+            )
+            expect(((await failure) as SessionStoreError).message).toMatch(/reported 57P01/)
+            expect(text(await next)).toBe('a')
+          } finally {
+            await lock.release()
+          }
         } finally {
-          await lock.release()
+          await db.schema.dropTable(locked).ifExists().execute()
+          await db.schema.dropTable(free).ifExists().execute()
+          await db.destroy()
+          await pool.end() // ours: postgres() never ends a pool it was given
+          await admin.destroy()
         }
-      } finally {
-        await db.schema.dropTable(locked).ifExists().execute()
-        await db.schema.dropTable(free).ifExists().execute()
-        await db.destroy()
-        await pool.end() // ours: postgres() never ends a pool it was given
-        await admin.destroy()
-      }
-    })
+      },
+    )
   })
 })
