@@ -171,6 +171,16 @@ function transactionStatus(client: PostgresPoolClient): () => string | null {
   return () => status
 }
 
+/**
+ * Whether a query's failure ended its connection's session: anything but an error the server
+ * reported at severity ERROR (a statement's own error, a time limit's cancel), and our own
+ * refusal to send a statement given up.
+ */
+function sessionEnded(error: unknown): boolean {
+  if (error instanceof AbandonedError) return false
+  return (error as { severity?: unknown } | null)?.severity !== 'ERROR'
+}
+
 function namingClient(client: PostgresPoolClient, naming: Naming): PostgresPoolClient {
   const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>
   const status = transactionStatus(client)
@@ -440,16 +450,6 @@ async function runOn(
   } finally {
     client.release(false) // as Kysely's PostgresDriver releases it (the wrapper discards an ended one)
   }
-}
-
-/**
- * Whether a query's failure ended its connection's session: anything but an error the server
- * reported at severity ERROR (a statement's own error, a time limit's cancel), and our own
- * refusal to send a statement given up.
- */
-function sessionEnded(error: unknown): boolean {
-  if (error instanceof AbandonedError) return false
-  return (error as { severity?: unknown } | null)?.severity !== 'ERROR'
 }
 
 function checkPool(given: unknown): asserts given is PostgresPool {
