@@ -279,6 +279,25 @@ function adapterSuite(leg: EngineLeg) {
         expect(await rowOf(sidOf(browser.cookies.get('connect.sid')))).toEqual(before)
       })
 
+      // express-session recomputes the cookie's originalMaxAge on every request from a second
+      // read of the clock: a millisecond short when the clock moved in between.
+      test('resave: false: nothing is saved either when the clock moves at every read of it', async () => {
+        const start = Date.now()
+        let reads = 0
+        vi.spyOn(Date, 'now').mockImplementation(() => start + reads++)
+        try {
+          const { store: counted, writes } = counting(the.store)
+          const browser = await browse(expressApp(adapter({}, counted), { resave: false }))
+          await browser.get('/login')
+          const before = (await rowOf(sidOf(browser.cookies.get('connect.sid'))))!
+          for (let i = 0; i < 5; i++) expect((await browser.get('/read')).text_).toBe('alice')
+          expect(writes).toEqual({ commit: 1, update: 0, touch: 0, delete: 0 })
+          expect(await rowOf(sidOf(browser.cookies.get('connect.sid')))).toEqual(before)
+        } finally {
+          vi.restoreAllMocks()
+        }
+      })
+
       test('resave: true: a request that changes nothing saves the session anyway', async () => {
         const { store: counted, writes } = counting(the.store)
         const browser = await browse(expressApp(adapter({}, counted), { resave: true }))

@@ -151,8 +151,10 @@ const MAX_LOADED = 50_000
 interface Known {
   /** The row's expiry, ms since the epoch. */
   expiry: number
-  /** The cookie without its expiry, in a canonical JSON form. */
+  /** The cookie without its expiry and `originalMaxAge`, in a canonical JSON form. */
   cookie: string
+  /** The cookie's `originalMaxAge`. */
+  maxAge: unknown
 }
 
 /**
@@ -276,7 +278,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
       cookie.expires = row.expiry.toISOString()
     }
-    this.#known.set(session, { expiry, cookie: cookieKey(cookie) })
+    this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
     return session as S
   }
 
@@ -307,8 +309,9 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
           ? storeNow.update(this.#store, key, data, new Date(expiry), options)
           : mapNow(storeNow.commit(this.#store, key, data, new Date(expiry), options), () => true)
       return mapNow(saved, (written) => {
-        if (written)
-          this.#known.set(session, { expiry, cookie: cookieKey((session as AdapterSession).cookie) })
+        if (!written) return
+        const { cookie } = session as AdapterSession
+        this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
       })
     }, callback)
   }
@@ -330,8 +333,10 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
 
   /**
    * Records that a session was used: stores the cookie it is given with its new expiry,
-   * writing only when it must. Nothing is written when the cookie is unchanged and the
-   * stored expiry lags the new one by less than `touchAfter`; the cookie's `expires` is
+   * writing only when it must. Nothing is written when the cookie is unchanged (but for its
+   * expiry, and an `originalMaxAge` that moved by less than a second, as express-session's
+   * does when the clock ticks while it recomputes it) and the stored expiry lags the new one
+   * by less than `touchAfter`; the cookie's `expires` is
    * then set back to the stored expiry, so a cookie sent with this response says what is
    * stored, and the callback is called before `touch` returns (as better-sqlite3-session-store
    * calls back: express-session then sends the response in one piece). Only a live session is
@@ -348,7 +353,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     if (this.#disableTouch) return reply(nothing, callback)
     const known = this.#known.get(session)
     const cookie = (session as AdapterSession).cookie
-    if (known !== undefined && known.cookie === cookieKey(cookie)) {
+    if (known !== undefined && sameCookie(known, cookie)) {
       const expiry = this.#expiryOf(session)
       if (!touchDue(known.expiry, expiry, this.#touchAfterOf(session), 'at least')) {
         if (known.expiry < expiry) alignExpires(cookie, known.expiry)
@@ -370,14 +375,14 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
       const row = await this.#store.get(key)
       if (row === undefined) return
       const stored = decode(row.data)
-      if (cookieKey(stored.cookie) === cookieKey(cookie)) {
+      if (sameCookie({ cookie: cookieKey(stored.cookie), maxAge: maxAgeOf(stored.cookie) }, cookie)) {
         if (!touchDue(row.expiry.getTime(), expiry, this.#touchAfterOf(session), 'at least')) return
         await this.#store.touch(key, new Date(expiry))
       } else {
         stored.cookie = JSON.parse(JSON.stringify(cookie ?? null))
         if (!(await this.#store.update(key, encode(stored), new Date(expiry)))) return
       }
-      this.#known.set(session, { expiry, cookie: cookieKey(cookie) })
+      this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
     }, callback)
   }
 
@@ -595,10 +600,38 @@ function isObject(value: unknown): value is Record<string, any> {
 }
 
 /**
- * The cookie as JSON, keys sorted, without `expires`: equal when only the expiry moved. Built
- * field by field from what `JSON.stringify(cookie)` would write (express-session's Cookie
- * writes its `toJSON()`), without writing and parsing the whole cookie: this runs twice on
- * every request (in `get` and in `touch`).
+ * How far apart two `originalMaxAge`s of one cookie may be and still be the same: express-session
+ * recomputes it on every request as the new expiry minus a second read of the clock, which is
+ * a millisecond short when the clock moved in between.
+ */
+const MAX_AGE_DRIFT = 1000
+
+/**
+ * Whether `cookie` is the one `known` describes, but for its expiry: the same fields, and an
+ * `originalMaxAge` less than {@link MAX_AGE_DRIFT} from `known`'s.
+ */
+function sameCookie(known: Pick<Known, 'cookie' | 'maxAge'>, cookie: unknown): boolean {
+  if (known.cookie !== cookieKey(cookie)) return false
+  const maxAge = maxAgeOf(cookie)
+  return (
+    maxAge === known.maxAge ||
+    (typeof maxAge === 'number' &&
+      typeof known.maxAge === 'number' &&
+      Math.abs(maxAge - known.maxAge) < MAX_AGE_DRIFT)
+  )
+}
+
+/** The cookie's `originalMaxAge` (express-session's and @fastify/session's), or undefined. */
+function maxAgeOf(cookie: unknown): unknown {
+  return isObject(cookie) ? cookie.originalMaxAge : undefined
+}
+
+/**
+ * The cookie as JSON, keys sorted, without `expires` and `originalMaxAge` (compared apart: see
+ * {@link sameCookie}): equal when only the expiry moved. Built field by field from what
+ * `JSON.stringify(cookie)` would write (express-session's Cookie writes its `toJSON()`),
+ * without writing and parsing the whole cookie: this runs twice on every request (in `get`
+ * and in `touch`).
  */
 function cookieKey(cookie: unknown): string {
   if (cookie === undefined || cookie === null) return ''
@@ -607,7 +640,7 @@ function cookieKey(cookie: unknown): string {
   if (!isObject(plain)) return JSON.stringify(plain) ?? ''
   let key = ''
   for (const name of Object.keys(plain).sort()) {
-    if (name === 'expires') continue
+    if (name === 'expires' || name === 'originalMaxAge') continue
     const value = JSON.stringify(plain[name])
     if (value !== undefined) key += `${JSON.stringify(name)}:${value},`
   }
