@@ -336,11 +336,11 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
    * writing only when it must. Nothing is written when the cookie is unchanged (but for its
    * expiry, and an `originalMaxAge` that moved by less than a second, as express-session's
    * does when the clock ticks while it recomputes it) and the stored expiry lags the new one
-   * by less than `touchAfter`; the cookie's `expires` is
-   * then set back to the stored expiry, so a cookie sent with this response says what is
-   * stored, and the callback is called before `touch` returns (as better-sqlite3-session-store
-   * calls back: express-session then sends the response in one piece). Only a live session is
-   * touched (a touch never revives one). With `disableTouch`, does nothing and calls back at once.
+   * by less than `touchAfter`; the cookie's `expires` is then set back to the stored expiry,
+   * so a cookie sent with this response says what is stored, and the callback is called
+   * before `touch` returns (as better-sqlite3-session-store calls back: express-session then
+   * sends the response in one piece). Only a live session is touched (a touch never revives
+   * one). With `disableTouch`, does nothing and calls back at once.
    *
    * @example
    * ```ts
