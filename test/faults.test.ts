@@ -89,7 +89,7 @@ await withServer('Postgres', () => {
           // connection (it has no code), never just "the driver threw Error".
           for (const failure of failures) {
             expect((failure as Error).message).toMatch(
-              /reported (57P01|08\w{3}|ECONNRESET)|the connection was lost \(/,
+              /reported (57P01|08\w{3}|ECONNRESET|EPIPE)|the connection was lost \(/,
             )
           }
           expect(retried).toEqual([])

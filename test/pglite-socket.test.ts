@@ -82,10 +82,17 @@ await withLeg(
         const store = new KyselyStore(db, 0, { tableName: table })
         const tokens = Array.from({ length: 50 }, () => randomToken())
         const expiry = new Date(Date.now() + 3600_000)
-        await Promise.all(tokens.map((token) => store.commit(token, bytes(token), expiry)))
-        const found = await Promise.all([...tokens, ...tokens].map((token) => store.find(token)))
-        expect(found.map(text)).toEqual([...tokens, ...tokens])
-        expect(pool.totalCount).toBeGreaterThan(1) // the finds really ran on several connections
+        const used = new Set<pg.PoolClient>()
+        const acquired = (client: pg.PoolClient) => void used.add(client)
+        pool.on('acquire', acquired)
+        try {
+          await Promise.all(tokens.map((token) => store.commit(token, bytes(token), expiry)))
+          const found = await Promise.all([...tokens, ...tokens].map((token) => store.find(token)))
+          expect(found.map(text)).toEqual([...tokens, ...tokens])
+        } finally {
+          pool.off('acquire', acquired)
+        }
+        expect(used.size).toBeGreaterThan(1) // the calls really ran on several connections
       })
 
       test("finds after the pool's idle connections closed and new ones opened", async () => {
