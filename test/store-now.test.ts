@@ -226,9 +226,9 @@ for (const [leg, atOnce] of [
     // express-session sends a response whose session saves or touches in one piece when the
     // store calls back at once; otherwise all but the last byte first (res.write), then the
     // last byte once the store called back. Its cookie recomputes originalMaxAge from a second
-    // read of the clock on every request: when the clock moved a millisecond in between (as
-    // it does now and then, and always under the ticking clock here), a touch that wrote the
-    // session again instead of moving its expiry called back late.
+    // read of the clock on every request, a millisecond short when the clock moved in between
+    // (now and then; always under the ticking clock here): the adapter takes it for the same
+    // cookie, where rewriting the session would call back late.
     for (const clock of ['the clock', 'a clock that moves 1 ms at every read'] as const) {
       test(`express-session sends /read and /write ${atOnce ? 'in one piece' : 'in two pieces'}, on ${clock}`, async () => {
         if (clock !== 'the clock') {
