@@ -278,7 +278,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
     if (isObject(cookie) && cookie.expires !== undefined && cookie.expires !== null) {
       cookie.expires = row.expiry.toISOString()
     }
-    this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
+    this.#known.set(session, knownOf(expiry, cookie))
     return session as S
   }
 
@@ -309,9 +309,7 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
           ? storeNow.update(this.#store, key, data, new Date(expiry), options)
           : mapNow(storeNow.commit(this.#store, key, data, new Date(expiry), options), () => true)
       return mapNow(saved, (written) => {
-        if (!written) return
-        const { cookie } = session as AdapterSession
-        this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
+        if (written) this.#known.set(session, knownOf(expiry, (session as AdapterSession).cookie))
       })
     }, callback)
   }
@@ -375,14 +373,14 @@ export class CallbackSessionStore<S extends object = AdapterSession> extends Eve
       const row = await this.#store.get(key)
       if (row === undefined) return
       const stored = decode(row.data)
-      if (sameCookie({ cookie: cookieKey(stored.cookie), maxAge: maxAgeOf(stored.cookie) }, cookie)) {
+      if (sameCookie(knownOf(row.expiry.getTime(), stored.cookie), cookie)) {
         if (!touchDue(row.expiry.getTime(), expiry, this.#touchAfterOf(session), 'at least')) return
         await this.#store.touch(key, new Date(expiry))
       } else {
         stored.cookie = JSON.parse(JSON.stringify(cookie ?? null))
         if (!(await this.#store.update(key, encode(stored), new Date(expiry)))) return
       }
-      this.#known.set(session, { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) })
+      this.#known.set(session, knownOf(expiry, cookie))
     }, callback)
   }
 
@@ -610,7 +608,7 @@ const MAX_AGE_DRIFT = 1000
  * Whether `cookie` is the one `known` describes, but for its expiry: the same fields, and an
  * `originalMaxAge` less than {@link MAX_AGE_DRIFT} from `known`'s.
  */
-function sameCookie(known: Pick<Known, 'cookie' | 'maxAge'>, cookie: unknown): boolean {
+function sameCookie(known: Known, cookie: unknown): boolean {
   if (known.cookie !== cookieKey(cookie)) return false
   const maxAge = maxAgeOf(cookie)
   return (
@@ -619,6 +617,11 @@ function sameCookie(known: Pick<Known, 'cookie' | 'maxAge'>, cookie: unknown): b
       typeof known.maxAge === 'number' &&
       Math.abs(maxAge - known.maxAge) < MAX_AGE_DRIFT)
   )
+}
+
+/** What {@link Known} keeps of a row's expiry and a cookie. */
+function knownOf(expiry: number, cookie: unknown): Known {
+  return { expiry, cookie: cookieKey(cookie), maxAge: maxAgeOf(cookie) }
 }
 
 /** The cookie's `originalMaxAge` (express-session's and @fastify/session's), or undefined. */
